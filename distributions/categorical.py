@@ -1,0 +1,121 @@
+"""``categorical``: one of a list of choices (str, int, float or bool)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from distributions.base import Distribution, DistributionError, entry, is_number, resolve_scale
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that keeps ``True`` apart from ``1`` and ``1.0``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if is_number(a) and is_number(b):
+        return float(a) == float(b)
+    return type(a) is type(b) and a == b
+
+
+@dataclass(frozen=True)
+class Categorical(Distribution):
+    """One of ``choices``; each owns an equal cell of the unit interval, in list order.
+
+    ``mean`` names the choice to search around (default: the middle of the list).
+    """
+
+    kind: ClassVar[str] = "categorical"
+    is_discrete: ClassVar[bool] = True
+    is_categorical: ClassVar[bool] = True
+
+    choices: tuple[Any, ...]
+    mean: Any = None
+    scale: float | str = "auto"
+
+    def __post_init__(self) -> None:
+        choices = self.choices
+        if isinstance(choices, (str, bytes)) or not hasattr(choices, "__iter__"):
+            raise DistributionError(
+                f"categorical needs a list of choices, got choices={choices!r}; "
+                "write e.g. values: [32, 64, 128]"
+            )
+        choices = tuple(choices)
+        if len(choices) < 1:
+            raise DistributionError("categorical needs at least one choice, got an empty list")
+        for c in choices:
+            ok = isinstance(c, (str, bool)) or (is_number(c) and math.isfinite(float(c)))
+            if not ok:
+                raise DistributionError(
+                    f"categorical choices must be str, int, float or bool, got {c!r} "
+                    f"({type(c).__name__})"
+                )
+        for i, a in enumerate(choices):
+            for b in choices[:i]:
+                if _same(a, b):
+                    raise DistributionError(
+                        f"categorical choices must be distinct, {a!r} appears twice in "
+                        f"{list(choices)!r}"
+                    )
+        object.__setattr__(
+            self, "choices", tuple(c.item() if hasattr(c, "item") else c for c in choices)
+        )
+        if self.mean is not None and self._index(self.mean) is None:
+            raise DistributionError(
+                f"categorical mean must be one of the choices {list(choices)!r}, "
+                f"got mean={self.mean!r}"
+            )
+        resolve_scale(self.kind, self.scale)
+
+    @property
+    def n_values(self) -> int:
+        return len(self.choices)
+
+    def _index(self, value: Any) -> int | None:
+        for i, c in enumerate(self.choices):
+            if _same(c, value):
+                return i
+        return None
+
+    @property
+    def center(self) -> float:
+        i = (self.n_values - 1) // 2 if self.mean is None else self._index(self.mean)
+        return (i + 0.5) / self.n_values  # type: ignore[operator]
+
+    @property
+    def spread(self) -> float:
+        return resolve_scale(self.kind, self.scale)
+
+    def contains(self, value: Any) -> bool:
+        return self._index(value) is not None
+
+    def coerce(self, value: Any) -> Any:
+        if not isinstance(value, str) or self.contains(value):
+            return value
+        low = value.strip().lower()
+        for c in self.choices:
+            if isinstance(c, bool) and low == str(c).lower():
+                return c
+            if is_number(c):
+                try:
+                    if float(low) == float(c):
+                        return c
+                except ValueError:
+                    pass
+        return value
+
+    def to_unit(self, value: Any) -> float:
+        i = self._index(value)
+        if i is None:
+            raise DistributionError(
+                f"categorical value {value!r} is not one of {list(self.choices)!r}"
+            )
+        return (i + 0.5) / self.n_values
+
+    def from_unit(self, u: float) -> Any:
+        n = self.n_values
+        return self.choices[min(n - 1, max(0, int(math.floor(float(u) * n))))]
+
+    def to_dict(self) -> dict[str, Any]:
+        mean = self.mean if self.mean is not None else self.choices[(self.n_values - 1) // 2]
+        return entry(self.kind, {"choices": list(self.choices), "mean": mean, "scale": self.scale})

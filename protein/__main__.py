@@ -1,0 +1,3 @@
+from protein.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+from protein.cli import _EXTRA_COMMANDS  # noqa: F401

@@ -1,0 +1,443 @@
+"""Sweep configs: one validated object from any of the formats people write.
+
+Formats (``load_config`` tells them apart):
+
+* **sweep YAML** (Metta style): ``rollout_count``, ``num_samples`` and a ``sweep:``
+  section with ``parameters`` (dotted keys or a nested tree), ``metric``, ``goal``,
+  ``method``, ``settings`` and fixed overrides under any other key (``sweep.trainer``);
+* **Protein-Hydra YAML / plain dict**: the ``sweep`` section itself at the root, with
+  optimizer settings under ``settings`` or ``protein``;
+* **PufferLib INI**: ``[sweep]`` with method/metric/goal/settings and one section per
+  parameter (``[sweep.train.learning_rate]``); the other sections are fixed values;
+* **hyperparameter YAML** (seed 000 style): ``hyperparameters`` with ``type: choice |
+  loguniform | uniform | int``, ``search: {method, n_trials, optimization_metric, goal}``.
+
+Every error names the file (and line, when known), the key path and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distributions import DistributionError, from_config
+from protein.errors import ConfigError, SpaceError
+from protein.settings import FIELDS as SETTING_FIELDS
+from protein.settings import IGNORED as IGNORED_SETTINGS
+from protein.settings import RENAMED as RENAMED_SETTINGS
+from protein.settings import Settings, settings_from
+from protein.space import Space, conditions_from
+
+GOALS = ("maximize", "minimize")
+METHODS = {
+    "protein": "protein", "bayes": "protein", "bayesian": "protein",
+    "random": "random", "grid": "grid", "sobol": "sobol",
+}
+RUN_KEYS = ("rollout_count", "num_samples", "max_trials")
+SWEEP_KEYS = {"method", "metric", "goal", "parameters", "settings", "protein", *RUN_KEYS}
+LEAF_KEYS = {"distribution", "values", "choices", "min", "max"}
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Everything a sweep needs, validated.
+
+    ``space.fixed`` holds the fixed overrides (a nested dict) that every trial gets.
+    ``max_trials`` is ``rollout_count * num_samples`` when those are given.
+    """
+
+    space: Space
+    goal: str = "maximize"
+    metric: str = "score"
+    method: str = "protein"
+    settings: Settings = field(default_factory=Settings)
+    rollout_count: int | None = None
+    num_samples: int = 1
+    source: str = "<dict>"
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fixed(self) -> Mapping[str, Any]:
+        return self.space.fixed
+
+    @property
+    def max_trials(self) -> int | None:
+        if "max_trials" in self.extras:
+            return int(self.extras["max_trials"])
+        if self.rollout_count is None:
+            return None
+        return self.rollout_count * self.num_samples
+
+    @property
+    def sign(self) -> float:
+        """+1 to maximise, -1 to minimise: internals maximise ``sign * score``."""
+        return 1.0 if self.goal == "maximize" else -1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical dict form; ``load_config(cfg.to_dict())`` rebuilds an equal config."""
+        import dataclasses
+
+        defaults = Settings()
+        settings = {
+            f.name: getattr(self.settings, f.name)
+            for f in dataclasses.fields(Settings)
+            if getattr(self.settings, f.name) != getattr(defaults, f.name)
+        }
+        out: dict[str, Any] = {
+            "method": self.method,
+            "metric": self.metric,
+            "goal": self.goal,
+            "parameters": self.space.to_dict(),
+        }
+        if settings:
+            out["settings"] = settings
+        if self.rollout_count is not None:
+            out["rollout_count"] = self.rollout_count
+            out["num_samples"] = self.num_samples
+        if "max_trials" in self.extras:
+            out["max_trials"] = self.extras["max_trials"]
+        out.update({k: v for k, v in self.fixed.items()})
+        return out
+
+
+# --------------------------------------------------------------------------- entry
+def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepConfig:
+    """Load and validate a sweep config from a path (YAML, JSON or INI) or a dict."""
+    if isinstance(source, SweepConfig):
+        return source
+    if isinstance(source, Mapping):
+        return _from_document(dict(source), _Where("<dict>", {}))
+    path = Path(source)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file; give the path of a sweep config")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory; give the path of a sweep config file")
+    text = path.read_text()
+    if path.suffix.lower() in (".ini", ".cfg"):
+        from protein.config_ini import parse_ini
+
+        doc, lines = parse_ini(text, str(path))
+        return _from_ini_document(doc, _Where(str(path), lines))
+    doc, lines = _parse_yaml(text, str(path))
+    return _from_document(doc, _Where(str(path), lines))
+
+
+class _Where:
+    """Formats ``file:line: key.path: message`` for errors."""
+
+    def __init__(self, source: str, lines: Mapping[tuple[str, ...], int]) -> None:
+        self.source, self.lines = source, lines
+
+    def error(self, path: tuple[str, ...] | str, message: str) -> ConfigError:
+        keys = tuple(path.split(".")) if isinstance(path, str) else path
+        line = None
+        for n in range(len(keys), 0, -1):
+            line = self.lines.get(keys[:n])
+            if line is not None:
+                break
+        loc = self.source if line is None else f"{self.source}:{line}"
+        dotted = ".".join(keys)
+        return ConfigError(f"{loc}: {dotted}: {message}" if dotted else f"{loc}: {message}")
+
+
+def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        loc = f"{name}:{mark.line + 1}" if mark is not None else name
+        raise ConfigError(f"{loc}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    if doc is None:
+        raise ConfigError(f"{name}: the file is empty; see examples/ for sweep configs")
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{name}: expected a mapping at the top, got {type(doc).__name__}")
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(n: Any, path: tuple[str, ...]) -> None:
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                key = path + (str(k.value),)
+                lines[key] = k.start_mark.line + 1
+                walk(v, key)
+
+    walk(node, ())
+    return doc, lines
+
+
+# ------------------------------------------------------------------ YAML / dict
+def _from_document(doc: dict[str, Any], where: _Where) -> SweepConfig:
+    if "hyperparameters" in doc:
+        return _from_hyperparameter_yaml(doc, where)
+    if "sweep" in doc:
+        return _from_sweep_yaml(doc, where)
+    return _from_section(doc, (), where, run=doc)
+
+
+def _from_sweep_yaml(doc: dict[str, Any], where: _Where) -> SweepConfig:
+    sweep = doc["sweep"]
+    if not isinstance(sweep, Mapping):
+        raise where.error("sweep", f"expected a mapping, got {sweep!r}")
+    stray = [k for k in doc if k not in ("sweep", *RUN_KEYS, "defaults")]
+    if stray:
+        k = stray[0]
+        raise where.error(
+            (k,),
+            f"top-level overrides are not applied; move '{k}:' under 'sweep:' "
+            f"(as sweep.{k}) so every trial gets it",
+        )
+    for k in RUN_KEYS:
+        if k in sweep and k in doc:
+            raise where.error(("sweep", k), f"given both at the top and under sweep; keep one")
+    run = {**{k: doc[k] for k in RUN_KEYS if k in doc}}
+    return _from_section(dict(sweep), ("sweep",), where, run={**run, **sweep})
+
+
+def _from_section(
+    sec: dict[str, Any], at: tuple[str, ...], where: _Where, run: Mapping[str, Any]
+) -> SweepConfig:
+    if "parameters" not in sec:
+        raise where.error(
+            at + ("parameters",),
+            "missing; add the searched parameters, e.g. parameters: {lr: {distribution: "
+            "log_normal, min: 1e-5, max: 1e-1}}",
+        )
+    if "settings" in sec and "protein" in sec:
+        raise where.error(at + ("protein",), "give optimizer settings under one of settings/protein")
+    raw_settings = dict(sec.get("settings") or sec.get("protein") or {})
+    settings_key = "settings" if "settings" in sec else "protein"
+    if not isinstance(sec.get(settings_key, {}) or {}, Mapping):
+        raise where.error(at + (settings_key,), "expected a mapping of setting: value")
+    fixed: dict[str, Any] = {}
+    for key, value in sec.items():
+        if key in SWEEP_KEYS:
+            continue
+        if key in SETTING_FIELDS or key in IGNORED_SETTINGS or key in RENAMED_SETTINGS:
+            raw_settings[key] = value
+            continue
+        if not isinstance(value, Mapping):
+            close = difflib.get_close_matches(key, sorted(SWEEP_KEYS | SETTING_FIELDS), n=1)
+            if close:
+                raise where.error(at + (key,), f"unknown key; did you mean {close[0]!r}?")
+        fixed[key] = value
+    settings = _settings(raw_settings, at + (settings_key,), where)
+    space = _space(sec["parameters"], at + ("parameters",), where, fixed)
+    return _finish(sec, at, where, space, settings, run, extras={})
+
+
+def _finish(
+    sec: Mapping[str, Any],
+    at: tuple[str, ...],
+    where: _Where,
+    space: Space,
+    settings: Settings,
+    run: Mapping[str, Any],
+    extras: dict[str, Any],
+    keys: Mapping[str, str] | None = None,
+) -> SweepConfig:
+    keys = keys or {"goal": "goal", "metric": "metric", "method": "method"}
+    goal = sec.get("goal")
+    if goal is None:
+        raise where.error(at + (keys["goal"],), "missing; set it to maximize or minimize")
+    if goal not in GOALS:
+        raise where.error(at + (keys["goal"],), f"expected maximize or minimize, got {goal!r}")
+    metric = sec.get("metric", "score")
+    if not isinstance(metric, str) or not metric:
+        raise where.error(at + (keys["metric"],), f"expected the metric's name, got {metric!r}")
+    method_raw = sec.get("method", "protein")
+    method = METHODS.get(str(method_raw).lower())
+    if method is None:
+        raise where.error(
+            at + (keys["method"],),
+            f"unknown method {method_raw!r}; expected one of: {', '.join(METHODS)}",
+        )
+    counts: dict[str, int | None] = {}
+    for k in RUN_KEYS:
+        v = run.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise where.error((k,), f"expected an integer >= 1, got {v!r}")
+        counts[k] = v
+    if counts["max_trials"] is not None:
+        extras["max_trials"] = counts["max_trials"]
+    if method == "grid" and space.grid_size is None:
+        extras.setdefault("grid_points", settings.grid_points)
+    return SweepConfig(
+        space=space,
+        goal=goal,
+        metric=metric,
+        method=method,
+        settings=settings,
+        rollout_count=counts["rollout_count"],
+        num_samples=counts["num_samples"] or 1,
+        source=where.source,
+        extras=extras,
+    )
+
+
+def _settings(raw: Mapping[str, Any], at: tuple[str, ...], where: _Where) -> Settings:
+    try:
+        return settings_from(raw, ".".join(at))
+    except ConfigError as e:
+        msg = str(e)
+        key = msg.split(":", 1)[0].split(".")
+        raise where.error(tuple(key), msg.split(": ", 1)[1]) from None
+
+
+def _space(
+    params: Any, at: tuple[str, ...], where: _Where, fixed: Mapping[str, Any]
+) -> Space:
+    if not isinstance(params, Mapping) or not params:
+        raise where.error(at, f"expected a non-empty mapping of parameters, got {params!r}")
+    leaves: dict[str, tuple[tuple[str, ...], Mapping[str, Any]]] = {}
+
+    def walk(node: Mapping[str, Any], prefix: str, path: tuple[str, ...]) -> None:
+        for key, spec in node.items():
+            name = f"{prefix}{key}"
+            p = path + (str(key),)
+            if isinstance(spec, Mapping) and (set(spec) & LEAF_KEYS):
+                if name in leaves:
+                    raise where.error(p, f"parameter {name} is defined twice")
+                leaves[name] = (p, spec)
+            elif isinstance(spec, Mapping) and spec:
+                walk(spec, name + ".", p)
+            else:
+                raise where.error(
+                    p,
+                    f"expected a parameter (distribution, min, max, ...) or a group of them, "
+                    f"got {spec!r}; for a fixed value, move it out of parameters into the "
+                    "fixed overrides",
+                )
+
+    walk(params, "", at)
+    dists = {}
+    when: dict[str, Mapping[str, Any]] = {}
+    for name, (p, spec) in leaves.items():
+        try:
+            dists[name] = from_config(name, spec)
+        except DistributionError as e:
+            raise where.error(p, e.bare) from None
+        if "when" in spec:
+            w = spec["when"]
+            if not isinstance(w, Mapping) or not w:
+                raise where.error(
+                    p + ("when",), f"expected {{parent.name: value}}, got {w!r}"
+                )
+            when[name] = w
+    try:
+        return Space(dists, conditions_from(dists, when), fixed=fixed)
+    except SpaceError as e:
+        name = str(e).split(":", 1)[0].removesuffix(".when")
+        p = leaves[name][0] + ("when",) if name in leaves else at
+        raise where.error(p, str(e).split(": ", 1)[-1]) from None
+
+
+# ---------------------------------------------------------- hyperparameter YAML
+_TYPE_MAP = {
+    "choice": "categorical", "categorical": "categorical",
+    "loguniform": "log_normal", "log_uniform": "log_normal", "log": "log_normal",
+    "uniform": "uniform", "float": "uniform",
+    "int": "int_uniform", "randint": "int_uniform", "int_uniform": "int_uniform",
+    "pow2": "uniform_pow2", "logit": "logit_normal",
+}
+
+
+def _from_hyperparameter_yaml(doc: dict[str, Any], where: _Where) -> SweepConfig:
+    allowed = {"hyperparameters", "search", "training", "environments", "logging", "settings"}
+    for k in doc:
+        if k not in allowed:
+            raise where.error((k,), f"unknown top-level key; expected one of {sorted(allowed)}")
+    hp = doc["hyperparameters"]
+    if not isinstance(hp, Mapping) or not hp:
+        raise where.error(("hyperparameters",), "expected a non-empty mapping")
+    params: dict[str, Any] = {}
+    for name, spec in hp.items():
+        p = ("hyperparameters", str(name))
+        if not isinstance(spec, Mapping):
+            raise where.error(p, f"expected a mapping with type and min/max or values, got {spec!r}")
+        spec = dict(spec)
+        t = spec.pop("type", None)
+        if "distribution" not in spec:
+            if t is None:
+                raise where.error(p, f"missing 'type'; expected one of {sorted(_TYPE_MAP)}")
+            kind = _TYPE_MAP.get(str(t).lower())
+            if kind is None:
+                raise where.error(p + ("type",), f"unknown type {t!r}; expected one of {sorted(_TYPE_MAP)}")
+            spec["distribution"] = kind
+        if "low" in spec:
+            spec["min"] = spec.pop("low")
+        if "high" in spec:
+            spec["max"] = spec.pop("high")
+        params[str(name)] = spec
+    search = doc.get("search") or {}
+    if not isinstance(search, Mapping):
+        raise where.error(("search",), f"expected a mapping, got {search!r}")
+    known = {"method", "n_trials", "optimization_metric", "metric", "goal", "direction"}
+    for k in search:
+        if k not in known:
+            raise where.error(("search", k), f"unknown key; expected one of {sorted(known)}")
+    sec = {
+        "goal": search.get("goal", search.get("direction")),
+        "metric": search.get("optimization_metric", search.get("metric", "score")),
+        "method": search.get("method", "protein"),
+    }
+    goal_key = "goal" if "goal" in search else "direction"
+    fixed = {"training": doc["training"]} if "training" in doc else {}
+    settings = _settings(doc.get("settings") or {}, ("settings",), where)
+    space = _space(params, ("hyperparameters",), where, fixed)
+    extras: dict[str, Any] = {}
+    if "environments" in doc:
+        envs = doc["environments"]
+        if not isinstance(envs, list) or not envs:
+            raise where.error(("environments",), f"expected a list of names, got {envs!r}")
+        extras["over"] = {"environment": list(envs)}
+    if "logging" in doc:
+        extras["logging"] = doc["logging"]
+    run = {"max_trials": search.get("n_trials")}
+    return _finish(sec, ("search",), where, space, settings, run, extras,
+                   keys={"goal": goal_key, "metric": "optimization_metric", "method": "method"})
+
+
+# ------------------------------------------------------------------------ INI
+def _from_ini_document(doc: dict[str, Any], where: _Where) -> SweepConfig:
+    sweep = doc.get("sweep")
+    if not isinstance(sweep, dict):
+        raise where.error(("sweep",), "missing [sweep] section; add [sweep] with method, metric, goal")
+    params: dict[str, Any] = {}
+    sec: dict[str, Any] = {}
+    raw_settings: dict[str, Any] = {}
+    run: dict[str, Any] = {}
+
+    def collect(node: Mapping[str, Any], prefix: str) -> None:
+        for k, v in node.items():
+            if isinstance(v, dict) and set(v) & LEAF_KEYS:
+                params[prefix + k] = v
+            elif isinstance(v, dict):
+                collect(v, prefix + k + ".")
+            elif prefix:
+                raise where.error(("sweep",) + tuple((prefix + k).split(".")),
+                                  f"expected a parameter section, got a value {v!r}")
+            elif k in ("method", "metric", "goal"):
+                sec[k] = v
+            elif k == "max_runs":
+                run["max_trials"] = v
+            elif k in RUN_KEYS:
+                run[k] = v
+            elif k in SETTING_FIELDS or k in IGNORED_SETTINGS or k in RENAMED_SETTINGS:
+                raw_settings[k] = v
+            else:
+                allowed = sorted({"method", "metric", "goal", "max_runs", *RUN_KEYS, *SETTING_FIELDS})
+                close = difflib.get_close_matches(k, allowed, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise where.error(("sweep", k), f"unknown key; {hint}allowed: {', '.join(allowed)}")
+
+    collect(sweep, "")
+    fixed = {k: v for k, v in doc.items() if k != "sweep"}
+    settings = _settings(raw_settings, ("sweep",), where)
+    space = _space(params, ("sweep",), where, fixed)
+    return _finish(sec, ("sweep",), where, space, settings, run, extras={})

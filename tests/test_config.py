@@ -1,0 +1,170 @@
+"""Sweep configs in every format load into one validated object; errors say where and how."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from protein.config import load_config
+from protein.errors import ConfigError
+from protein.settings import ProteinWarning
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def write(tmp_path: Path, text: str, name: str = "sweep.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def test_metta_sweep_yaml(tmp_path):
+    cfg = load_config(EXAMPLES / "metta_sweep.yaml")
+    assert (cfg.goal, cfg.metric, cfg.method) == ("maximize", "reward", "protein")
+    assert cfg.max_trials == 10
+    assert cfg.fixed["trainer"]["total_timesteps"] == 50000
+    assert cfg.fixed["env"]["game"]["max_steps"] == 64
+    assert cfg.space.dists["trainer.batch_size"].kind == "uniform_pow2"
+    assert "trainer.lstm_hidden_size" in cfg.space.conditions
+    assert cfg.settings.num_random_samples == 5
+
+
+def test_root_overrides_are_an_error_that_says_where_to_move_them(tmp_path):
+    p = write(tmp_path, """\
+        rollout_count: 3
+        sweep:
+          goal: maximize
+          parameters:
+            trainer.lr: {distribution: log_normal, min: 1e-5, max: 1e-1}
+        trainer:
+          total_timesteps: 50000
+        """)
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value).startswith(f"{p}:6: trainer: ")
+    assert "move 'trainer:' under 'sweep:'" in str(e.value)
+
+
+def test_nested_parameter_tree_and_settings_block():
+    cfg = load_config({
+        "goal": "minimize", "metric": "loss", "method": "bayes",
+        "protein": {"num_random_samples": 3, "max_suggestion_cost": 100},
+        "parameters": {"trainer": {"optimizer": {
+            "learning_rate": {"distribution": "log_normal", "min": 1e-5, "max": 1e-1}}}},
+    })
+    assert cfg.space.names == ["trainer.optimizer.learning_rate"]
+    assert cfg.method == "protein" and cfg.sign == -1.0
+    assert cfg.settings.max_suggestion_cost == 100.0
+
+
+def test_pufferlib_ini():
+    with pytest.warns(ProteinWarning, match="sweep.downsample: ignored"):
+        cfg = load_config(EXAMPLES / "pufferlib.ini")
+    assert cfg.metric == "score" and cfg.method == "protein"
+    assert cfg.settings.max_suggestion_cost == 3600.0
+    assert cfg.space.dists["train.gamma"].kind == "logit_normal"
+    assert cfg.space.dists["train.total_timesteps"].scale == "time"
+    assert cfg.fixed["train"]["total_timesteps"] == 10_000_000
+    assert cfg.fixed["base"]["env_name"] == "puffer_breakout"
+
+
+def test_ini_unknown_sweep_key_is_an_error_with_its_line(tmp_path):
+    p = write(tmp_path, """\
+        [sweep]
+        method = Protein
+        goal = maximize
+        max_sugestion_cost = 10
+
+        [sweep.lr]
+        distribution = uniform
+        min = 0
+        max = 1
+        """, "s.ini")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert f"{p}:4: sweep.max_sugestion_cost: unknown key; did you mean 'max_suggestion_cost'" in str(e.value)
+
+
+def test_hyperparameter_list_yaml():
+    cfg = load_config(EXAMPLES / "conspec_search.yaml")
+    assert cfg.metric == "mean_reward" and cfg.max_trials == 50
+    assert cfg.space.dists["num_prototypes"].kind == "categorical"
+    assert cfg.space.dists["learning_rate"].kind == "log_normal"
+    assert cfg.extras["over"] == {"environment": ["single", "double", "triple"]}
+    assert cfg.fixed["training"]["episodes"] == 5000
+
+
+@pytest.mark.parametrize("method, expected", [
+    ("protein", "protein"), ("bayes", "protein"), ("bayesian", "protein"),
+    ("random", "random"), ("grid", "grid"), ("sobol", "sobol"), ("Protein", "protein"),
+])
+def test_methods_and_aliases(method, expected):
+    cfg = load_config({"goal": "maximize", "method": method,
+                       "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}})
+    assert cfg.method == expected
+
+
+@pytest.mark.parametrize("doc, message", [
+    ({"parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}}, "goal: missing"),
+    ({"goal": "max", "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}},
+     "expected maximize or minimize"),
+    ({"goal": "maximize", "method": "tpe",
+      "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}}, "unknown method 'tpe'"),
+    ({"goal": "maximize"}, "parameters: missing"),
+    ({"goal": "maximize", "parameters": {"x": 3}}, "parameters.x: expected a parameter"),
+    ({"goal": "maximize", "metrc": "loss",
+      "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}}, "did you mean 'metric'"),
+    ({"goal": "maximize", "settings": {"num_random_sample": 3},
+      "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}},
+     "settings.num_random_sample: unknown setting; did you mean 'num_random_samples'"),
+    ({"goal": "maximize", "settings": {"num_random_samples": -1},
+      "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}}, "integer >= 0"),
+])
+def test_bad_dicts_get_clear_errors(doc, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_config(doc)
+
+
+def test_to_dict_round_trips(tmp_path):
+    for name in ("metta_sweep.yaml", "conspec_search.yaml"):
+        cfg = load_config(EXAMPLES / name)
+        again = load_config(cfg.to_dict())
+        assert again.to_dict() == cfg.to_dict()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "protein", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("name", ["metta_sweep.yaml", "pufferlib.ini", "conspec_search.yaml"])
+def test_cli_check_prints_the_resolved_space(name):
+    import json
+
+    r = run_cli("check", str(EXAMPLES / name), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) >= {"parameters", "goal", "metric", "method", "fixed"}
+    for entry in out["parameters"].values():
+        assert "distribution" in entry and "scale" in entry
+    r = run_cli("check", str(EXAMPLES / name))
+    assert r.returncode == 0 and "parameter" in r.stdout
+
+
+def test_cli_check_fails_with_one_line(tmp_path):
+    p = write(tmp_path, """\
+        sweep:
+          goal: maximize
+          parameters:
+            trainer.batch_size: {distribution: uniform_pow2, min: 48, max: 256}
+        """)
+    r = run_cli("check", str(p))
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        f"protein check: error: {p}:4: sweep.parameters.trainer.batch_size: "
+        "uniform_pow2 needs powers of two, got min=48; use 32 or 64"
+    ]
+    assert "Traceback" not in r.stderr
