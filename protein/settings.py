@@ -38,6 +38,8 @@ class Settings:
         grid_points: values per continuous parameter for ``method: grid``.
         device: where the GPs run: ``cpu`` or ``cuda`` (float64 on both).
         max_gp_observations: most observations a GP is fit on (recent and best kept).
+        cost_aware: ``auto`` (on when observed costs differ by more than 1.5x), or
+            true / false.
     """
 
     num_random_samples: int = 10
@@ -54,6 +56,7 @@ class Settings:
     grid_points: int = 5
     device: str = "cpu"
     max_gp_observations: int = 1000
+    cost_aware: bool | str = "auto"
 
     def __post_init__(self) -> None:
         def bad(name: str, rule: str) -> ConfigError:
@@ -85,6 +88,8 @@ class Settings:
             raise bad("max_suggestion_cost", "expected a number > 0 or null")
         if not _is_num(self.early_stop_quantile) or not 0 < self.early_stop_quantile < 1:
             raise bad("early_stop_quantile", "expected a number in (0, 1)")
+        if self.cost_aware not in (True, False, "auto"):
+            raise bad("cost_aware", "expected true, false or auto")
         if self.device not in ("cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise bad("device", "expected 'cpu', 'cuda' or 'cuda:N'")
 

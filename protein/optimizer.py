@@ -1,0 +1,327 @@
+"""Protein's suggestion rule: a pure function from the trials so far to the next params.
+
+Phases, by the number ``k`` of trials created so far (running ones included):
+
+1. ``k == 0`` and ``seed_with_search_center``: the search centre (every ``mean``).
+2. ``k < num_random_samples`` (or fewer than two usable observations): point ``k`` of a
+   scrambled Sobol sequence, so parallel workers never collide.
+3. every ``resample_frequency``-th suggestion: a Pareto point, exactly, to measure noise.
+4. otherwise the GP step:
+   * a GP on the robustly transformed score, one on log cost (when costs differ) and one
+     on success (when some trials failed);
+   * running trials are fantasised at their predicted score (kriging believer), so
+     workers asking at once are pushed apart;
+   * a cost budget ``t`` is drawn from stratified levels of the observed log-cost range
+     (extended by ``expansion_rate``; one level in six is unbounded), and candidates are
+     rated by ``log EI(score; best score with cost <= t) + log P(cost <= t)
+     + log P(success) + log P(cost <= max_suggestion_cost)``;
+   * candidates: perturbations around the Pareto front, the best observations and the
+     search centre, plus global Sobol points, snapped to representable values; the best
+     few are refined by L-BFGS-B on their continuous coordinates and by a neighbour
+     search on discrete ones.
+
+Nothing is kept between calls: the same trials, settings and seed give the same result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from protein import candidates, pareto
+from protein.settings import Settings
+from protein.space import Space
+from protein.trial import Trial, TrialState
+
+BUDGET_LEVELS = (0.2, 0.4, 0.6, 0.8, 1.0, math.inf)
+COST_AWARE_RATIO = 1.5
+N_REFINE = 4
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Params to run next (flat) and why they were chosen."""
+
+    params: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        return str(self.info.get("reason", ""))
+
+
+@dataclass(frozen=True)
+class _Data:
+    """Observations as arrays. ``X`` (n, d), ``y`` (n,) maximise-oriented, ``log_c`` (n,)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    log_c: np.ndarray
+    X_failed: np.ndarray
+    X_pending: np.ndarray
+
+
+def suggest(
+    space: Space,
+    trials: Sequence[Trial],
+    *,
+    sign: float,
+    settings: Settings,
+    seed: int = 0,
+    n: int = 1,
+) -> list[Suggestion]:
+    """The next ``n`` suggestions after ``trials`` (any states, in creation order).
+
+    ``sign`` is +1 to maximise the score, -1 to minimise it.
+    """
+    out: list[Suggestion] = []
+    pending_extra: list[np.ndarray] = []
+    data = _arrays(space, trials, sign)
+    for i in range(n):
+        k = len(trials) + i
+        extra = np.array(pending_extra).reshape(-1, space.dim)
+        d = _Data(data.X, data.y, data.log_c, data.X_failed,
+                  np.vstack([data.X_pending, extra]) if len(extra) else data.X_pending)
+        s = _one(space, d, k, sign=sign, settings=settings, seed=seed)
+        out.append(s)
+        pending_extra.append(space.encode(s.params))
+    return out
+
+
+def _arrays(space: Space, trials: Sequence[Trial], sign: float) -> _Data:
+    X, y, log_c, Xf, Xp = [], [], [], [], []
+    for t in trials:
+        try:
+            u = space.encode(t.params)
+        except Exception:  # noqa: BLE001 - trials from an older space are skipped
+            continue
+        if t.state is TrialState.RUNNING:
+            Xp.append(u)
+        elif t.state is TrialState.FAILED:
+            Xf.append(u)
+        elif t.score is not None and math.isfinite(t.score):
+            cost = t.cost if t.cost is not None and t.cost > 0 and math.isfinite(t.cost) else 1.0
+            X.append(u)
+            y.append(sign * float(t.score))
+            log_c.append(math.log(cost))
+    d = space.dim
+    return _Data(
+        np.array(X).reshape(-1, d), np.array(y), np.array(log_c),
+        np.array(Xf).reshape(-1, d), np.array(Xp).reshape(-1, d),
+    )
+
+
+def _one(space: Space, data: _Data, k: int, *, sign: float, settings: Settings,
+         seed: int) -> Suggestion:
+    if k == 0 and settings.seed_with_search_center:
+        return Suggestion(space.decode(space.center), {"reason": "center"})
+    if k < settings.num_random_samples or len(data.y) < 2:
+        return _sobol(space, data, k, seed)
+    freq = settings.resample_frequency
+    if freq and (k + 1) % freq == 0:
+        front = pareto.front(data.y, data.log_c)
+        rng = np.random.default_rng([seed, k, 3])
+        j = int(front[rng.integers(len(front))])
+        return Suggestion(
+            space.decode(data.X[j]),
+            {"reason": "resample", "resampled_score": float(sign * data.y[j])},
+        )
+    return _gp_step(space, data, k, sign=sign, settings=settings, seed=seed)
+
+
+def _sobol(space: Space, data: _Data, k: int, seed: int) -> Suggestion:
+    seen = {tuple(u) for u in np.vstack([data.X, data.X_failed, data.X_pending])}
+    # point k of the sequence; if snapping made it a repeat, points far down the sequence
+    first = None
+    for j in range(8):
+        u = space.snap(candidates.sobol(space.dim, 1, seed, skip=k + j * 4096))[0]
+        first = u if first is None else first
+        if tuple(u) not in seen:
+            return Suggestion(space.decode(u), {"reason": "sobol"})
+    return Suggestion(space.decode(first), {"reason": "sobol"})
+
+
+# ---------------------------------------------------------------------- GP step
+def _gp_step(space: Space, data: _Data, k: int, *, sign: float, settings: Settings,
+             seed: int) -> Suggestion:
+    import torch
+
+    from protein.acquisition import log_ei, log_prob_below
+    from protein.surrogate import DTYPE, GP
+    from protein.transforms import Robust
+
+    rng = np.random.default_rng([seed, k, 1])
+    X, y, log_c = _limit(data, settings.max_gp_observations)
+    tf = Robust.fit(y)
+    z = tf.forward(y)
+    score_gp = GP.fit(X, z, device=settings.device)
+
+    cost_aware = settings.cost_aware is True or (
+        settings.cost_aware == "auto" and np.ptp(log_c) > math.log(COST_AWARE_RATIO)
+    )
+    cost_gp = None
+    c_mu, c_sd = float(np.mean(log_c)), float(np.std(log_c)) or 1.0
+    if cost_aware or settings.max_suggestion_cost is not None:
+        if np.ptp(log_c) > 0:
+            cost_gp = GP.fit(X, (log_c - c_mu) / c_sd, device=settings.device)
+
+    if len(data.X_pending):
+        m, _ = score_gp.predict(data.X_pending)
+        score_gp = score_gp.with_points(data.X_pending, m)
+        if cost_gp is not None:
+            m, _ = cost_gp.predict(data.X_pending)
+            cost_gp = cost_gp.with_points(data.X_pending, m)
+
+    fail_gp = None
+    fail_mu = 1.0
+    if len(data.X_failed):
+        Xs = np.vstack([X, data.X_failed])
+        labels = np.concatenate([np.ones(len(X)), np.zeros(len(data.X_failed))])
+        fail_mu = float(labels.mean())
+        fail_gp = GP.fit(Xs, labels - fail_mu, device=settings.device)
+
+    # the budget for this suggestion, and the incumbent within it
+    budget = math.inf
+    if cost_aware and cost_gp is not None:
+        block = np.random.default_rng([seed, k // len(BUDGET_LEVELS), 2])
+        level = block.permutation(BUDGET_LEVELS)[k % len(BUDGET_LEVELS)]
+        lo, hi = float(log_c.min()), float(log_c.max())
+        budget = lo + level * (hi - lo) * (1 + settings.expansion_rate)
+    within = log_c <= budget + 1e-12
+    best = float(z[within].max()) if within.any() else float(z.min())
+    max_log_cost = (
+        math.log(settings.max_suggestion_cost) if settings.max_suggestion_cost else math.inf
+    )
+
+    def rate(U: torch.Tensor) -> torch.Tensor:
+        mean, std = score_gp.posterior(U)
+        a = log_ei(mean, std, best)
+        if cost_gp is not None and (math.isfinite(budget) or math.isfinite(max_log_cost)):
+            cm, cs = cost_gp.posterior(U)
+            if math.isfinite(budget):
+                a = a + log_prob_below(cm, cs, (budget - c_mu) / c_sd)
+            if math.isfinite(max_log_cost):
+                a = a + log_prob_below(cm, cs, (max_log_cost - c_mu) / c_sd)
+        if fail_gp is not None:
+            fm, _ = fail_gp.posterior(U)
+            a = a + torch.log(torch.clamp(fm + fail_mu, 0.02, 1.0))
+        return a
+
+    # candidates
+    centres = [space.center[None, :]]
+    order = np.argsort(-z)
+    centres.append(X[order[: settings.num_keep_top_obs]])
+    if cost_aware:
+        f = pareto.front(y, log_c)
+        if settings.prune_pareto:
+            f = pareto.prune(y, log_c, f)
+        centres.append(X[f])
+    C = np.unique(np.vstack(centres), axis=0)
+    spread = space.spread * settings.global_search_scale
+    per = max(16, min(settings.suggestions_per_pareto, 4096 // len(C)))
+    U = np.vstack([
+        candidates.around(C, spread, per, rng),
+        candidates.sobol(space.dim, settings.random_suggestions, rng),
+    ])
+    U = np.unique(space.snap(U), axis=0)
+
+    def rate_np(U: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            out = []
+            for i in range(0, len(U), 4096):
+                t = torch.as_tensor(U[i : i + 4096], dtype=DTYPE, device=score_gp.device)
+                out.append(rate(t).cpu().numpy())
+            return np.concatenate(out) if out else np.empty(0)
+
+    a = rate_np(U)
+    a = np.where(np.isfinite(a), a, -np.inf)
+    top = U[np.argsort(-a)[:N_REFINE]]
+    refined = [_refine(space, u, rate, rate_np) for u in top]
+    pool = np.vstack([top, np.array(refined)])
+    pool_a = rate_np(pool)
+    taken = {tuple(u) for u in data.X_pending}
+    ranked = [pool[j] for j in np.argsort(-pool_a)] + [U[j] for j in np.argsort(-a)]
+    pick = next((u for u in ranked if tuple(u) not in taken), ranked[0])
+    pick_a = float(rate_np(pick[None, :])[0])
+
+    mean, _ = score_gp.predict(pick[None, :])
+    info: dict[str, Any] = {
+        "reason": "gp",
+        "predicted_score": float(sign * tf.inverse(mean)[0]),
+        "acquisition": pick_a,
+    }
+    if cost_gp is not None:
+        cm, _ = cost_gp.predict(pick[None, :])
+        info["predicted_cost"] = float(math.exp(cm[0] * c_sd + c_mu))
+    if math.isfinite(budget):
+        info["budget"] = float(math.exp(budget))
+    if fail_gp is not None:
+        fm, _ = fail_gp.predict(pick[None, :])
+        info["p_success"] = float(np.clip(fm[0] + fail_mu, 0.0, 1.0))
+    return Suggestion(space.decode(pick), info)
+
+
+def _limit(data: _Data, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """At most ``cap`` observations: the best quarter and the most recent of the rest."""
+    n = len(data.y)
+    if n <= cap:
+        return data.X, data.y, data.log_c
+    best = np.argsort(-data.y)[: cap // 4]
+    rest = np.setdiff1d(np.arange(n), best)[-(cap - len(best)) :]
+    keep = np.sort(np.concatenate([best, rest]))
+    return data.X[keep], data.y[keep], data.log_c[keep]
+
+
+def _refine(space: Space, u: np.ndarray, rate, rate_np) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Improve ``u`` (d,): L-BFGS-B on active continuous coordinates, then discrete neighbours."""
+    import torch
+    from scipy.optimize import minimize
+
+    from protein.surrogate import DTYPE
+
+    u = u.copy()
+    active = space.active_mask(u[None, :])[0]
+    cont = np.flatnonzero(active & ~space.is_discrete)
+    if len(cont):
+        base = torch.as_tensor(u, dtype=DTYPE)
+
+        def f(xc: np.ndarray) -> tuple[float, np.ndarray]:
+            x = torch.as_tensor(xc, dtype=DTYPE).requires_grad_(True)
+            full = base.clone()
+            full[cont] = x
+            val = -rate(full[None, :])[0]
+            if not torch.isfinite(val):
+                return 1e10, np.zeros_like(xc)
+            val.backward()
+            return float(val.detach()), x.grad.numpy().astype(float)
+
+        try:
+            res = minimize(f, u[cont], jac=True, method="L-BFGS-B",
+                           bounds=[(0.0, 1.0)] * len(cont), options={"maxiter": 50})
+            if np.isfinite(res.fun):
+                u[cont] = np.clip(res.x, 0.0, 1.0)
+        except (ValueError, RuntimeError):
+            pass
+    u = space.snap(u[None, :])[0]
+    disc = np.flatnonzero(active & space.is_discrete)
+    if len(disc):
+        dists = list(space.dists.values())
+        for _ in range(2):
+            moves = [u]
+            for j in disc:
+                nv = dists[j].n_values
+                for step in (-1.0 / nv, 1.0 / nv):
+                    v = u.copy()
+                    v[j] = u[j] + step
+                    if 0.0 < v[j] < 1.0:
+                        moves.append(v)
+            M = space.snap(np.array(moves))
+            best = int(np.argmax(rate_np(M)))
+            if best == 0:
+                break
+            u = M[best]
+    return u

@@ -1,0 +1,89 @@
+"""The cost-score Pareto front, on arrays, in the maximise orientation.
+
+Notation: ``y`` (n,) scores to maximise (multiply by -1 first to minimise); ``c`` (n,)
+costs to minimise (any monotone transform of cost, e.g. log cost).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def front(y: np.ndarray, c: np.ndarray, *, tol: float = 1e-12) -> np.ndarray:
+    """Indices of the non-dominated points, sorted by increasing cost.
+
+    A point is dominated when another has score >= and cost <= with one strict. Points
+    repeated at the same (cost, score) form one group: only the first index is kept.
+    """
+    y = np.asarray(y, dtype=float)
+    c = np.asarray(c, dtype=float)
+    if y.shape != c.shape or y.ndim != 1:
+        raise ValueError(f"y and c must be (n,) arrays of one shape, got {y.shape}, {c.shape}")
+    ok = np.isfinite(y) & np.isfinite(c)
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        return idx
+    # sort by cost ascending, then score descending: a sweep keeps strict score records
+    order = idx[np.lexsort((-y[idx], c[idx]))]
+    keep = []
+    best = -np.inf
+    for i in order:
+        if y[i] > best + tol:
+            keep.append(i)
+            best = y[i]
+    return np.array(keep, dtype=int)
+
+
+def prune(
+    y: np.ndarray, c: np.ndarray, idx: np.ndarray, *, efficiency: float = 0.5,
+    near_best: float = 0.02,
+) -> np.ndarray:
+    """Drop the flat expensive tail of a front ``idx`` (sorted by cost).
+
+    Walking from the most expensive end, a point is dropped while its score gain over the
+    next cheaper point, relative to the front's score range, is less than ``efficiency``
+    times its relative cost increase, and while the cheaper point is within ``near_best``
+    (relative to the score range) of the best. Drops "0.99 at cost 100, 0.991 at cost 200".
+    """
+    idx = np.asarray(idx, dtype=int)
+    if idx.size < 3:
+        return idx
+    ys, cs = y[idx], c[idx]
+    y_range = ys[-1] - ys[0]
+    c_range = cs[-1] - cs[0]
+    if y_range <= 0 or c_range <= 0:
+        return idx
+    end = idx.size
+    while end > 2:
+        dy = (ys[end - 1] - ys[end - 2]) / y_range
+        dc = (cs[end - 1] - cs[end - 2]) / c_range
+        close = (ys[-1] - ys[end - 2]) / y_range <= near_best
+        if close and dc > 0 and dy / dc < efficiency:
+            end -= 1
+        else:
+            break
+    return idx[:end]
+
+
+def hypervolume_2d(
+    y: np.ndarray, c: np.ndarray, ref_y: float, ref_c: float
+) -> float:
+    """Area dominated by the points (maximise ``y``, minimise ``c``) and bounded by the reference.
+
+    Points that do not beat the reference on both axes add nothing.
+    """
+    y = np.asarray(y, dtype=float)
+    c = np.asarray(c, dtype=float)
+    ok = np.isfinite(y) & np.isfinite(c) & (y > ref_y) & (c < ref_c)
+    if not ok.any():
+        return 0.0
+    f = front(y[ok], c[ok])
+    ys, cs = y[ok][f], c[ok][f]
+    widths = np.diff(np.append(cs, ref_c))
+    return float(np.sum(widths * (ys - ref_y)))
+
+
+def best_at_cost(y: np.ndarray, c: np.ndarray, budget: float) -> float:
+    """Best ``y`` among points with ``c <= budget`` (``-inf`` if none)."""
+    m = np.isfinite(y) & (c <= budget)
+    return float(np.max(y[m])) if m.any() else -np.inf

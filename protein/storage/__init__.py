@@ -1,0 +1,1 @@
+"""Where a study's trials live: in memory, SQLite (default) or PostgreSQL."""

@@ -1,0 +1,68 @@
+"""An in-process trial log (the library default when no storage is given)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+from protein.errors import TrialError
+from protein.trial import Trial, TrialState
+
+
+class MemoryStorage:
+    """Trials of one study in a list; thread-safe, lost with the process."""
+
+    def __init__(self) -> None:
+        self._trials: list[Trial] = []
+        self._lock = threading.RLock()
+
+    def lock(self) -> AbstractContextManager[Any]:
+        return self._lock
+
+    def trials(self) -> list[Trial]:
+        with self._lock:
+            return list(self._trials)
+
+    def get_trial(self, trial_id: int) -> Trial:
+        with self._lock:
+            if not 0 <= trial_id < len(self._trials):
+                raise TrialError(
+                    f"trial {trial_id}: no such trial; the study has trials 0..{len(self._trials) - 1}"
+                )
+            return self._trials[trial_id]
+
+    def create_trial(self, params: Mapping[str, Any], info: Mapping[str, Any],
+                     worker: str | None = None) -> Trial:
+        with self._lock:
+            now = time.time()
+            t = Trial(len(self._trials), dict(params), TrialState.RUNNING, info=dict(info),
+                      worker=worker, created_at=now, heartbeat_at=now)
+            self._trials.append(t)
+            return t
+
+    def finish_trial(self, trial_id: int, state: TrialState, score: float | None,
+                     cost: float | None, info: Mapping[str, Any]) -> Trial:
+        from protein.storage.rules import check_finish
+
+        with self._lock:
+            t = self.get_trial(trial_id)
+            same = check_finish(t, state, score, cost)
+            if same:
+                return t
+            new = dataclasses.replace(
+                t, state=state, score=score, cost=cost, info={**t.info, **info},
+                finished_at=time.time(),
+            )
+            self._trials[trial_id] = new
+            return new
+
+    def add_intermediate(self, trial_id: int, step: float, value: float) -> None:
+        with self._lock:
+            t = self.get_trial(trial_id)
+            self._trials[trial_id] = dataclasses.replace(
+                t, intermediate=t.intermediate + ((step, value),), heartbeat_at=time.time()
+            )

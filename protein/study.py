@@ -1,0 +1,183 @@
+"""``Study``: ask/tell over a trial log, with the optimizer state rebuilt from the trials.
+
+The study keeps no optimizer state of its own: every ``ask`` passes the stored trials to
+``suggest``, so a study reopened in another process continues exactly where it stopped.
+Storage backends (memory, SQLite, PostgreSQL) share the ``Storage`` interface.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from protein.config import SweepConfig, load_config
+from protein.errors import TrialError
+from protein.trial import Trial, TrialState
+
+
+class Study:
+    """A sweep's trials and the optimizer that extends them.
+
+    Args:
+        config: anything ``load_config`` takes.
+        seed: seeds every random choice; the same trials and seed give the same asks.
+        storage: a ``Storage``; in memory when omitted.
+    """
+
+    def __init__(self, config: Any, seed: int = 0, storage: Any = None, name: str = "default"):
+        from protein.storage.memory import MemoryStorage
+
+        self.config: SweepConfig = load_config(config)
+        self.seed = seed
+        self.name = name
+        self.storage = storage if storage is not None else MemoryStorage()
+
+    @property
+    def space(self):  # type: ignore[no-untyped-def]
+        return self.config.space
+
+    # -------------------------------------------------------------- ask / tell
+    def ask(self, n: int | None = None, worker: str | None = None) -> Any:
+        """Create ``n`` running trials (one Trial when ``n`` is None, else a list)."""
+        from protein.methods import suggest_method
+
+        count = 1 if n is None else n
+        with self.storage.lock():
+            history = self.storage.trials()
+            suggestions = suggest_method(
+                self.config.method, self.space, history, sign=self.config.sign,
+                settings=self.config.settings, seed=self.seed, n=count,
+            )
+            made = [self.storage.create_trial(s.params, dict(s.info), worker) for s in suggestions]
+        return made[0] if n is None else made
+
+    def tell(
+        self,
+        trial: Trial | int,
+        score: float | None = None,
+        cost: float | None = None,
+        *,
+        failed: bool = False,
+        pruned: bool = False,
+        reason: str | None = None,
+    ) -> Trial:
+        """Finish a running trial with ``score`` (and ``cost``, default 1), or as failed/pruned.
+
+        A NaN or infinite score is kept as a failed trial with that reason (and a warning
+        on stderr); it never reaches the GP as a number. Telling a finished trial the same
+        result again is harmless; a different result is an error.
+        """
+        trial_id = trial.trial_id if isinstance(trial, Trial) else int(trial)
+        state, score, cost, info = _validate_tell(trial_id, score, cost, failed, pruned, reason)
+        return self.storage.finish_trial(trial_id, state, score, cost, info)
+
+    def report(self, trial: Trial | int, step: float, value: float) -> None:
+        """Record an intermediate value of a running trial."""
+        trial_id = trial.trial_id if isinstance(trial, Trial) else int(trial)
+        self.storage.add_intermediate(trial_id, float(step), float(value))
+
+    def should_stop(self, trial: Trial | int, value: float, cost: float) -> bool:
+        """Protein's early-stopping rule for a running trial at (``value``, ``cost``)."""
+        from protein.early_stop import StopRule
+
+        done = self.complete()
+        rule = StopRule.fit(
+            np.array([self.config.sign * t.score for t in done]),
+            np.array([t.cost for t in done]),
+            quantile=self.config.settings.early_stop_quantile,
+        )
+        if rule is None:
+            return False
+        return rule.should_stop(self.config.sign * value, cost)
+
+    # ----------------------------------------------------------------- queries
+    def trials(self) -> list[Trial]:
+        return self.storage.trials()
+
+    def trial(self, trial_id: int) -> Trial:
+        return self.storage.get_trial(trial_id)
+
+    def complete(self) -> list[Trial]:
+        return [t for t in self.trials() if t.is_complete]
+
+    def best(self) -> Trial | None:
+        """The complete trial with the best score (earliest on ties), or None."""
+        done = self.complete()
+        if not done:
+            return None
+        return max(done, key=lambda t: (self.config.sign * t.score, -t.trial_id))
+
+    def pareto(self) -> list[Trial]:
+        """Complete trials on the cost-score front, cheapest first."""
+        from protein.pareto import front
+
+        done = self.complete()
+        if not done:
+            return []
+        y = np.array([self.config.sign * t.score for t in done])
+        c = np.array([t.cost if t.cost is not None else 1.0 for t in done])
+        return [done[i] for i in front(y, c)]
+
+
+def _validate_tell(
+    trial_id: int, score: Any, cost: Any, failed: bool, pruned: bool, reason: str | None
+) -> tuple[TrialState, float | None, float | None, dict]:
+    info: dict[str, Any] = {}
+    if failed and pruned:
+        raise TrialError(f"trial {trial_id}: give one of failed and pruned, not both")
+    if failed:
+        if score is not None:
+            raise TrialError(f"trial {trial_id}: a failed trial takes no score; drop --score")
+        info["failure"] = reason or "failed"
+        return TrialState.FAILED, None, _cost(trial_id, cost, required=False), info
+    if pruned:
+        if reason:
+            info["pruned"] = reason
+        s = None if score is None else _number(trial_id, "score", score)
+        return TrialState.PRUNED, s, _cost(trial_id, cost, required=False), info
+    if score is None:
+        raise TrialError(
+            f"trial {trial_id}: missing score; give score=..., or failed=True / pruned=True"
+        )
+    s = _number(trial_id, "score", score)
+    c = _cost(trial_id, cost, required=False)
+    if not math.isfinite(s):
+        print(f"protein: warning: trial {trial_id}: score is {s}; recorded as failed",
+              file=sys.stderr)
+        info["failure"] = f"non-finite score ({s})"
+        return TrialState.FAILED, None, c, info
+    return TrialState.COMPLETE, s, 1.0 if c is None else c, info
+
+
+def _number(trial_id: int, what: str, v: Any) -> float:
+    if isinstance(v, bool):
+        raise TrialError(f"trial {trial_id}: {what} must be a number, got {v!r}")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise TrialError(f"trial {trial_id}: {what} must be a number, got {v!r}") from None
+
+
+def _cost(trial_id: int, cost: Any, required: bool) -> float | None:
+    if cost is None:
+        return None
+    c = _number(trial_id, "cost", cost)
+    if not math.isfinite(c) or c <= 0:
+        raise TrialError(
+            f"trial {trial_id}: cost must be a finite number > 0 (seconds, steps, dollars), "
+            f"got {cost!r}; leave it out to use 1"
+        )
+    return c
+
+
+def params_of(trial: Trial, config: SweepConfig, nested: bool = True) -> Mapping[str, Any]:
+    """A trial's params as the trainer takes them: nested on top of the fixed overrides."""
+    return config.space.nest(trial.params) if nested else dict(trial.params)
+
+
+__all__ = ["Study", "params_of"]
+_ = Sequence

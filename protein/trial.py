@@ -1,0 +1,64 @@
+"""Trial records: what was run, with which params, and how it ended."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class TrialState(str, Enum):
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    PRUNED = "pruned"
+
+    @property
+    def finished(self) -> bool:
+        return self is not TrialState.RUNNING
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial of a study.
+
+    ``params`` is flat (``{"trainer.learning_rate": 3e-4}``); ``score`` is in the user's
+    units and direction; ``cost`` is > 0 (seconds, dollars, steps: the user's choice);
+    ``info`` says why the params were chosen (``reason``, predictions) and, for failures,
+    ``failure``; ``intermediate`` holds ``(step, value)`` pairs reported while running.
+    """
+
+    trial_id: int
+    params: Mapping[str, Any]
+    state: TrialState = TrialState.RUNNING
+    score: float | None = None
+    cost: float | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+    intermediate: tuple[tuple[float, float], ...] = ()
+    worker: str | None = None
+    created_at: float | None = None
+    finished_at: float | None = None
+    heartbeat_at: float | None = None
+
+    @property
+    def is_complete(self) -> bool:
+        return (
+            self.state is TrialState.COMPLETE
+            and self.score is not None
+            and math.isfinite(self.score)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trial": self.trial_id,
+            "state": self.state.value,
+            "params": dict(self.params),
+            "score": self.score,
+            "cost": self.cost,
+            "info": dict(self.info),
+            "worker": self.worker,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+        }
