@@ -1,0 +1,198 @@
+"""The optimizers compared, each driven through one loop: ``run(problem, budget, seed)``.
+
+Every adapter returns the evaluations in order (error, cost) and the seconds each
+suggestion took. Optional peers that are not installed are reported as skipped.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.problems import Problem
+
+CACHE = Path(__file__).parent / ".cache"
+PUFFER_VERSION = "3.0.23"
+
+
+class Skipped(Exception):
+    """This peer cannot run here; the message says why."""
+
+
+def _record(problem: Problem, values: Mapping[str, Any], log: list, dt: float) -> float:
+    err, cost = problem.objective(values)
+    log.append({"error": float(err), "cost": float(cost), "suggest_s": dt})
+    return err
+
+
+# ---------------------------------------------------------------------- ours
+def run_protein(problem: Problem, budget: int, seed: int) -> list[dict]:
+    import protein
+
+    sweep = protein.Protein(
+        {"method": "protein", "goal": "minimize", "metric": "error",
+         "parameters": problem.parameters},
+        seed=seed,
+    )
+    log: list[dict] = []
+    for _ in range(budget):
+        t = time.perf_counter()
+        params, _info = sweep.suggest()
+        dt = time.perf_counter() - t
+        err = _record(problem, params, log, dt)
+        sweep.observe(params, err, cost=log[-1]["cost"])
+    return log
+
+
+# --------------------------------------------------------------------- optuna
+def _optuna_values(trial: Any, parameters: Mapping[str, dict]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, s in parameters.items():
+        kind = s["distribution"]
+        if kind == "log_normal":
+            out[name] = trial.suggest_float(name, s["min"], s["max"], log=True)
+        elif kind in ("uniform", "logit_normal"):
+            out[name] = trial.suggest_float(name, s["min"], s["max"])
+        elif kind == "int_uniform":
+            out[name] = trial.suggest_int(name, s["min"], s["max"])
+        elif kind == "uniform_pow2":
+            e = trial.suggest_int(name + "_log2", int(math.log2(s["min"])), int(math.log2(s["max"])))
+            out[name] = 2**e
+        else:
+            raise ValueError(kind)
+    return out
+
+
+def _run_optuna(sampler_name: str, problem: Problem, budget: int, seed: int) -> list[dict]:
+    try:
+        import optuna
+    except ImportError as e:
+        raise Skipped("optuna is not installed (pip install 'protein-hpo[bench]')") from e
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    samplers = {
+        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+        "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+        "gp": lambda: optuna.samplers.GPSampler(seed=seed),
+    }
+    study = optuna.create_study(direction="minimize", sampler=samplers[sampler_name]())
+    log: list[dict] = []
+    for _ in range(budget):
+        t0 = time.perf_counter()
+        trial = study.ask()
+        values = _optuna_values(trial, problem.parameters)
+        dt = time.perf_counter() - t0
+        err = _record(problem, values, log, dt)
+        study.tell(trial, err)
+    return log
+
+
+def run_random(problem: Problem, budget: int, seed: int) -> list[dict]:
+    return _run_optuna("random", problem, budget, seed)
+
+
+def run_tpe(problem: Problem, budget: int, seed: int) -> list[dict]:
+    return _run_optuna("tpe", problem, budget, seed)
+
+
+def run_optuna_gp(problem: Problem, budget: int, seed: int) -> list[dict]:
+    return _run_optuna("gp", problem, budget, seed)
+
+
+# ------------------------------------------------------------ PufferLib Protein
+def load_pufferlib_sweep() -> Any:
+    """``pufferlib/sweep.py`` from the pufferlib-core wheel, with the one helper it needs.
+
+    The wheel pins an old torch, so it is not installed: the file is read from the
+    downloaded wheel (``pip download``) and imported with a stand-in ``pufferlib`` module.
+    """
+    import importlib.util
+    import subprocess
+    import types
+    import zipfile
+
+    try:
+        import pyro  # noqa: F401
+    except ImportError as e:
+        raise Skipped("PufferLib's Protein needs pyro-ppl (pip install pyro-ppl)") from e
+    CACHE.mkdir(exist_ok=True)
+    wheels = sorted(CACHE.glob(f"pufferlib_core-{PUFFER_VERSION}-*.whl"))
+    if not wheels:
+        r = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+             f"pufferlib-core=={PUFFER_VERSION}", "-d", str(CACHE)],
+            capture_output=True, text=True,
+        )
+        wheels = sorted(CACHE.glob(f"pufferlib_core-{PUFFER_VERSION}-*.whl"))
+        if not wheels:
+            raise Skipped(f"could not download pufferlib-core {PUFFER_VERSION}: {r.stderr[-200:]}")
+    src = CACHE / f"pufferlib_sweep_{PUFFER_VERSION}.py"
+    if not src.exists():
+        with zipfile.ZipFile(wheels[0]) as z:
+            src.write_bytes(z.read("pufferlib/sweep.py"))
+
+    def unroll_nested_dict(d: Any) -> Any:
+        if not isinstance(d, dict):
+            return d
+        for k, v in d.items():
+            if isinstance(v, dict):
+                for k2, v2 in unroll_nested_dict(v):
+                    yield f"{k}/{k2}", v2
+            else:
+                yield k, v
+
+    shim = types.ModuleType("pufferlib")
+    shim.unroll_nested_dict = unroll_nested_dict  # type: ignore[attr-defined]
+    sys.modules.setdefault("pufferlib", shim)
+    spec = importlib.util.spec_from_file_location("pufferlib_sweep", src)
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+def run_pufferlib(problem: Problem, budget: int, seed: int) -> list[dict]:
+    import torch
+
+    from distributions import from_config
+
+    mod = load_pufferlib_sweep()
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    cfg: dict[str, Any] = {"method": "protein", "metric": "score", "goal": "maximize"}
+    for name, s in problem.parameters.items():
+        d = from_config(name, s).to_dict()
+        cfg[name] = {**d, "scale": 0.5}
+    # as PufferLib drives it (3.0 defaults), negated objective, cost mask off the problem's range
+    sweep = mod.Protein(cfg, max_suggestion_cost=problem.cost_range[1] * 10)
+    log: list[dict] = []
+    import contextlib
+    import io
+
+    for _ in range(budget):
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            params, _info = sweep.suggest(None)
+        dt = time.perf_counter() - t0
+        values = {k: params[k] for k in problem.parameters}
+        for k, s in problem.parameters.items():
+            if s["distribution"] in ("int_uniform", "uniform_pow2"):
+                values[k] = int(round(values[k]))
+        err = _record(problem, values, log, dt)
+        sweep.observe(params, -err, max(log[-1]["cost"], 1e-6))
+    return log
+
+
+PEERS = {
+    "protein": run_protein,
+    "optuna_gp": run_optuna_gp,
+    "optuna_tpe": run_tpe,
+    "random": run_random,
+    "pufferlib_protein": run_pufferlib,
+}

@@ -1,0 +1,302 @@
+"""Benchmark problems with HPO-shaped mixed spaces (all minimised).
+
+Each problem has a Protein parameter dict (``parameters``), an objective on a flat params
+dict returning ``(error, cost)``, and the best value reachable in its mixed space
+(``optimum``; None where unknown). The synthetic functions read each parameter's position
+in its range (log position for log/pow2, linear otherwise, ``(v - min)/(max - min)`` for
+integers), so the optimum does not depend on any optimizer's encoding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    parameters: dict[str, dict[str, Any]]
+    objective: Callable[[Mapping[str, Any]], tuple[float, float]]
+    optimum: float | None
+    cost_aware: bool = False
+    note: str = ""
+    cost_range: tuple[float, float] = (1.0, 1.0)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def position(spec: Mapping[str, Any], v: float) -> float:
+    """Where ``v`` lies in the parameter's range, in [0, 1] (log scale for log and pow2)."""
+    lo, hi = float(spec["min"]), float(spec["max"])
+    if spec["distribution"] in ("log_normal", "uniform_pow2"):
+        return (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo))
+    return (float(v) - lo) / (hi - lo)
+
+
+def _positions(params: Mapping[str, dict], values: Mapping[str, Any]) -> np.ndarray:
+    return np.array([position(spec, values[name]) for name, spec in params.items()])
+
+
+# ------------------------------------------------------------------ hartmann6
+_A = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14],
+               [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
+_P = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
+                      [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]])
+_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+
+
+def hartmann6(x: np.ndarray) -> float:
+    return float(-np.sum(_ALPHA * np.exp(-np.sum(_A * (x[None, :] - _P) ** 2, axis=1))))
+
+
+H6_PARAMS = {
+    "lr": {"distribution": "log_normal", "min": 1e-5, "max": 1e-1},
+    "weight_decay": {"distribution": "log_normal", "min": 1e-6, "max": 1e-2},
+    "batch_size": {"distribution": "uniform_pow2", "min": 16, "max": 1024},
+    "n_layers": {"distribution": "int_uniform", "min": 1, "max": 10},
+    "dropout": {"distribution": "uniform", "min": 0.0, "max": 0.5},
+    "momentum": {"distribution": "uniform", "min": 0.5, "max": 1.0},
+}
+
+
+def _mixed_optimum(f: Callable[[np.ndarray], float], grids: dict[int, np.ndarray],
+                   d: int) -> float:
+    """Minimum of ``f`` on [0,1]^d with the coordinates in ``grids`` restricted to grid values."""
+    from itertools import product
+
+    from scipy.optimize import minimize
+
+    cont = [j for j in range(d) if j not in grids]
+    best = math.inf
+    rng = np.random.default_rng(0)
+    for combo in product(*grids.values()):
+        def g(xc: np.ndarray) -> float:
+            x = np.empty(d)
+            x[cont] = xc
+            for j, v in zip(grids, combo):
+                x[j] = v
+            return f(x)
+
+        for x0 in rng.random((12, len(cont))):
+            r = minimize(g, x0, bounds=[(0, 1)] * len(cont), method="L-BFGS-B")
+            best = min(best, float(r.fun))
+    return best
+
+
+def _h6(values: Mapping[str, Any]) -> tuple[float, float]:
+    return hartmann6(_positions(H6_PARAMS, values)), 1.0
+
+
+# --------------------------------------------------------------------- ackley
+ACKLEY_PARAMS = {
+    "lr": {"distribution": "log_normal", "min": 1e-5, "max": 1e-1},
+    "eps": {"distribution": "log_normal", "min": 1e-9, "max": 1e-3},
+    "batch_size": {"distribution": "uniform_pow2", "min": 16, "max": 1024},
+    "layers": {"distribution": "int_uniform", "min": 1, "max": 10},
+    **{f"x{i}": {"distribution": "uniform", "min": 0.0, "max": 1.0} for i in range(6)},
+}
+
+
+def ackley(x: np.ndarray) -> float:
+    z = -5 + 15 * x
+    d = len(z)
+    return float(-20 * math.exp(-0.2 * math.sqrt(np.sum(z * z) / d))
+                 - math.exp(np.sum(np.cos(2 * math.pi * z)) / d) + 20 + math.e)
+
+
+def _ackley(values: Mapping[str, Any]) -> tuple[float, float]:
+    return ackley(_positions(ACKLEY_PARAMS, values)), 1.0
+
+
+# --------------------------------------------------------------------- branin
+BRANIN_PARAMS = {
+    "x1_scale": {"distribution": "log_normal", "min": 1e-3, "max": 1.0},
+    "x2": {"distribution": "int_uniform", "min": 0, "max": 15},
+    "inert_a": {"distribution": "uniform", "min": 0.0, "max": 1.0},
+    "inert_b": {"distribution": "uniform_pow2", "min": 1, "max": 64},
+}
+
+
+def branin(x1: float, x2: float) -> float:
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
+
+
+def _branin(values: Mapping[str, Any]) -> tuple[float, float]:
+    x1 = -5 + 15 * position(BRANIN_PARAMS["x1_scale"], values["x1_scale"])
+    return branin(x1, float(values["x2"])), 1.0
+
+
+def _branin_optimum() -> float:
+    from scipy.optimize import minimize_scalar
+
+    return min(
+        minimize_scalar(lambda x1: branin(x1, x2), bounds=(lo, hi), method="bounded").fun
+        for x2 in range(16) for lo, hi in ((-5, 0), (0, 5), (5, 10))
+    )
+
+
+# ----------------------------------------------------------------- rosenbrock
+ROSEN_PARAMS = {
+    "a": {"distribution": "log_normal", "min": 1e-4, "max": 1.0},
+    "b": {"distribution": "uniform", "min": 0.0, "max": 1.0},
+    "c": {"distribution": "uniform", "min": 0.0, "max": 1.0},
+    "d": {"distribution": "logit_normal", "min": 0.01, "max": 0.99},
+    "e": {"distribution": "int_uniform", "min": 0, "max": 20},
+}
+
+
+def _rosen(values: Mapping[str, Any]) -> tuple[float, float]:
+    x = -2 + 4 * _positions(ROSEN_PARAMS, values)
+    val = np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+    return float(math.log1p(val)), 1.0  # heavy-tailed: spans several orders of magnitude
+
+
+# -------------------------------------------------------------- scikit-learn
+HGB_PARAMS = {
+    "learning_rate": {"distribution": "log_normal", "min": 1e-3, "max": 1.0},
+    "max_leaf_nodes": {"distribution": "uniform_pow2", "min": 4, "max": 128},
+    "min_samples_leaf": {"distribution": "int_uniform", "min": 1, "max": 60},
+    "l2_regularization": {"distribution": "log_normal", "min": 1e-4, "max": 10.0},
+    "max_iter": {"distribution": "int_uniform", "min": 10, "max": 100},
+}
+
+
+def _cv_error(model: Any, X: np.ndarray, y: np.ndarray) -> float:
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    return float(1.0 - cross_val_score(model, X, y, cv=cv, n_jobs=1).mean())
+
+
+def _hgb(values: Mapping[str, Any]) -> tuple[float, float]:
+    import warnings
+
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = HistGradientBoostingClassifier(
+        learning_rate=values["learning_rate"], max_leaf_nodes=int(values["max_leaf_nodes"]),
+        min_samples_leaf=int(values["min_samples_leaf"]),
+        l2_regularization=values["l2_regularization"], max_iter=int(values["max_iter"]),
+        early_stopping=False, random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _cv_error(model, X, y), 1.0
+
+
+MLP_PARAMS = {
+    "learning_rate_init": {"distribution": "log_normal", "min": 1e-4, "max": 1e-1},
+    "alpha": {"distribution": "log_normal", "min": 1e-6, "max": 1e-1},
+    "hidden": {"distribution": "uniform_pow2", "min": 8, "max": 256},
+    "batch_size": {"distribution": "uniform_pow2", "min": 16, "max": 256},
+    "max_iter": {"distribution": "int_uniform", "min": 5, "max": 40},
+}
+
+
+def _mlp(values: Mapping[str, Any]) -> tuple[float, float]:
+    import warnings
+
+    from sklearn.datasets import load_digits
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    model = make_pipeline(StandardScaler(), MLPClassifier(
+        hidden_layer_sizes=(int(values["hidden"]),), alpha=values["alpha"],
+        learning_rate_init=values["learning_rate_init"], batch_size=int(values["batch_size"]),
+        max_iter=int(values["max_iter"]), random_state=0,
+    ))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _cv_error(model, X, y), 1.0
+
+
+# ------------------------------------------------------------------ cost-aware
+BUDGET_PARAMS = {
+    "lr": {"distribution": "log_normal", "min": 1e-5, "max": 1e-1},
+    "batch_size": {"distribution": "uniform_pow2", "min": 16, "max": 1024},
+    "layers": {"distribution": "int_uniform", "min": 1, "max": 8},
+    "dropout": {"distribution": "uniform", "min": 0.0, "max": 0.5},
+    "steps": {"distribution": "uniform_pow2", "min": 2**12, "max": 2**22},
+}
+_BUDGET_FLOOR = 0.0524 - 0.6 * (2**10) ** -0.5  # min error at the largest budget is 0.0524
+
+
+def _budget(values: Mapping[str, Any]) -> tuple[float, float]:
+    p = {k: position(s, values[k]) for k, s in BUDGET_PARAMS.items()}
+    floor = _BUDGET_FLOOR + 0.3 * (
+        (p["lr"] - 0.62) ** 2 + 0.5 * (p["batch_size"] - 0.5) ** 2
+        + 0.2 * (p["layers"] - 4 / 7) ** 2 + 0.4 * (p["dropout"] - 0.3) ** 2
+    )
+    steps = float(values["steps"])
+    error = floor + 0.6 * (steps / 2**12) ** -0.5
+    cost = steps / 2**12 * (1 + 0.25 * int(values["layers"])) * (64 / int(values["batch_size"])) ** 0.5
+    return float(error), float(cost)
+
+
+BUDGET_COST_RANGE = (
+    1.0 * 1.25 * (64 / 1024) ** 0.5,
+    2**10 * (1 + 0.25 * 8) * (64 / 16) ** 0.5,
+)
+
+
+def budget_hypervolume(errors: np.ndarray, costs: np.ndarray) -> float:
+    """Hypervolume of the (normalised log10 cost, error) front, reference (1, 1); higher is better."""
+    from protein.pareto import hypervolume_2d
+
+    lo, hi = (math.log10(c) for c in BUDGET_COST_RANGE)
+    c = (np.log10(costs) - lo) / (hi - lo)
+    return hypervolume_2d(-np.asarray(errors), c, ref_y=-1.0, ref_c=1.0)
+
+
+# ------------------------------------------------------------------ registry
+def problems() -> dict[str, Problem]:
+    return {
+        "hartmann6_mixed": Problem(
+            "hartmann6_mixed", H6_PARAMS, _h6, -3.23908,
+            note="Hartmann6 through 2 log, 1 pow2, 1 int and 2 uniform coordinates",
+        ),
+        "ackley10_mixed": Problem(
+            "ackley10_mixed", ACKLEY_PARAMS, _ackley, 0.0,
+            note="Ackley on [-5,10]^10 through 2 log, 1 pow2, 1 int, 6 uniform",
+        ),
+        "branin_mixed": Problem(
+            "branin_mixed", BRANIN_PARAMS, _branin, None,
+            note="Branin: x1 from a log coordinate, x2 an integer 0..15, two inert parameters",
+        ),
+        "rosenbrock5_log": Problem(
+            "rosenbrock5_log", ROSEN_PARAMS, _rosen, 0.0,
+            note="log(1 + Rosenbrock) in 5-d through log, logit, int and uniform coordinates",
+        ),
+        "hgb_breast_cancer": Problem(
+            "hgb_breast_cancer", HGB_PARAMS, _hgb, None,
+            note="3-fold CV error of HistGradientBoostingClassifier on breast_cancer",
+        ),
+        "mlp_digits": Problem(
+            "mlp_digits", MLP_PARAMS, _mlp, None,
+            note="3-fold CV error of a scaled MLPClassifier on digits",
+        ),
+        "budget_costaware": Problem(
+            "budget_costaware", BUDGET_PARAMS, _budget, 0.0524, cost_aware=True,
+            note="error falls with a pow2 step budget while cost grows with it, layers, 1/batch",
+            cost_range=BUDGET_COST_RANGE,
+        ),
+    }
+
+
+def branin_optimum() -> float:
+    return _branin_optimum()
+
+
+if __name__ == "__main__":
+    grids = {2: np.linspace(0, 1, 7), 3: np.linspace(0, 1, 10)}
+    print("hartmann6 mixed optimum", _mixed_optimum(hartmann6, grids, 6))
+    print("branin mixed optimum", _branin_optimum())

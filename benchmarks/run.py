@@ -1,0 +1,382 @@
+"""Protein against its peers on the same problems, in one run.
+
+    python -m benchmarks.run                      # the full comparison (about an hour on 2 cores)
+    python -m benchmarks.run --quick              # 3 seeds, budget 30: a smoke test
+
+Each (optimizer, problem, seed) run is stored under ``benchmarks/out/raw/`` as soon as it
+finishes; a rerun reuses stored runs (Protein's are keyed by a hash of its source, so a
+code change reruns them). Prints the tables and writes ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+OUT = ROOT / "out" / "raw"
+
+
+def source_hash() -> str:
+    h = hashlib.sha256()
+    files = sorted((ROOT.parent / "distributions").rglob("*.py")) + [
+        ROOT.parent / "protein" / f"{m}.py"
+        for m in ("optimizer", "surrogate", "acquisition", "candidates", "transforms", "pareto",
+                  "space", "settings", "methods", "api", "config")
+    ]
+    for f in files:
+        h.update(f.read_bytes())
+    return h.hexdigest()[:10]
+
+
+def task_path(opt: str, problem: str, seed: int, budget: int, tag: str) -> Path:
+    suffix = f"__{tag}" if opt == "protein" else ""
+    return OUT / f"{opt}__{problem}__s{seed}{suffix}.json"
+
+
+def _work(opt: str, problem: str, seed: int, budget: int, path: str) -> tuple[str, float]:
+    import torch
+
+    torch.set_num_threads(1)
+    from benchmarks.peers import PEERS, Skipped
+    from benchmarks.problems import problems
+
+    t = time.time()
+    try:
+        log = PEERS[opt](problems()[problem], budget, seed)
+        data: dict[str, Any] = {"log": log}
+    except Skipped as e:
+        data = {"skipped": str(e)}
+    data["wall_s"] = time.time() - t
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+    return path, data["wall_s"]
+
+
+def run_all(plan: list[tuple[str, str, int, int]], workers: int, tag: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    todo = [(o, p, s, b) for o, p, s, b in plan
+            if (r := load(o, p, s, b, tag)) is None or len(r.get("log", [])) < b and "skipped" not in r]
+    print(f"{len(plan) - len(todo)} runs stored, {len(todo)} to run", file=sys.stderr)
+    if not todo:
+        return
+    # longest first: PufferLib's Protein, then the GP methods
+    weight = {"pufferlib_protein": 0, "protein": 1, "optuna_gp": 2}
+    todo.sort(key=lambda t: (weight.get(t[0], 3), t[1], t[2]))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futs = [pool.submit(_work, o, p, s, b, str(task_path(o, p, s, b, tag))) for o, p, s, b in todo]
+        for i, f in enumerate(as_completed(futs), 1):
+            path, wall = f.result()
+            print(f"[{i}/{len(todo)}] {Path(path).name} {wall:.0f}s", file=sys.stderr)
+
+
+def load(opt: str, problem: str, seed: int, budget: int, tag: str) -> dict | None:
+    p = task_path(opt, problem, seed, budget, tag)
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+# ------------------------------------------------------------------ summaries
+def best_at(log: list[dict], n: int) -> float:
+    return min(e["error"] for e in log[:n])
+
+
+def q(values: list[float]) -> tuple[float, float, float]:
+    a = np.asarray(values, dtype=float)
+    return float(np.median(a)), float(np.percentile(a, 25)), float(np.percentile(a, 75))
+
+
+def fmt(x: float) -> str:
+    if not math.isfinite(x):
+        return "–"
+    if x == 0:
+        return "0"
+    return f"{x:.3g}" if abs(x) < 1e-2 or abs(x) >= 100 else f"{x:.4f}".rstrip("0").rstrip(".")
+
+
+def summarise(opts: list[str], probs: list[str], seeds: dict[str, int], budgets: list[int],
+              tag: str) -> tuple[str, dict]:
+    from benchmarks.problems import budget_hypervolume, problems
+
+    P = problems()
+    lines: list[str] = []
+    figures: dict[str, Any] = {}
+    for budget in budgets:
+        lines += [f"### Median best after {budget} evaluations [25%–75%] (synthetic: regret; others: error)",
+                  "", "| optimizer | " + " | ".join(probs) + " | avg rank |",
+                  "|---" * (len(probs) + 2) + "|"]
+        med: dict[str, dict[str, float]] = {o: {} for o in opts}
+        cells: dict[str, list[str]] = {o: [] for o in opts}
+        for p in probs:
+            opt_ref = P[p].optimum
+            for o in opts:
+                runs = [load(o, p, s, budget, tag) for s in range(seeds[o])]
+                logs = [r["log"] for r in runs if r and "log" in r and len(r["log"]) >= budget]
+                if not logs:
+                    cells[o].append("–")
+                    continue
+                vals = [best_at(lg, budget) - (opt_ref or 0.0) for lg in logs]
+                m, lo, hi = q(vals)
+                med[o][p] = m
+                cells[o].append(f"{fmt(m)} [{fmt(lo)}–{fmt(hi)}]" + ("" if len(logs) >= 10 else f" (n={len(logs)})"))
+        ranks: dict[str, list[float]] = {o: [] for o in opts}
+        for p in probs:
+            have = [o for o in opts if p in med[o]]
+            order = sorted(have, key=lambda o: med[o][p])
+            for o in have:
+                # ties share the average rank
+                tied = [x for x in have if med[x][p] == med[o][p]]
+                pos = [order.index(x) + 1 for x in tied]
+                ranks[o].append(sum(pos) / len(pos))
+        for o in opts:
+            avg = np.mean(ranks[o]) if ranks[o] else math.nan
+            lines.append(f"| {o} | " + " | ".join(cells[o]) + f" | {fmt(avg) if ranks[o] else '–'} |")
+            figures.setdefault("avg_rank", {}).setdefault(budget, {})[o] = float(avg)
+            figures.setdefault("median", {}).setdefault(budget, {})[o] = med[o]
+        lines.append("")
+        lines.append("Average rank counts only the problems an optimizer ran (PufferLib's Protein "
+                     "runs fewer problems and seeds: it takes seconds per suggestion).")
+        lines.append("")
+
+    if "budget_costaware" in probs:
+        p = "budget_costaware"
+        all_best = min(
+            min(e["error"] for e in r["log"])
+            for o in opts for s in range(seeds[o])
+            if (r := load(o, p, s, max(budgets), tag)) and "log" in r
+        )
+        target = all_best * 1.05
+        lines += [f"### Cost-aware problem (`{p}`)", "",
+                  f"Target: within 5% of the best error found by anyone ({fmt(all_best)} → ≤ {fmt(target)}).",
+                  "", "| optimizer | HV@50 [IQR] | HV@100 [IQR] | best error@100 | cost to target (median) | runs reaching target | total cost@100 |",
+                  "|---|---|---|---|---|---|---|"]
+        for o in opts:
+            runs = [r for s in range(seeds[o]) if (r := load(o, p, s, max(budgets), tag)) and "log" in r]
+            if not runs:
+                continue
+            row = [o]
+            for b in (50, 100):
+                hv = [budget_hypervolume(np.array([e["error"] for e in r["log"][:b]]),
+                                         np.array([e["cost"] for e in r["log"][:b]]))
+                      for r in runs if len(r["log"]) >= b]
+                if hv:
+                    m, lo, hi = q(hv)
+                    row.append(f"{m:.4f} [{lo:.4f}–{hi:.4f}]")
+                    figures.setdefault("hv", {}).setdefault(b, {})[o] = m
+                else:
+                    row.append("–")
+            row.append(fmt(q([min(e["error"] for e in r["log"]) for r in runs])[0]))
+            reach = []
+            for r in runs:
+                cum = 0.0
+                hit = math.inf
+                for e in r["log"]:
+                    cum += e["cost"]
+                    if e["error"] <= target:
+                        hit = cum
+                        break
+                reach.append(hit)
+            ok = [x for x in reach if math.isfinite(x)]
+            row.append(f"{np.median(reach):.3g}" if len(ok) * 2 > len(reach) else "not reached (median)")
+            row.append(f"{len(ok)}/{len(reach)}")
+            row.append(f"{np.median([sum(e['cost'] for e in r['log']) for r in runs]):.3g}")
+            figures.setdefault("cost_to_target", {})[o] = float(np.median(reach))
+            lines.append("| " + " | ".join(row) + " |")
+        lines += ["", "HV: hypervolume of the (normalised log10 cost, error) front, reference (1, 1), "
+                  "higher is better. Cost to target: cumulative cost spent until the first "
+                  "evaluation within 5% of the best error (runs that never reach it count as infinite).", ""]
+
+    lines += ["### Seconds per suggestion (median over the runs above, all evaluations)", "",
+              "| optimizer | " + " | ".join(probs) + " |", "|---" * (len(probs) + 1) + "|"]
+    for o in opts:
+        row = []
+        for p in probs:
+            ts = [e["suggest_s"] for s in range(seeds[o])
+                  if (r := load(o, p, s, max(budgets), tag)) and "log" in r for e in r["log"]]
+            row.append(f"{np.median(ts):.3f}" if ts else "–")
+        lines.append(f"| {o} | " + " | ".join(row) + " |")
+    lines.append("")
+    return "\n".join(lines), figures
+
+
+# ------------------------------------------------------------------- overhead
+def overhead(sizes: list[int], dims: list[int], reps: int) -> str:
+    """Median seconds per ``suggest`` with n stored observations, Protein vs Optuna's GP."""
+    import torch
+
+    torch.set_num_threads(1)
+    import optuna
+
+    from protein.config import load_config
+    from protein.optimizer import suggest
+    from protein.trial import Trial, TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    kinds = [("log_normal", 1e-5, 1e-1), ("uniform_pow2", 16, 1024), ("int_uniform", 1, 10),
+             ("uniform", 0.0, 1.0)]
+    lines = ["### Overhead: median seconds per suggestion with n observations (one thread)", "",
+             "| d (mixed types) | n | Protein | Optuna GPSampler |", "|---|---|---|---|"]
+    for d in dims:
+        params = {f"p{i}": {"distribution": k, "min": lo, "max": hi}
+                  for i, (k, lo, hi) in ((i, kinds[i % 4]) for i in range(d))}
+        cfg = load_config({"goal": "minimize", "parameters": params})
+        rng = np.random.default_rng(0)
+        for n in sizes:
+            U = cfg.space.snap(rng.random((n, d)))
+            vals = [float(np.sum((u - 0.3) ** 2) + 0.01 * rng.normal()) for u in U]
+            trials = [Trial(i, cfg.space.decode(u), TrialState.COMPLETE, v, 1.0)
+                      for i, (u, v) in enumerate(zip(U, vals))]
+            ts = []
+            for r in range(reps):
+                t = time.perf_counter()
+                suggest(cfg.space, trials, sign=-1.0, settings=cfg.settings, seed=r)
+                ts.append(time.perf_counter() - t)
+            ours = float(np.median(ts))
+            theirs = "–"
+            if n <= 200 or d <= 8:
+                study = optuna.create_study(direction="minimize",
+                                            sampler=optuna.samplers.GPSampler(seed=0))
+                dists = {}
+                from benchmarks.peers import _optuna_values
+
+                for name, s in params.items():
+                    k = s["distribution"]
+                    if k == "log_normal":
+                        dists[name] = optuna.distributions.FloatDistribution(s["min"], s["max"], log=True)
+                    elif k == "uniform":
+                        dists[name] = optuna.distributions.FloatDistribution(s["min"], s["max"])
+                    elif k == "int_uniform":
+                        dists[name] = optuna.distributions.IntDistribution(s["min"], s["max"])
+                    else:
+                        dists[name + "_log2"] = optuna.distributions.IntDistribution(
+                            int(math.log2(s["min"])), int(math.log2(s["max"])))
+                for t_, v in zip(trials, vals):
+                    p = {k2: (int(math.log2(v2)) if k2 + "_log2" in dists else v2)
+                         for k2, v2 in t_.params.items()}
+                    p = {(k2 + "_log2" if k2 + "_log2" in dists else k2): v2 for k2, v2 in p.items()}
+                    study.add_trial(optuna.trial.create_trial(params=p, distributions=dists, value=v))
+                ts = []
+                for r in range(reps):
+                    t = time.perf_counter()
+                    trial = study.ask()
+                    _optuna_values(trial, params)
+                    ts.append(time.perf_counter() - t)
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                theirs = f"{np.median(ts):.3f}"
+            lines.append(f"| {d} | {n} | {ours:.3f} | {theirs} |")
+            print(lines[-1], file=sys.stderr)
+    lines.append("")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------ main
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"torch {torch.__version__}, one torch thread per run")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--puffer-seeds", type=int, default=3)
+    ap.add_argument("--budgets", type=int, nargs="+", default=[50, 100])
+    ap.add_argument("--problems", nargs="+", default=None)
+    ap.add_argument("--optimizers", nargs="+", default=None)
+    ap.add_argument("--puffer-problems", nargs="+", default=["hartmann6_mixed", "budget_costaware"])
+    ap.add_argument("--puffer-budget", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="3 seeds, budget 30, no PufferLib")
+    ap.add_argument("--no-overhead", action="store_true")
+    ap.add_argument("--only-run", action="store_true", help="run what is missing, write nothing")
+    args = ap.parse_args(argv)
+
+    from benchmarks.peers import PEERS
+    from benchmarks.problems import problems
+
+    probs = args.problems or list(problems())
+    opts = args.optimizers or list(PEERS)
+    if args.quick:
+        args.seeds, args.budgets, args.puffer_seeds = 3, [30], 0
+    budget = max(args.budgets)
+    tag = source_hash()
+    seeds = {o: (args.puffer_seeds if o == "pufferlib_protein" else args.seeds) for o in opts}
+    plan = []
+    for o in opts:
+        for p in probs:
+            if o == "pufferlib_protein" and p not in args.puffer_problems:
+                continue
+            b = args.puffer_budget if o == "pufferlib_protein" else budget
+            plan += [(o, p, s, b) for s in range(seeds[o])]
+    t0 = time.time()
+    run_all(plan, args.workers, tag)
+    if args.only_run:
+        return 0
+    # PufferLib's runs are shorter: summarise them at their own budget
+    body, figures = summarise_mixed(opts, probs, seeds, args, tag)
+    if not args.no_overhead:
+        body += "\n" + overhead([50, 200, 1000], [6, 8, 12], reps=3)
+    cmd = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    head = [
+        "# Benchmark results", "",
+        f"Command: `{cmd.strip()}`  ",
+        f"Machine: {machine()}  ",
+        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; wall time of this invocation "
+        f"{(time.time() - t0) / 60:.0f} min (stored runs reused)  ",
+        f"Protein source hash: {tag}", "",
+        "Problems (all minimised):", "",
+    ]
+    for p in probs:
+        pr = problems()[p]
+        opt = "" if pr.optimum is None else f" (optimum {pr.optimum})"
+        head.append(f"- `{p}`: {pr.note}{opt}")
+    head += ["", f"Seeds: {args.seeds} per optimizer (PufferLib's Protein: {args.puffer_seeds} on "
+             f"{', '.join(args.puffer_problems)} at budget {args.puffer_budget}).", ""]
+    text = "\n".join(head) + "\n" + body
+    print(text)
+    if not args.quick:
+        (ROOT / "RESULTS.md").write_text(text + "\n")
+        (ROOT / "out" / "figures.json").write_text(json.dumps(figures, indent=1, default=str))
+    return 0
+
+
+def summarise_mixed(opts: list[str], probs: list[str], seeds: dict[str, int],
+                    args: argparse.Namespace, tag: str) -> tuple[str, dict]:
+    budget = max(args.budgets)
+    if "pufferlib_protein" not in opts:
+        return summarise(opts, probs, seeds, args.budgets, tag)
+    others = [o for o in opts if o != "pufferlib_protein"]
+    # PufferLib's runs are stored at their own budget; read them through a renamed tag
+    body, figures = summarise(others, probs, seeds, args.budgets, tag)
+    pb = args.puffer_budget
+    pp = [p for p in probs if p in args.puffer_problems]
+    if seeds["pufferlib_protein"] and pp:
+        extra, fig2 = summarise(["protein", "pufferlib_protein", "optuna_gp"], pp, seeds, [pb], tag)
+        body += f"\n## Against PufferLib's Protein (budget {pb})\n\n" + extra
+        figures["puffer"] = fig2
+    return body, figures
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

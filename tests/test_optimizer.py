@@ -1,0 +1,247 @@
+"""The optimizer's pieces on small problems: front, pruning, snapping, direction,
+failures, pending points, determinism, and the non-GP methods."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from protein import pareto
+from protein.config import load_config
+from protein.early_stop import StopRule
+from protein.methods import GridExhausted, grid_points, suggest_method
+from protein.optimizer import suggest
+from protein.study import Study
+from protein.trial import Trial, TrialState
+from protein.transforms import Robust
+
+SPACE_CFG = {
+    "goal": "minimize",
+    "metric": "loss",
+    "settings": {"num_random_samples": 5},
+    "parameters": {
+        "lr": {"distribution": "log_normal", "min": 1e-5, "max": 1e-1},
+        "batch_size": {"distribution": "uniform_pow2", "min": 16, "max": 256},
+        "layers": {"distribution": "int_uniform", "min": 1, "max": 6},
+        "act": {"values": ["relu", "tanh"]},
+    },
+}
+
+
+def loss(p: dict) -> float:
+    return ((math.log10(p["lr"]) + 3) ** 2 + 0.3 * (math.log2(p["batch_size"]) - 6) ** 2
+            + 0.1 * (p["layers"] - 3) ** 2 + (0.5 if p["act"] == "tanh" else 0.0))
+
+
+def run(cfg: dict, n: int, seed: int = 0, f=loss) -> Study:
+    study = Study(cfg, seed=seed)
+    for _ in range(n):
+        t = study.ask()
+        study.tell(t, f(t.params))
+    return study
+
+
+# ------------------------------------------------------------------------ front
+def test_front_keeps_non_dominated_points_cheapest_first():
+    y = np.array([1.0, 2.0, 1.5, 3.0, 3.0, 0.5])
+    c = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 0.5])
+    assert pareto.front(y, c).tolist() == [5, 0, 1, 3]
+
+
+def test_front_groups_repeated_points_and_skips_nan():
+    y = np.array([1.0, 1.0, np.nan, 2.0])
+    c = np.array([1.0, 1.0, 0.1, 2.0])
+    assert pareto.front(y, c).tolist() == [0, 3]
+
+
+def test_prune_drops_the_flat_expensive_tail():
+    y = np.array([0.5, 0.9, 0.99, 0.991])
+    c = np.log([1.0, 10.0, 100.0, 200.0])
+    f = pareto.front(y, c)
+    assert pareto.prune(y, c, f).tolist() == [0, 1, 2]
+
+
+def test_hypervolume_of_a_single_point():
+    assert pareto.hypervolume_2d(np.array([0.5]), np.array([0.25]), 0.0, 1.0) == pytest.approx(0.375)
+
+
+# -------------------------------------------------------------------- transform
+def test_robust_transform_tames_heavy_tails_and_keeps_order():
+    rng = np.random.default_rng(0)
+    y = -np.exp(rng.normal(0, 4, 60))  # losses over many orders of magnitude, maximised
+    tf = Robust.fit(y)
+    z = tf.forward(y)
+    assert np.all(np.diff(z[np.argsort(y)]) >= -1e-12)
+    assert z.max() - z.min() < 10
+    keep = z > -4
+    assert np.allclose(tf.inverse(z[keep]), y[keep], rtol=1e-6, atol=1e-9)
+
+
+# ------------------------------------------------------------------ suggestions
+def test_every_suggestion_is_representable_and_in_bounds():
+    study = run(SPACE_CFG, 14)
+    space = study.space
+    for t in study.trials():
+        u = space.encode(t.params)
+        assert np.allclose(space.snap(u[None, :])[0], u)
+        assert t.params["batch_size"] in (16, 32, 64, 128, 256)
+        assert isinstance(t.params["layers"], int)
+    reasons = [t.info["reason"] for t in study.trials()]
+    assert reasons[0] == "center" and set(reasons[1:5]) == {"sobol"} and "gp" in reasons
+
+
+def test_gp_phase_beats_the_random_phase_on_a_smooth_problem():
+    study = run(SPACE_CFG, 22)
+    scores = [t.score for t in study.trials()]
+    assert min(scores[5:]) < min(scores[:5])
+    assert study.best().score < 0.35
+
+
+def test_direction_maximize_and_minimize_find_the_same_point():
+    lo = run(SPACE_CFG, 18)
+    hi = run({**SPACE_CFG, "goal": "maximize"}, 18, f=lambda p: -loss(p))
+    assert lo.best().score == pytest.approx(-hi.best().score, abs=0.3)
+    assert hi.best().score > -0.5
+
+
+def test_same_seed_same_suggestions_and_state_rebuilt_from_trials():
+    a = run(SPACE_CFG, 13, seed=3)
+    b = run(SPACE_CFG, 13, seed=3)
+    assert [t.params for t in a.trials()] == [t.params for t in b.trials()]
+    cfg = load_config(SPACE_CFG)
+    # a fresh call on the stored trials gives the same next point as the live study
+    nxt = suggest(cfg.space, a.trials(), sign=-1.0, settings=cfg.settings, seed=3)[0]
+    assert nxt.params == a.ask().params
+
+
+def test_pending_points_make_a_batch_of_distinct_suggestions():
+    study = run(SPACE_CFG, 10)
+    batch = study.ask(n=6)
+    keys = {tuple(sorted(t.params.items())) for t in batch}
+    assert len(keys) == 6
+    assert all(t.state is TrialState.RUNNING for t in batch)
+
+
+def test_failures_teach_where_not_to_go():
+    def f(p):
+        return float("nan") if p["lr"] > 1e-2 else loss(p)
+
+    study = run(SPACE_CFG, 26, f=f)
+    failed = [t for t in study.trials() if t.state is TrialState.FAILED]
+    assert failed and all("non-finite" in t.info["failure"] for t in failed)
+    late = study.trials()[16:]
+    assert sum(t.params["lr"] > 1e-2 for t in late) <= 2
+    assert any("p_success" in t.info for t in late)
+
+
+def test_nan_and_bad_cost_never_reach_the_gp():
+    cfg = load_config(SPACE_CFG)
+    trials = [
+        Trial(i, cfg.space.decode(cfg.space.snap(np.full((1, 4), (i + 0.5) / 12))[0]),
+              TrialState.COMPLETE, float(i), 1.0)
+        for i in range(8)
+    ]
+    trials.append(Trial(8, trials[0].params, TrialState.COMPLETE, float("nan"), 1.0))
+    trials.append(Trial(9, trials[1].params, TrialState.COMPLETE, 1.0, float("inf")))
+    s = suggest(cfg.space, trials, sign=-1.0, settings=cfg.settings, seed=0)[0]
+    assert s.reason == "gp" and math.isfinite(s.info["predicted_score"])
+
+
+def test_cost_aware_search_spreads_along_the_cost_axis():
+    cfg = {
+        "goal": "minimize",
+        "settings": {"num_random_samples": 6},
+        "parameters": {
+            "lr": {"distribution": "log_normal", "min": 1e-4, "max": 1e-1},
+            "steps": {"distribution": "uniform_pow2", "min": 2**8, "max": 2**16},
+        },
+    }
+    study = Study(cfg, seed=0)
+    for _ in range(24):
+        t = study.ask()
+        steps = t.params["steps"]
+        err = 0.1 * (math.log10(t.params["lr"]) + 2.5) ** 2 + (steps / 256) ** -0.5
+        study.tell(t, err, cost=steps / 256)
+    gp = [t for t in study.trials() if t.info.get("reason") == "gp"]
+    assert any("budget" in t.info for t in gp) and all("predicted_cost" in t.info for t in gp)
+    assert len({t.params["steps"] for t in gp}) >= 3
+    front = study.pareto()
+    assert len(front) >= 3
+    assert [t.cost for t in front] == sorted(t.cost for t in front)
+
+
+def test_max_suggestion_cost_keeps_proposals_affordable():
+    cfg = {
+        "goal": "minimize",
+        "settings": {"num_random_samples": 6, "max_suggestion_cost": 20},
+        "parameters": {"steps": {"distribution": "uniform_pow2", "min": 1, "max": 1024},
+                       "x": {"distribution": "uniform", "min": 0, "max": 1}},
+    }
+    study = Study(cfg, seed=1)
+    for _ in range(16):
+        t = study.ask()
+        study.tell(t, 1 / t.params["steps"] + (t.params["x"] - 0.5) ** 2, cost=t.params["steps"])
+    late = [t for t in study.trials()[8:] if t.info.get("reason") == "gp"]
+    assert late and sum(t.params["steps"] > 32 for t in late) <= 1
+
+
+def test_resample_repeats_a_pareto_point_exactly():
+    cfg = {**SPACE_CFG, "settings": {"num_random_samples": 4, "resample_frequency": 3}}
+    study = run(cfg, 9)
+    res = [t for t in study.trials() if t.info.get("reason") == "resample"]
+    assert res
+    earlier = [t.params for t in study.trials() if t.trial_id < res[0].trial_id]
+    assert res[0].params in earlier
+
+
+def test_conditional_parameters_are_absent_when_inactive():
+    cfg = {
+        "goal": "maximize",
+        "settings": {"num_random_samples": 4},
+        "parameters": {
+            "use_lstm": {"values": [True, False]},
+            "hidden": {"distribution": "uniform_pow2", "min": 16, "max": 128,
+                       "when": {"use_lstm": True}},
+            "lr": {"distribution": "log_normal", "min": 1e-4, "max": 1e-1},
+        },
+    }
+    study = run(cfg, 12, f=lambda p: p.get("hidden", 8) / 128 - abs(math.log10(p["lr"]) + 2))
+    for t in study.trials():
+        assert ("hidden" in t.params) == t.params["use_lstm"]
+
+
+# ---------------------------------------------------------------------- methods
+@pytest.mark.parametrize("method", ["random", "sobol"])
+def test_random_and_sobol_are_deterministic_per_index(method):
+    cfg = load_config({**SPACE_CFG, "method": method})
+    a = suggest_method(method, cfg.space, [], sign=1.0, settings=cfg.settings, seed=0, n=5)
+    b = suggest_method(method, cfg.space, [], sign=1.0, settings=cfg.settings, seed=0, n=5)
+    assert [s.params for s in a] == [s.params for s in b]
+    assert len({tuple(sorted(s.params.items())) for s in a}) == 5
+
+
+def test_grid_enumerates_every_point_once_then_stops():
+    cfg = {"goal": "maximize", "method": "grid",
+           "parameters": {"a": {"values": [1, 2, 3]}, "b": {"distribution": "int_uniform", "min": 0, "max": 1}}}
+    study = Study(cfg)
+    seen = [study.ask().params for _ in range(6)]
+    assert len({tuple(sorted(p.items())) for p in seen}) == 6
+    with pytest.raises(GridExhausted, match="all 6 grid points"):
+        study.ask()
+    c = load_config({"goal": "maximize", "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}})
+    assert [p["x"] for p in grid_points(c.space, 3)] == [0.0, 0.5, 1.0]
+
+
+# ------------------------------------------------------------------- early stop
+def test_stop_rule_fits_a_low_quantile_line_and_stops_laggards():
+    rng = np.random.default_rng(0)
+    cost = np.exp(rng.uniform(0, 5, 40))
+    y = 0.2 * np.log(cost) + rng.normal(0, 0.05, 40)
+    rule = StopRule.fit(y, cost, quantile=0.3)
+    assert rule is not None and rule.b == pytest.approx(0.2, abs=0.05)
+    assert (y < rule.a + rule.b * np.log(cost)).mean() == pytest.approx(0.3, abs=0.1)
+    assert rule.should_stop(0.0, 100.0) and not rule.should_stop(1.5, 100.0)
+    assert not rule.should_stop(-10.0, 1.0)  # too early to judge
+    assert StopRule.fit(y[:5], cost[:5]) is None
