@@ -144,12 +144,34 @@ class _Where:
         return ConfigError(f"{loc}: {dotted}: {message}" if dotted else f"{loc}: {message}")
 
 
+def yaml_loader() -> type:
+    """SafeLoader that also reads ``1e-5`` and ``10e12`` as floats (YAML 1.2 style)."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+            |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+            |\.[0-9_]+(?:[eE][-+][0-9]+)?
+            |[-+]?\.(?:inf|Inf|INF)
+            |\.(?:nan|NaN|NAN))$""", re.X),
+        list("-+0123456789."),
+    )
+    return Loader
+
+
 def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
     import yaml
 
+    loader = yaml_loader()
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        doc = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=loader)
+        doc = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         loc = f"{name}:{mark.line + 1}" if mark is not None else name

@@ -55,3 +55,21 @@ class StopRule:
         if not np.isfinite(y):
             return True
         return bool(y < self.threshold(cost))
+
+
+def median_stop(value: float, step: float, curves: list[list[tuple[float, float]]],
+                min_trials: int = 5, window: int = 1) -> bool:
+    """The median stopping rule, maximise orientation.
+
+    Stop when ``value`` (the mean of the last ``window`` reports) is below the median, over
+    other trials that reached ``step``, of their mean of the last ``window`` values at or
+    before ``step``. Needs ``min_trials`` such trials.
+    """
+    refs = []
+    for curve in curves:
+        upto = [v for s, v in curve if s <= step and np.isfinite(v)]
+        if curve and curve[-1][0] >= step and upto:
+            refs.append(float(np.mean(upto[-window:])))
+    if len(refs) < min_trials:
+        return False
+    return bool(value < float(np.median(refs)))

@@ -28,13 +28,49 @@ class Study:
         storage: a ``Storage``; in memory when omitted.
     """
 
-    def __init__(self, config: Any, seed: int = 0, storage: Any = None, name: str = "default"):
+    def __init__(self, config: Any, seed: int = 0, storage: Any = None, name: str = "default",
+                 lease_s: float | None = None, on_expire: str = "fail"):
         from protein.storage.memory import MemoryStorage
 
         self.config: SweepConfig = load_config(config)
         self.seed = seed
         self.name = name
         self.storage = storage if storage is not None else MemoryStorage()
+        self.lease_s = lease_s
+        self.on_expire = on_expire
+
+    @classmethod
+    def create(cls, config: Any, name: str = "default", storage: Any = None, seed: int = 0,
+               lease_s: float | None = None, on_expire: str = "fail",
+               replace: bool = False) -> Study:
+        """Create (or reopen, if identical) study ``name`` in ``storage`` (a URL or backend)."""
+        from protein.storage import open_storage
+        from protein.storage.sql import DEFAULT_LEASE_S
+
+        backend = open_storage(storage) if storage is None or isinstance(storage, str) else storage
+        cfg = load_config(config)
+        rec = backend.create_study(name, cfg.to_dict(), seed,
+                                   lease_s if lease_s is not None else DEFAULT_LEASE_S,
+                                   on_expire, replace)
+        return cls._from_record(backend, rec)
+
+    @classmethod
+    def load(cls, name: str = "default", storage: Any = None) -> Study:
+        """Open an existing study; its optimizer state comes from the stored trials alone."""
+        from protein.storage import open_storage
+
+        backend = open_storage(storage) if storage is None or isinstance(storage, str) else storage
+        return cls._from_record(backend, backend.get_study(name))
+
+    @classmethod
+    def _from_record(cls, backend: Any, rec: Any) -> Study:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cfg = load_config(rec.config)
+        return cls(cfg, seed=rec.seed, storage=backend.bound(rec.name), name=rec.name,
+                   lease_s=rec.lease_s, on_expire=rec.on_expire)
 
     @property
     def space(self):  # type: ignore[no-untyped-def]
@@ -42,18 +78,38 @@ class Study:
 
     # -------------------------------------------------------------- ask / tell
     def ask(self, n: int | None = None, worker: str | None = None) -> Any:
-        """Create ``n`` running trials (one Trial when ``n`` is None, else a list)."""
+        """Create ``n`` running trials (one Trial when ``n`` is None, else a list).
+
+        ``worker`` is stored with each trial (default ``host:pid``), so a study can tell
+        a dead local worker's trials from a slow one's.
+        """
         from protein.methods import suggest_method
 
+        from protein.storage.sql import worker_name
+
         count = 1 if n is None else n
+        worker = worker or worker_name()
+        made: list[Trial] = []
         with self.storage.lock():
-            history = self.storage.trials()
-            suggestions = suggest_method(
-                self.config.method, self.space, history, sign=self.config.sign,
-                settings=self.config.settings, seed=self.seed, n=count,
-            )
-            made = [self.storage.create_trial(s.params, dict(s.info), worker) for s in suggestions]
+            if self.lease_s is not None and hasattr(self.storage, "expire"):
+                stale = self.storage.expire(self.lease_s, self.on_expire)
+                if self.on_expire == "retry":
+                    for t in stale[:count]:
+                        made.append(self.storage.reassign(t.trial_id, worker))
+            if len(made) < count:
+                history = self.storage.trials()
+                suggestions = suggest_method(
+                    self.config.method, self.space, history, sign=self.config.sign,
+                    settings=self.config.settings, seed=self.seed, n=count - len(made),
+                )
+                made += [self.storage.create_trial(s.params, dict(s.info), worker)
+                         for s in suggestions]
         return made[0] if n is None else made
+
+    def heartbeat(self, trials: Sequence[Trial | int]) -> None:
+        """Tell the study these running trials' workers are alive."""
+        if hasattr(self.storage, "heartbeat"):
+            self.storage.heartbeat([t.trial_id if isinstance(t, Trial) else int(t) for t in trials])
 
     def tell(
         self,

@@ -1,1 +1,39 @@
-"""Where a study's trials live: in memory, SQLite (default) or PostgreSQL."""
+"""Where a study's trials live: in memory, SQLite (default) or PostgreSQL.
+
+``open_storage(url)`` takes ``sqlite:///path.db``, a plain path, or ``postgresql://...``;
+with no URL it uses ``$PROTEIN_STORAGE``, else ``./protein.db``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from protein.errors import StorageError
+
+DEFAULT_PATH = "protein.db"
+
+
+def default_url() -> str:
+    return os.environ.get("PROTEIN_STORAGE") or DEFAULT_PATH
+
+
+def open_storage(url: str | None = None):  # type: ignore[no-untyped-def]
+    """A SQL storage for ``url`` (see module docstring)."""
+    url = url or default_url()
+    if url.startswith(("postgresql://", "postgres://")):
+        from protein.storage.postgres import PostgresStorage
+
+        return PostgresStorage(url)
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+    elif "://" in url:
+        raise StorageError(
+            f"unsupported storage URL {url!r}; use a file path, sqlite:///path.db or "
+            "postgresql://user@host/db"
+        )
+    else:
+        path = url
+    from protein.storage.sqlite import SQLiteStorage
+
+    return SQLiteStorage(Path(path))

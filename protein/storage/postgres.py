@@ -1,0 +1,72 @@
+"""PostgreSQL backend, for workers on several machines; asks serialised by an advisory lock."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from protein.errors import StorageError, require
+from protein.storage.sql import SQLStorage
+
+
+class PostgresStorage(SQLStorage):
+    real = "DOUBLE PRECISION"
+    ph = "%s"
+
+    def __init__(self, url: str) -> None:
+        psycopg = require("psycopg", "postgres", "a postgresql:// storage")
+        self._psycopg = psycopg
+        self.url = url
+        try:
+            self.conn = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise StorageError(f"{_safe(url)}: cannot connect ({first}); check the URL and "
+                               "that the server is running") from None
+        self._ensure_schema()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _execute(self, sql: str, args: tuple = ()) -> list[tuple]:
+        try:
+            cur = self.conn.execute(sql, args)
+            return cur.fetchall() if cur.description else []
+        except self._psycopg.Error as e:
+            raise StorageError(f"{_safe(self.url)}: {e}") from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        def run(sql: str, args: tuple = ()) -> list[tuple]:
+            cur = self.conn.execute(sql, args)
+            return cur.fetchall() if cur.description else []
+
+        try:
+            with self.conn.transaction():
+                yield run
+        except self._psycopg.errors.UniqueViolation as e:
+            raise StorageError(f"{_safe(self.url)}: concurrent write conflict ({e})") from None
+        except self._psycopg.Error as e:
+            raise StorageError(f"{_safe(self.url)}: {e}") from None
+
+    @contextmanager
+    def ask_lock(self, study: str) -> Iterator[None]:
+        key = int.from_bytes(hashlib.sha256(f"protein:{study}".encode()).digest()[:8], "big",
+                             signed=True)
+        self._execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            self._execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def _safe(url: str) -> str:
+    """The URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        cred, host = rest.rsplit("@", 1)
+        user = cred.split(":", 1)[0]
+        return f"{scheme}://{user}@{host}"
+    return url

@@ -1,0 +1,83 @@
+"""SQLite backend: one file, WAL journal, full sync; asks serialised by a file lock."""
+
+from __future__ import annotations
+
+import fcntl
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from protein.errors import StorageError
+from protein.storage.sql import SQLStorage
+
+BUSY_TIMEOUT_S = 600.0
+
+
+def _storage_error(path: Path, e: sqlite3.Error) -> StorageError:
+    msg = str(e)
+    if "full" in msg:
+        return StorageError(f"{path}: the disk is full ({msg}); nothing was written, free "
+                            "space and retry")
+    if "readonly" in msg or "read-only" in msg:
+        return StorageError(f"{path}: cannot write ({msg}); check the file's permissions")
+    if "not a database" in msg:
+        return StorageError(f"{path}: not a SQLite database ({msg}); give a .db file that "
+                            "Protein created, or a new path")
+    return StorageError(f"{path}: {msg}")
+
+
+class SQLiteStorage(SQLStorage):
+    real = "REAL"
+    ph = "?"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        if self.path.parent and not self.path.parent.exists():
+            raise StorageError(f"{self.path}: directory {self.path.parent} does not exist")
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S,
+                                        isolation_level=None, check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as e:
+            raise _storage_error(self.path, e) from None
+        self._lock_file = Path(str(self.path) + ".lock")
+        self._ensure_schema()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _execute(self, sql: str, args: tuple = ()) -> list[tuple]:
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.Error as e:
+            raise _storage_error(self.path, e) from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise _storage_error(self.path, e) from None
+        try:
+            yield lambda sql, args=(): self.conn.execute(sql, args).fetchall()
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            self.conn.execute("ROLLBACK")
+            raise _storage_error(self.path, e) from None
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def ask_lock(self, study: str) -> Iterator[None]:
+        with open(self._lock_file, "a+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)

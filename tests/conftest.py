@@ -1,0 +1,41 @@
+"""Shared fixtures: every storage test body runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+PG_URL = os.environ.get("PROTEIN_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
+
+
+def _pg_available() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, connect_timeout=3):
+            return None
+    except Exception as e:  # noqa: BLE001
+        return f"PostgreSQL not reachable at {PG_URL}: {e}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def storage_url(request, tmp_path):
+    """A fresh, empty storage URL of each backend."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "study.db")
+        return
+    why = _pg_available()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -1,0 +1,172 @@
+"""Persistent studies: the same test bodies on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from protein.errors import StorageError, TrialError
+from protein.study import Study
+from protein.trial import TrialState
+
+CFG = {
+    "goal": "minimize",
+    "metric": "loss",
+    "settings": {"num_random_samples": 4},
+    "parameters": {
+        "trainer.lr": {"distribution": "log_normal", "min": 1e-4, "max": 1e-1},
+        "trainer.bs": {"distribution": "uniform_pow2", "min": 16, "max": 256},
+    },
+    "trainer": {"epochs": 2},
+}
+
+
+def loss(p):
+    return (math.log10(p["trainer.lr"]) + 2) ** 2 + 0.1 * abs(math.log2(p["trainer.bs"]) - 5)
+
+
+def test_trials_survive_reopening_and_the_next_ask_continues(storage_url):
+    s = Study.create(CFG, "s", storage_url, seed=1)
+    for _ in range(7):
+        t = s.ask(worker="w1")
+        s.tell(t, loss(t.params), cost=3.0)
+    again = Study.load("s", storage_url)
+    assert [t.params for t in again.trials()] == [t.params for t in s.trials()]
+    assert again.best().score == min(t.score for t in s.trials())
+    # the reopened study asks exactly what the live one would: state comes from storage alone
+    live = Study(CFG, seed=1)
+    for t in s.trials():
+        live.storage.create_trial(t.params, t.info)
+        live.tell(t.trial_id, t.score, t.cost)
+    assert again.ask().params == live.ask().params
+
+
+def test_tell_rules(storage_url, capsys):
+    s = Study.create(CFG, "s", storage_url)
+    t = s.ask()
+    done = s.tell(t, 0.5, cost=2.0)
+    assert done.state is TrialState.COMPLETE and done.cost == 2.0
+    assert s.tell(t, 0.5, cost=2.0) == done  # the same tell twice is harmless
+    with pytest.raises(TrialError, match="already complete"):
+        s.tell(t, 0.7)
+    with pytest.raises(TrialError, match="trial 42: no such trial"):
+        s.tell(42, 1.0)
+    u = s.ask()
+    nan = s.tell(u, float("nan"))
+    assert nan.state is TrialState.FAILED and "non-finite" in nan.info["failure"]
+    assert "recorded as failed" in capsys.readouterr().err
+    v = s.ask()
+    with pytest.raises(TrialError, match="cost must be a finite number > 0"):
+        s.tell(v, 1.0, cost=0)
+    assert s.tell(v, failed=True, reason="CUDA OOM").info["failure"] == "CUDA OOM"
+    w = s.ask()
+    assert s.tell(w, pruned=True, score=3.0).state is TrialState.PRUNED
+
+
+def test_intermediate_values_are_stored_in_order(storage_url):
+    s = Study.create(CFG, "s", storage_url)
+    t = s.ask()
+    for step, v in [(1, 0.9), (2, 0.7), (3, 0.6)]:
+        s.report(t, step, v)
+    assert Study.load("s", storage_url).trial(t.trial_id).intermediate == ((1, 0.9), (2, 0.7), (3, 0.6))
+    s.tell(t, 0.6)
+    with pytest.raises(TrialError, match="only recorded for running trials"):
+        s.report(t, 4, 0.5)
+
+
+def test_a_different_config_is_refused_unless_forced(storage_url):
+    Study.create(CFG, "s", storage_url)
+    Study.create(CFG, "s", storage_url)  # identical: reopens
+    other = {**CFG, "goal": "maximize"}
+    with pytest.raises(StorageError, match="already exists .* --force"):
+        Study.create(other, "s", storage_url)
+    assert Study.create(other, "s", storage_url, replace=True).config.goal == "maximize"
+    with pytest.raises(StorageError, match="no study 'nope'"):
+        Study.load("nope", storage_url)
+
+
+def test_expired_trials_fail_or_are_handed_out_again(storage_url):
+    s = Study.create(CFG, "fail", storage_url, lease_s=0.2, on_expire="fail")
+    t = s.ask(worker="remote-host:1")
+    time.sleep(0.4)
+    s.ask()
+    assert "expired" in s.trial(t.trial_id).info["failure"]
+    r = Study.create(CFG, "retry", storage_url, lease_s=0.2, on_expire="retry")
+    t = r.ask(worker="remote-host:1")
+    time.sleep(0.4)
+    again = r.ask(worker="w2")
+    assert again.trial_id == t.trial_id and again.worker == "w2"
+    assert again.info["retries"] == 1
+
+
+WORKER = textwrap.dedent("""
+    import math, sys
+    from protein.study import Study
+    url, n = sys.argv[1], int(sys.argv[2])
+    s = Study.load("race", url)
+    for _ in range(n):
+        t = s.ask()
+        s.tell(t, (math.log10(t.params["trainer.lr"]) + 2) ** 2, cost=1.0)
+""")
+
+
+def test_parallel_worker_processes_lose_nothing(storage_url, tmp_path):
+    cfg = {**CFG, "method": "random"}
+    Study.create(cfg, "race", storage_url)
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    procs = [subprocess.Popen([sys.executable, str(script), storage_url, "12"], env=env,
+                              stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    ts = Study.load("race", storage_url).trials()
+    assert [t.trial_id for t in ts] == list(range(72))
+    assert all(t.state is TrialState.COMPLETE for t in ts)
+
+
+KILLED = textwrap.dedent("""
+    import sys, time
+    from protein.study import Study
+    s = Study.load("kill", sys.argv[1])
+    t = s.ask()
+    print(t.trial_id, flush=True)
+    time.sleep(60)
+""")
+
+
+def test_kill_9_mid_trial_loses_no_finished_trial(storage_url, tmp_path):
+    s = Study.create(CFG, "kill", storage_url, lease_s=3600, on_expire="fail")
+    for _ in range(3):
+        t = s.ask()
+        s.tell(t, loss(t.params))
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED)
+    p = subprocess.Popen([sys.executable, str(script), storage_url], stdout=subprocess.PIPE,
+                         text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    tid = int(p.stdout.readline())
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    s2 = Study.load("kill", storage_url)
+    nxt = s2.ask()  # a dead local worker is noticed at once, not after the lease
+    ts = s2.trials()
+    assert [t.state for t in ts[:3]] == [TrialState.COMPLETE] * 3
+    assert ts[tid].state is TrialState.FAILED and "died" in ts[tid].info["failure"]
+    assert nxt.trial_id == tid + 1
+
+
+def test_unsupported_url_and_missing_directory():
+    from protein.storage import open_storage
+
+    with pytest.raises(StorageError, match="unsupported storage URL"):
+        open_storage("mysql://x")
+    with pytest.raises(StorageError, match="does not exist"):
+        open_storage("/no/such/dir/p.db")
