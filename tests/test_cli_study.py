@@ -1,0 +1,119 @@
+"""The study CLI driven from bash, as users do: init, then ask | train | tell loops."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+CONFIG = textwrap.dedent("""\
+    rollout_count: 4
+    num_samples: 4
+    sweep:
+      goal: minimize
+      metric: loss
+      method: random
+      parameters:
+        trainer.lr: {distribution: log_normal, min: 1e-4, max: 1e-1}
+        trainer.bs: {distribution: uniform_pow2, min: 16, max: 256}
+        trainer.act: {values: [relu, tanh]}
+      trainer: {epochs: 2}
+    """)
+
+
+def cli(*args: str, storage: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PROTEIN_STORAGE": storage}
+    r = subprocess.run([sys.executable, "-m", "protein", *args], capture_output=True,
+                       text=True, env=env)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.fixture
+def study(tmp_path, storage_url):
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(CONFIG)
+    cli("init", str(cfg), "--study", "s", storage=storage_url)
+    return storage_url
+
+
+def test_ask_formats(study):
+    out = json.loads(cli("ask", "--study", "s", storage=study).stdout)
+    assert set(out) >= {"trial", "params", "config"}
+    assert set(out["params"]["trainer"]) == {"lr", "bs", "act"}
+    assert out["config"]["trainer"]["epochs"] == 2
+    line = cli("ask", "--study", "s", "--format", "flags", storage=study).stdout.split()
+    assert line[0] == "1" and "--trainer.epochs=2" in line
+    assert any(a.startswith("--trainer.lr=") for a in line)
+    hydra = cli("ask", "--study", "s", "--format", "hydra", storage=study).stdout.split()
+    assert hydra[0] == "2" and "trainer.epochs=2" in hydra
+    env = cli("ask", "--study", "s", "--format", "env", storage=study).stdout
+    assert "export PROTEIN_TRIAL=3" in env and "export TRAINER_EPOCHS=2" in env
+    many = json.loads(cli("ask", "--study", "s", "--count", "3", storage=study).stdout)
+    assert [m["trial"] for m in many] == [4, 5, 6]
+
+
+def test_errors_are_one_line(study):
+    r = cli("tell", "--study", "s", "--trial", "7", "--score", "1", storage=study, check=False)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no such trial" in r.stderr
+    r = cli("ask", "--study", "missing", storage=study, check=False)
+    assert r.returncode == 2 and "no study 'missing'" in r.stderr
+    r = cli("tell", "--study", "s", "--trial", "0", storage=study, check=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+LOOP = textwrap.dedent("""\
+    set -euo pipefail
+    for i in 1 2; do
+      read -r trial args <<< "$(python -m protein ask --study s --format flags)"
+      lr=$(printf '%s\\n' $args | sed -n 's/^--trainer.lr=//p')
+      loss=$(python -c "import math; print((math.log10($lr) + 2) ** 2)")
+      python -m protein tell --study s --trial "$trial" --score "$loss" --cost 1.5 > /dev/null
+    done
+    """)
+
+
+def test_eight_parallel_bash_workers_account_for_every_trial(study, tmp_path):
+    script = tmp_path / "worker.sh"
+    script.write_text(LOOP)
+    env = {**os.environ, "PROTEIN_STORAGE": study}
+    procs = [subprocess.Popen(["bash", str(script)], env=env, stderr=subprocess.PIPE, text=True)
+             for _ in range(8)]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+    trials = json.loads(cli("trials", "--study", "s", storage=study).stdout)
+    assert [t["trial"] for t in trials] == list(range(16))
+    assert all(t["state"] == "complete" and t["cost"] == 1.5 for t in trials)
+    best = json.loads(cli("best", "--study", "s", storage=study).stdout)
+    assert best["score"] == min(t["score"] for t in trials)
+    summary = cli("summary", "--study", "s", storage=study).stdout
+    assert "OVERALL BEST RUN: trial" in summary and "Rollout 3: 4 runs" in summary
+    assert max(len(line) for line in summary.splitlines()) <= 80
+    front = json.loads(cli("pareto", "--study", "s", storage=study).stdout)
+    assert len(front) == 1 and front[0]["trial"] == best["trial"]
+    studies = json.loads(cli("studies", storage=study).stdout)
+    assert studies[0]["study"] == "s" and studies[0]["complete"] == 16
+
+
+def test_progress_reports_and_answers_stop(study):
+    for _ in range(6):
+        t = json.loads(cli("ask", "--study", "s", storage=study).stdout)["trial"]
+        for step in (1, 2, 3):
+            cli("progress", "--study", "s", "--trial", str(t), "--step", str(step),
+                "--value", str(1.0 / step), storage=study)
+        cli("tell", "--study", "s", "--trial", str(t), "--score", "0.33", storage=study)
+    t = json.loads(cli("ask", "--study", "s", storage=study).stdout)["trial"]
+    bad = json.loads(cli("progress", "--study", "s", "--trial", str(t), "--step", "2",
+                         "--value", "9.0", storage=study).stdout)
+    good = json.loads(cli("progress", "--study", "s", "--trial", str(t), "--step", "3",
+                          "--value", "0.1", storage=study).stdout)
+    assert bad == {"trial": t, "stop": True, "rule": "median"}
+    assert good["stop"] is False
+    trials = json.loads(cli("trials", "--study", "s", "--state", "running", storage=study).stdout)
+    assert [x["trial"] for x in trials] == [t]
