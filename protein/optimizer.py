@@ -11,8 +11,8 @@ Phases, by the number ``k`` of trials created so far (running ones included):
      on success (when some trials failed);
    * running trials are fantasised at their predicted score (kriging believer), so
      workers asking at once are pushed apart;
-   * a cost budget ``t`` is drawn from stratified levels of the observed log-cost range
-     (extended by ``expansion_rate``; one level in six is unbounded), and candidates are
+   * a cost budget ``t`` is drawn from strata of the observed log-cost range (widened by
+     ``expansion_rate`` at both ends; one budget in seven is unbounded), and candidates are
      rated by ``log EI(score; best score with cost <= t) + log P(cost <= t)
      + log P(success) + log P(cost <= max_suggestion_cost)``;
    * candidates: perturbations around the Pareto front, the best observations and the
@@ -37,7 +37,7 @@ from protein.settings import Settings
 from protein.space import Space
 from protein.trial import Trial, TrialState
 
-BUDGET_LEVELS = (0.2, 0.4, 0.6, 0.8, 1.0, math.inf)
+N_STRATA = 6  # finite budget strata per block; one unbounded budget is added to each block
 COST_AWARE_RATIO = 1.5
 N_REFINE = 4
 
@@ -187,10 +187,7 @@ def _gp_step(space: Space, data: _Data, k: int, *, sign: float, settings: Settin
     # the budget for this suggestion, and the incumbent within it
     budget = math.inf
     if cost_aware and cost_gp is not None:
-        block = np.random.default_rng([seed, k // len(BUDGET_LEVELS), 2])
-        level = block.permutation(BUDGET_LEVELS)[k % len(BUDGET_LEVELS)]
-        lo, hi = float(log_c.min()), float(log_c.max())
-        budget = lo + level * (hi - lo) * (1 + settings.expansion_rate)
+        budget = _budget(log_c, k, seed, settings.expansion_rate)
     within = log_c <= budget + 1e-12
     best = float(z[within].max()) if within.any() else float(z.min())
     max_log_cost = (
@@ -263,6 +260,24 @@ def _gp_step(space: Space, data: _Data, k: int, *, sign: float, settings: Settin
         fm, _ = fail_gp.predict(pick[None, :])
         info["p_success"] = float(np.clip(fm[0] + fail_mu, 0.0, 1.0))
     return Suggestion(space.decode(pick), info)
+
+
+def _budget(log_c: np.ndarray, k: int, seed: int, expansion: float) -> float:
+    """The log-cost budget of suggestion ``k``: stratified over the observed range.
+
+    Suggestions come in blocks of ``N_STRATA + 1``: one budget drawn uniformly inside each
+    of ``N_STRATA`` equal strata of the observed log-cost range widened by ``expansion`` at
+    both ends (so the front grows toward cheaper and dearer runs), and one unbounded.
+    """
+    n = N_STRATA + 1
+    order = np.random.default_rng([seed, k // n, 2]).permutation(n)
+    stratum = int(order[k % n])
+    if stratum == N_STRATA:
+        return math.inf
+    lo, hi = float(log_c.min()), float(log_c.max())
+    width = (hi - lo) * (1 + 2 * expansion)
+    u = (stratum + np.random.default_rng([seed, k, 4]).random()) / N_STRATA
+    return lo - expansion * (hi - lo) + u * width
 
 
 def _limit(data: _Data, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
