@@ -122,7 +122,7 @@ def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> Non
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from protein import cli_migrate, cli_study  # noqa: F401  (register their commands)
+    from protein import cli_migrate, cli_run, cli_study  # noqa: F401  (register commands)
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -73,3 +73,55 @@ def median_stop(value: float, step: float, curves: list[list[tuple[float, float]
     if len(refs) < min_trials:
         return False
     return bool(value < float(np.median(refs)))
+
+
+def asha_stop(value: float, step: float, curves: list[list[tuple[float, float]]],
+              eta: float = 3.0, min_trials: int = 3, window: int = 1) -> bool:
+    """Successive-halving rule, maximise orientation: keep the top ``1/eta`` at each step.
+
+    Stop when ``value`` is below the ``1 - 1/eta`` quantile of the other trials' values
+    (each the mean of its last ``window`` reports at or before ``step``).
+    """
+    refs = []
+    for curve in curves:
+        upto = [v for s, v in curve if s <= step and np.isfinite(v)]
+        if curve and curve[-1][0] >= step and upto:
+            refs.append(float(np.mean(upto[-window:])))
+    if len(refs) < min_trials:
+        return False
+    return bool(value < float(np.quantile(refs, 1.0 - 1.0 / eta)))
+
+
+RULES = ("auto", "protein", "median", "asha", "none")
+
+
+def decide(rule: str, sign: float, history: list[tuple[float, float]],
+           finished: list, quantile: float = 0.3, window: int = 1) -> tuple[bool, str]:
+    """Whether a running trial should stop, and the rule that decided.
+
+    ``history`` is its (step, value) reports so far, in the user's direction; ``finished``
+    the study's complete trials (with ``score``, ``cost``, ``intermediate``). The value
+    judged is the mean of the last ``window`` reports, so noisy curves do not trigger a
+    stop on one bad evaluation. ``auto`` uses Protein's cost rule when finished trials
+    differ in cost (steps are then read as cost), else the median rule.
+    """
+    if rule == "none" or not history:
+        return False, "none"
+    finite = [v for _, v in history if np.isfinite(v)]
+    if not finite:
+        return True, "nan"
+    step = history[-1][0]
+    value = sign * float(np.mean(finite[-window:]))
+    curves = [[(s, sign * v) for s, v in t.intermediate] for t in finished]
+    if rule == "auto":
+        costs = {t.cost for t in finished}
+        rule = "protein" if len(costs) > 1 else "median"
+    if rule == "protein":
+        fit = StopRule.fit(np.array([sign * t.score for t in finished]),
+                           np.array([t.cost for t in finished]), quantile=quantile)
+        return (fit is not None and fit.should_stop(value, step)), "protein"
+    if rule == "median":
+        return median_stop(value, step, curves, window=window), "median"
+    if rule == "asha":
+        return asha_stop(value, step, curves, window=window), "asha"
+    raise ValueError(f"unknown early-stopping rule {rule!r}; expected one of {RULES}")

@@ -77,11 +77,16 @@ class Study:
         return self.config.space
 
     # -------------------------------------------------------------- ask / tell
-    def ask(self, n: int | None = None, worker: str | None = None) -> Any:
+    def ask(self, n: int | None = None, worker: str | None = None,
+            max_trials: int | None = None, retry_stale: bool = False) -> Any:
         """Create ``n`` running trials (one Trial when ``n`` is None, else a list).
 
         ``worker`` is stored with each trial (default ``host:pid``), so a study can tell
-        a dead local worker's trials from a slow one's.
+        a dead local worker's trials from a slow one's. With ``max_trials``, no trial is
+        created past that count (trials lost to dead workers do not count) and ``None`` /
+        a shorter list comes back. With ``retry_stale``, trials of dead workers are handed
+        out again first (at most ``MAX_RETRIES`` times each), whatever the study's
+        ``on_expire``: this is how ``protein run`` resumes an interrupted sweep.
         """
         from protein.methods import suggest_method
 
@@ -92,19 +97,29 @@ class Study:
         made: list[Trial] = []
         with self.storage.lock():
             if self.lease_s is not None and hasattr(self.storage, "expire"):
-                stale = self.storage.expire(self.lease_s, self.on_expire)
-                if self.on_expire == "retry":
-                    for t in stale[:count]:
+                retry = retry_stale or self.on_expire == "retry"
+                stale = self.storage.expire(self.lease_s, "retry" if retry else self.on_expire)
+                for t in stale:
+                    if int(t.info.get("retries", 0)) >= MAX_RETRIES:
+                        self.storage.finish_trial(t.trial_id, TrialState.FAILED, None, None, {
+                            "failure": f"expired: its worker died {MAX_RETRIES + 1} times"})
+                    elif retry and len(made) < count:
                         made.append(self.storage.reassign(t.trial_id, worker))
-            if len(made) < count:
-                history = self.storage.trials()
+            history = self.storage.trials()
+            room = count - len(made)
+            if max_trials is not None:
+                used = sum(1 for t in history if not _lost(t))
+                room = min(room, max(0, max_trials - used))
+            if room > 0:
                 suggestions = suggest_method(
                     self.config.method, self.space, history, sign=self.config.sign,
-                    settings=self.config.settings, seed=self.seed, n=count - len(made),
+                    settings=self.config.settings, seed=self.seed, n=room,
                 )
                 made += [self.storage.create_trial(s.params, dict(s.info), worker)
                          for s in suggestions]
-        return made[0] if n is None else made
+        if n is None:
+            return made[0] if made else None
+        return made
 
     def heartbeat(self, trials: Sequence[Trial | int]) -> None:
         """Tell the study these running trials' workers are alive."""
@@ -177,6 +192,14 @@ class Study:
         y = np.array([self.config.sign * t.score for t in done])
         c = np.array([t.cost if t.cost is not None else 1.0 for t in done])
         return [done[i] for i in front(y, c)]
+
+
+MAX_RETRIES = 2
+
+
+def _lost(t: Trial) -> bool:
+    """A trial lost to its worker dying: it does not use up a slot of ``max_trials``."""
+    return t.state is TrialState.FAILED and str(t.info.get("failure", "")).startswith("expired")
 
 
 def _validate_tell(
