@@ -79,6 +79,8 @@ def worker_main(spec_dict: dict[str, Any], index: int) -> None:
     study = Study.load(spec.study, spec.storage)
     name = worker_name()
     while True:
+        if startup_crashes(study.trials()) is not None:
+            return  # the supervisor reports it and stops the sweep
         trial = study.ask(worker=name, max_trials=spec.max_trials, retry_stale=True)
         if trial is None:
             return
@@ -395,8 +397,9 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True) -> int:
     show = Progress(study, spec.max_trials, enabled=progress)
     code = 0
     try:
-        while any(p.is_alive() for p in procs):
-            time.sleep(0.5)
+        while True:
+            alive = any(p.is_alive() for p in procs)
+            time.sleep(0.5 if alive else 0)
             trials = study.trials()
             show.update(trials)
             crash = startup_crashes(trials)
@@ -408,6 +411,8 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True) -> int:
                       f"{crash.info.get('traceback') or crash.info.get('failure')}",
                       file=sys.stderr)
                 return 3
+            if not alive:
+                break
             _heartbeat(study, trials, procs)
     except KeyboardInterrupt:
         _stop(procs)

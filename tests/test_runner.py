@@ -1,0 +1,203 @@
+"""protein run end to end: trainers and commands, failures, timeouts, early stops, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from protein.study import Study
+from protein.trial import TrialState
+
+ROOT = Path(__file__).parent.parent
+
+CONFIG = textwrap.dedent("""\
+    rollout_count: {n}
+    num_samples: 1
+    sweep:
+      metric: {metric}
+      goal: {goal}
+      method: {method}
+      settings: {{num_random_samples: 3}}
+      parameters:
+        trainer.learning_rate: {{distribution: log_normal, min: 1e-3, max: 3e-2}}
+        trainer.width: {{distribution: uniform_pow2, min: 16, max: 64}}
+        trainer.epochs: {{distribution: int_uniform, min: 1, max: 2}}
+      trainer: {{depth: 1}}
+    """)
+
+
+def write_config(tmp_path: Path, n=4, metric="score", goal="maximize", method="protein") -> Path:
+    p = tmp_path / "sweep.yaml"
+    p.write_text(CONFIG.format(n=n, metric=metric, goal=goal, method=method))
+    return p
+
+
+def protein(*args, cwd, timeout=600, check=True):
+    r = subprocess.run([sys.executable, "-m", "protein", *args], capture_output=True, text=True,
+                       cwd=cwd, timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_trainer_sweep_with_two_workers(tmp_path):
+    cfg = write_config(tmp_path, n=4)
+    r = protein("run", str(cfg), "--trainer", "trainers.digits", "--workers", "2",
+                "--device", "cpu", cwd=tmp_path)
+    assert "best score" in r.stderr
+    s = Study.load("sweep", str(tmp_path / "protein.db"))
+    ts = s.trials()
+    assert len(ts) == 4 and all(t.state is TrialState.COMPLETE for t in ts)
+    assert len({t.worker for t in ts}) == 2
+    d = tmp_path / "runs" / "sweep" / "trial_0000"
+    assert {"params.yaml", "metrics.csv", "result.json"} <= {p.name for p in d.iterdir()}
+    assert (d / "metrics.csv").read_text().startswith("step,value\n")
+    assert all(t.intermediate for t in ts)
+    # a finished sweep run again does nothing more
+    protein("run", str(cfg), "--trainer", "trainers.digits", cwd=tmp_path)
+    assert len(s.trials()) == 4
+
+
+SCRIPT = textwrap.dedent("""\
+    import json, os, sys
+    args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--"))
+    lr = float(args.get("trainer.learning_rate", os.environ.get("TRAINER_LEARNING_RATE", "nan")))
+    mode = os.environ.get("MODE", "ok")
+    if mode == "crash":
+        raise RuntimeError("boom at start-up")
+    for step in (1, 2, 3):
+        print(json.dumps({"step": step, "value": lr * step}), flush=True)
+    print("some log line")
+    print(json.dumps({"loss": abs(lr - 0.01), "cost": 2.5}))
+    """)
+
+
+@pytest.mark.parametrize("mode", ["flags", "hydra", "json", "env"])
+def test_command_sweep_reads_the_last_json_line(tmp_path, mode):
+    cfg = write_config(tmp_path, n=2, metric="loss", goal="minimize", method="random")
+    script = tmp_path / "train.py"
+    if mode == "hydra":
+        script.write_text(SCRIPT.replace('a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--")',
+                                         'a.split("=", 1) for a in sys.argv[1:]'))
+    elif mode == "json":
+        script.write_text(SCRIPT.replace(
+            'lr = float(',
+            'p = json.load(open(sys.argv[1])); args = {"trainer.learning_rate": p["trainer"]["learning_rate"]}\nlr = float('))
+    else:
+        script.write_text(SCRIPT)
+    protein("run", str(cfg), "--command", f"{sys.executable} {script}", "--pass", mode,
+            "--early-stop", "none", cwd=tmp_path)
+    ts = Study.load("sweep", str(tmp_path / "protein.db")).trials()
+    assert all(t.state is TrialState.COMPLETE for t in ts), [t.info for t in ts]
+    assert all(t.cost == 2.5 for t in ts)
+    assert [t.score for t in ts] == [abs(t.params["trainer.learning_rate"] - 0.01) for t in ts]
+    assert ts[0].intermediate[-1][0] == 3
+    log = (tmp_path / "runs" / "sweep" / "trial_0000" / "stdout.log").read_text()
+    assert "some log line" in log
+
+
+def test_three_start_up_crashes_stop_the_sweep_with_the_traceback(tmp_path):
+    cfg = write_config(tmp_path, n=10, method="random")
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    r = subprocess.run([sys.executable, "-m", "protein", "run", str(cfg), "--command",
+                        f"{sys.executable} {script}"], capture_output=True, text=True,
+                       cwd=tmp_path, env={**os.environ, "MODE": "crash", "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 3
+    assert "3 trials in a row crashed at start-up" in r.stderr
+    assert "RuntimeError: boom at start-up" in r.stderr
+    ts = Study.load("sweep", str(tmp_path / "protein.db")).trials()
+    assert len(ts) < 10 and ts[0].state is TrialState.FAILED
+    assert "exit code 1" in ts[0].info["failure"]
+
+
+def test_timeouts_and_nan_scores_fail_their_trial_only(tmp_path):
+    cfg = write_config(tmp_path, n=3, metric="loss", goal="minimize", method="random")
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent("""\
+        import json, os, sys, time
+        tid = int(os.environ["PROTEIN_TRIAL"])
+        print(json.dumps({"step": 1, "value": 1.0}), flush=True)
+        if tid == 0:
+            time.sleep(30)
+        print(json.dumps({"loss": float("nan") if tid == 1 else 0.5}))
+        """))
+    protein("run", str(cfg), "--command", f"{sys.executable} {script}", "--timeout", "3",
+            cwd=tmp_path)
+    ts = Study.load("sweep", str(tmp_path / "protein.db")).trials()
+    assert ts[0].state is TrialState.FAILED and "timeout after 3s" in ts[0].info["failure"]
+    assert ts[1].state is TrialState.FAILED and "non-finite" in ts[1].info["failure"]
+    assert ts[2].state is TrialState.COMPLETE
+
+
+def test_early_stopping_prunes_laggards(tmp_path):
+    cfg = write_config(tmp_path, n=9, method="random")
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent("""\
+        import json, os
+        tid = int(os.environ["PROTEIN_TRIAL"])
+        good = tid < 6
+        for step in range(1, 6):
+            print(json.dumps({"step": step, "value": step * (1.0 if good else 0.1)}), flush=True)
+        print(json.dumps({"score": 5.0 if good else 0.5}))
+        """))
+    protein("run", str(cfg), "--command", f"{sys.executable} {script}", "--early-stop", "median",
+            cwd=tmp_path)
+    ts = Study.load("sweep", str(tmp_path / "protein.db")).trials()
+    assert [t.state for t in ts[:6]] == [TrialState.COMPLETE] * 6
+    assert all(t.state is TrialState.PRUNED for t in ts[6:]), [t.state for t in ts]
+    assert all("median rule" in t.info["pruned"] for t in ts[6:])
+
+
+def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
+    cfg = write_config(tmp_path, n=4, method="random")
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent("""\
+        import json, os, time
+        tid = int(os.environ["PROTEIN_TRIAL"])
+        if tid == 1 and not os.path.exists("resumed"):
+            time.sleep(60)
+        print(json.dumps({"score": float(tid)}))
+        """))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen([sys.executable, "-m", "protein", "run", str(cfg), "--command",
+                          f"{sys.executable} {script}"], cwd=tmp_path, env=env,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    db = str(tmp_path / "protein.db")
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.5)
+        if (tmp_path / "protein.db").exists():
+            try:
+                ts = Study.load("sweep", db).trials()
+            except Exception:  # noqa: BLE001 - not created yet
+                continue
+            if len(ts) >= 2 and ts[0].state.finished and ts[1].state is TrialState.RUNNING:
+                break
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and "resume" in err
+    ts = Study.load("sweep", db).trials()
+    assert ts[0].state is TrialState.COMPLETE and ts[1].state is TrialState.RUNNING
+    params_1 = ts[1].params
+    (tmp_path / "resumed").write_text("")
+    protein("run", str(cfg), "--command", f"{sys.executable} {script}", cwd=tmp_path)
+    ts = Study.load("sweep", db).trials()
+    assert len(ts) == 4 and all(t.state is TrialState.COMPLETE for t in ts)
+    assert ts[1].params == params_1 and ts[1].info["retries"] == 1
+
+
+def test_bad_invocations_are_one_line_errors(tmp_path):
+    cfg = write_config(tmp_path)
+    r = protein("run", str(cfg), "--trainer", "no.such.module", cwd=tmp_path, check=False)
+    assert r.returncode == 2 and "cannot import it" in r.stderr
+    r = protein("run", str(cfg), cwd=tmp_path, check=False)
+    assert r.returncode == 2 and "exactly one of --trainer" in r.stderr

@@ -1,0 +1,81 @@
+"""The bundled trainers: real training on tiny budgets, deterministic on CPU, and layered."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trainers import cartpole, digits
+from trainers.common import parse_flags
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_digits_learns_and_reports_each_epoch():
+    reports = []
+    out = digits.train({"trainer": {"epochs": 3, "learning_rate": 3e-3, "width": 64}},
+                       seed=0, device="cpu", report=lambda s, v: reports.append((s, v)))
+    assert out["score"] > 0.8 and out["cost"] == reports[-1][0]
+    assert len(reports) == 3 and [s for s, _ in reports] == sorted(s for s, _ in reports)
+
+
+def test_digits_is_deterministic_for_a_seed_and_stops_when_told():
+    p = {"trainer": {"epochs": 2, "width": 32}}
+    a = digits.train(p, seed=1, device="cpu")
+    b = digits.train(p, seed=1, device="cpu")
+    assert a["score"] == b["score"]
+    stopped = digits.train({"trainer": {"epochs": 5}}, seed=0, device="cpu",
+                           report=lambda s, v: True)
+    assert stopped["epochs"] == 1 and stopped["stopped_early"]
+
+
+def test_cartpole_ppo_runs_and_is_deterministic():
+    p = {"trainer": {"total_timesteps": 4096, "num_envs": 32, "num_steps": 32,
+                     "minibatch_size": 256, "update_epochs": 2}}
+    a = cartpole.train(p, seed=0, device="cpu")
+    b = cartpole.train(p, seed=0, device="cpu")
+    assert a["score"] == b["score"] and a["env_steps"] == 4096 and a["cost"] == 4096
+    assert a["episodes"] > 0 and 0 < a["score"] <= 500
+
+
+def test_cartpole_learns_with_good_settings():
+    out = cartpole.train({"trainer": {"total_timesteps": 2**15, "learning_rate": 3e-3,
+                                      "num_envs": 64, "num_steps": 64, "minibatch_size": 512}},
+                         seed=0, device="cpu")
+    early = cartpole.train({"trainer": {"total_timesteps": 2**12, "learning_rate": 3e-3,
+                                        "num_envs": 64, "num_steps": 64, "minibatch_size": 512}},
+                           seed=0, device="cpu")
+    assert out["score"] > 2 * early["score"]
+
+
+def test_script_mode_prints_a_final_json_line():
+    r = subprocess.run([sys.executable, "-m", "trainers.digits", "--trainer.epochs=1",
+                        "--trainer.width=16", "--seed=2", "--device=cpu"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert "step" in lines[0] and "score" in lines[-1] and "cost" in lines[-1]
+
+
+def test_flag_parsing():
+    params, opts = parse_flags(["--trainer.lr=0.001", "--trainer.use_lstm=true", "--seed=3",
+                                "--env.name=single"])
+    assert params == {"trainer": {"lr": 0.001, "use_lstm": True}, "env": {"name": "single"}}
+    assert opts == {"seed": 3}
+
+
+def test_trainers_never_import_protein():
+    for path in (ROOT / "trainers").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not any(n == "protein" or n.startswith("protein.") for n in names), path
