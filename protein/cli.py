@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     from protein import __version__
 
     parser.add_argument("--version", action="version", version=f"protein {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
     _add_check(sub)
     for add in _EXTRA_COMMANDS:
         add(sub)
@@ -122,7 +122,7 @@ def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> Non
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from protein import cli_migrate, cli_run, cli_study  # noqa: F401  (register commands)
+    from protein import cli_migrate, cli_report, cli_run, cli_study  # noqa: F401  (register)
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -131,10 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ProteinError as e:
-        print(f"protein {args.command}: error: {e}", file=sys.stderr)
+        print(f"protein {args.subcommand}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"protein {args.command}: interrupted", file=sys.stderr)
+        print(f"protein {args.subcommand}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

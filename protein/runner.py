@@ -383,6 +383,11 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True) -> int:
     from protein.study import Study
 
     study = Study.load(spec.study, spec.storage)
+    run_dir = Path(spec.out_dir) / spec.study
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "run.json").write_text(json.dumps(
+        {"trainer": spec.trainer, "command": spec.command, "pass_mode": spec.pass_mode,
+         "storage": spec.storage, "study": spec.study, "device": spec.device}, indent=2))
     gpus = _gpu_count()
     ctx = mp.get_context("spawn")
     procs = []

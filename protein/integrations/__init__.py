@@ -1,0 +1,1 @@
+"""Optional integrations (W&B, TensorBoard); each imports its package only when used."""

@@ -1,0 +1,182 @@
+"""Report plots (matplotlib, PNG). Every plot labels its axes, uses log axes for log-scaled
+parameters and cost, and marks failed trials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from protein.errors import require
+from protein.trial import TrialState
+
+FAIL_STYLE = {"marker": "x", "color": "tab:red", "s": 30, "label": "failed", "zorder": 3}
+PRUNED_STYLE = {"marker": "v", "color": "tab:orange", "s": 18, "label": "pruned", "zorder": 2}
+
+
+def _plt():  # type: ignore[no-untyped-def]
+    mpl = require("matplotlib", "report", "protein report's plots")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+def _log_like(dist: Any) -> bool:
+    return dist.kind in ("log_normal", "uniform_pow2")
+
+
+def history(study: Any, trials: list, path: Path) -> Path:
+    """Score and best-so-far against trial number and against cumulative cost."""
+    plt = _plt()
+    cfg = study.config
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ids = np.array([t.trial_id for t in trials])
+    cost = np.array([t.cost or 0.0 for t in trials])
+    cum = np.cumsum(cost)
+    ok = np.array([t.is_complete for t in trials])
+    scores = np.array([t.score if t.is_complete else np.nan for t in trials], dtype=float)
+    best = np.full(len(trials), np.nan)
+    run = None
+    for i, s in enumerate(scores):
+        if np.isfinite(s) and (run is None or cfg.sign * s > cfg.sign * run):
+            run = s
+        best[i] = np.nan if run is None else run
+    lo = np.nanmin(scores) if ok.any() else 0.0
+    for ax, x, label in ((axes[0], ids, "trial"), (axes[1], cum, "cumulative cost")):
+        ax.scatter(x[ok], scores[ok], s=16, alpha=0.7, label=cfg.metric)
+        ax.step(x, best, where="post", color="black", lw=1.5, label=f"best so far ({cfg.goal})")
+        failed = np.array([t.state is TrialState.FAILED for t in trials])
+        if failed.any():
+            ax.scatter(x[failed], np.full(failed.sum(), lo), **FAIL_STYLE)
+        pruned = np.array([t.state is TrialState.PRUNED for t in trials])
+        if pruned.any():
+            ps = [t.score if t.score is not None else lo for t in trials if t.state is TrialState.PRUNED]
+            ax.scatter(x[pruned], ps, **PRUNED_STYLE)
+        ax.set_xlabel(label)
+        ax.set_ylabel(cfg.metric)
+        ax.grid(alpha=0.3)
+    if cum.max() > 0 and cum[cum > 0].min() * 100 < cum.max():
+        axes[1].set_xscale("log")
+    axes[0].legend(loc="best", fontsize=8)
+    axes[0].set_title("optimisation history")
+    axes[1].set_title("against compute spent")
+    return _save(fig, path)
+
+
+def pareto(study: Any, trials: list, front: list, path: Path) -> Path:
+    """Every complete trial in the cost-score plane, the front highlighted."""
+    plt = _plt()
+    cfg = study.config
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    done = [t for t in trials if t.is_complete]
+    ax.scatter([t.cost for t in done], [t.score for t in done], s=16, alpha=0.5, label="trials")
+    fc = [t.cost for t in front]
+    fs = [t.score for t in front]
+    ax.step(fc, fs, where="post", color="black", lw=1.2)
+    ax.scatter(fc, fs, s=40, facecolors="none", edgecolors="black", label="Pareto front")
+    for t in front:
+        ax.annotate(str(t.trial_id), (t.cost, t.score), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")
+    costs = [t.cost for t in done if t.cost]
+    if costs and min(costs) > 0 and max(costs) / min(costs) > 20:
+        ax.set_xscale("log")
+    ax.set_xlabel("cost")
+    ax.set_ylabel(f"{cfg.metric} ({cfg.goal})")
+    ax.set_title("cost-score Pareto front")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def parameters(study: Any, trials: list, imp: Mapping[str, float], path: Path) -> Path:
+    """One panel per parameter: value against score, importance in the title."""
+    plt = _plt()
+    cfg = study.config
+    names = study.space.names
+    cols = min(3, len(names))
+    rows = int(np.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    done = [t for t in trials if t.is_complete]
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    lo = min((t.score for t in done), default=0.0)
+    for ax, name in zip(axes.flat, names):
+        dist = study.space.dists[name]
+        pts = [(t.params[name], t.score) for t in done if name in t.params]
+        fails = [t.params[name] for t in failed if name in t.params]
+        if dist.is_categorical:
+            labels = [str(c) for c in dist.choices]
+            pos = {str(c): i for i, c in enumerate(dist.choices)}
+            ax.scatter([pos[str(v)] for v, _ in pts], [s for _, s in pts], s=16, alpha=0.7)
+            if fails:
+                ax.scatter([pos[str(v)] for v in fails], [lo] * len(fails), **FAIL_STYLE)
+            ax.set_xticks(range(len(labels)))
+            ax.set_xticklabels(labels, rotation=30, fontsize=8)
+        else:
+            ax.scatter([v for v, _ in pts], [s for _, s in pts], s=16, alpha=0.7)
+            if fails:
+                ax.scatter(fails, [lo] * len(fails), **FAIL_STYLE)
+            if _log_like(dist):
+                ax.set_xscale("log", base=2 if dist.kind == "uniform_pow2" else 10)
+            elif dist.kind == "int_uniform":
+                from matplotlib.ticker import MaxNLocator
+
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        share = imp.get(name)
+        ax.set_title(f"{name}" + (f"  (importance {share:.2f})" if share is not None else ""),
+                     fontsize=9)
+        ax.set_xlabel(name.rsplit(".", 1)[-1])
+        ax.set_ylabel(cfg.metric)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    return _save(fig, path)
+
+
+def distribution(study: Any, trials: list, path: Path) -> Path:
+    plt = _plt()
+    cfg = study.config
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    scores = [t.score for t in trials if t.is_complete]
+    ax.hist(scores, bins=min(30, max(5, len(scores) // 2)), color="tab:blue", alpha=0.8)
+    n_fail = sum(t.state is TrialState.FAILED for t in trials)
+    ax.set_xlabel(cfg.metric)
+    ax.set_ylabel("trials")
+    ax.set_title(f"score distribution ({len(scores)} complete, {n_fail} failed)")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def curves(study: Any, trials: list, path: Path) -> Path | None:
+    """Intermediate values of every trial that reported any (pruned ones dashed)."""
+    with_curves = [t for t in trials if t.intermediate]
+    if not with_curves:
+        return None
+    plt = _plt()
+    cfg = study.config
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    best = study.best()
+    for t in with_curves:
+        steps, values = zip(*t.intermediate)
+        style = "--" if t.state is TrialState.PRUNED else "-"
+        color = "black" if best is not None and t.trial_id == best.trial_id else None
+        lw = 2.0 if color else 0.9
+        ax.plot(steps, values, style, lw=lw, color=color, alpha=0.9 if color else 0.5)
+        if t.state is TrialState.FAILED:
+            ax.scatter([steps[-1]], [values[-1]], **{**FAIL_STYLE, "label": None})
+    ax.set_xlabel("step (as reported)")
+    ax.set_ylabel(cfg.metric)
+    ax.set_title("learning curves (best in black, pruned dashed, failed x)")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

@@ -1,0 +1,192 @@
+"""``protein report``: results.csv, topk.json, best_config.yaml, SUMMARY.md and plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+from protein.output import fmt_value
+from protein.space import flatten
+from protein.trial import TrialState
+
+
+def reproduce_command(study: Any, trial: Any, runs_dir: str | Path = "runs") -> str:
+    """One line that reruns ``trial``'s config through the sweep's trainer or command."""
+    spec = run_spec(study.name, runs_dir)
+    flat = flatten(study.space.nest(trial.params))
+
+    def text(v: Any) -> str:
+        return str(v).lower() if isinstance(v, bool) else (repr(v) if isinstance(v, float) else str(v))
+
+    if spec.get("trainer"):
+        args = [f"--{k}={text(v)}" for k, v in flat.items()]
+        return shlex.join(["python", "-m", spec["trainer"], *args, f"--seed={trial.trial_id}"])
+    if spec.get("command"):
+        mode = spec.get("pass_mode", "flags")
+        if mode == "hydra":
+            args = [f"{k}={text(v)}" for k, v in flat.items()]
+        else:
+            args = [f"--{k}={text(v)}" for k, v in flat.items()]
+        return " ".join([spec["command"], *(shlex.quote(a) for a in args)])
+    return shlex.join(["python", "train.py", *[f"--{k}={text(v)}" for k, v in flat.items()]])
+
+
+def run_spec(study: str, runs_dir: str | Path = "runs") -> dict[str, Any]:
+    p = Path(runs_dir) / study / "run.json"
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "runs",
+                 plots: bool = True) -> list[Path]:
+    """Write every report file into ``out``; returns their paths."""
+    import yaml
+
+    from protein.importance import importance
+
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = study.config
+    trials = study.trials()
+    done = sorted((t for t in trials if t.is_complete), key=lambda t: -cfg.sign * t.score)
+    written: list[Path] = []
+
+    # results.csv
+    names = study.space.names
+    path = out / "results.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["trial", "state", cfg.metric, "cost", *names, "reason", "failure", "worker",
+                    "created_at", "finished_at", "seconds"])
+        for t in trials:
+            secs = (t.finished_at - t.created_at) if t.finished_at and t.created_at else ""
+            w.writerow([t.trial_id, t.state.value, "" if t.score is None else t.score,
+                        "" if t.cost is None else t.cost,
+                        *[t.params.get(n, "") for n in names], t.info.get("reason", ""),
+                        t.info.get("failure", t.info.get("pruned", "")), t.worker or "",
+                        t.created_at or "", t.finished_at or "", secs])
+    written.append(path)
+
+    # topk.json
+    path = out / "topk.json"
+    path.write_text(json.dumps([
+        {"rank": i + 1, "trial": t.trial_id, "score": t.score, "cost": t.cost,
+         "params": study.space.nest(t.params, {}) if False else _nested(t.params)}
+        for i, t in enumerate(done[:top_k])
+    ], indent=2))
+    written.append(path)
+
+    best = done[0] if done else None
+    if best is not None:
+        path = out / "best_config.yaml"
+        cmd = reproduce_command(study, best, runs_dir)
+        path.write_text(
+            f"# Best trial {best.trial_id} of study {study.name}: {cfg.metric} = {best.score}\n"
+            f"# Reproduce: {cmd}\n" + yaml.safe_dump(study.space.nest(best.params), sort_keys=False))
+        written.append(path)
+
+    imp = importance(study.space, trials, cfg.sign) if len(done) >= 5 else {}
+    front = study.pareto()
+    images: list[Path] = []
+    if plots and trials:
+        from protein import plots as P
+
+        images.append(P.history(study, trials, out / "history.png"))
+        if done:
+            images.append(P.pareto(study, trials, front, out / "pareto.png"))
+            images.append(P.parameters(study, trials, imp, out / "parameters.png"))
+            images.append(P.distribution(study, trials, out / "score_distribution.png"))
+        c = P.curves(study, trials, out / "learning_curves.png")
+        if c is not None:
+            images.append(c)
+        written += images
+
+    path = out / "SUMMARY.md"
+    path.write_text(summary_markdown(study, trials, done, front, imp, images, runs_dir))
+    written.append(path)
+    return written
+
+
+def _nested(params: dict) -> dict:
+    from protein.space import set_path
+
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        set_path(out, k, v)
+    return out
+
+
+def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt_value(c) for c in r) + " |" for r in rows]
+    return lines
+
+
+def summary_markdown(study: Any, trials: list, done: list, front: list, imp: dict,
+                     images: list[Path], runs_dir: str | Path) -> str:
+    cfg = study.config
+    L = [f"# Sweep report: {study.name}", ""]
+    states: dict[str, int] = {}
+    for t in trials:
+        states[t.state.value] = states.get(t.state.value, 0) + 1
+    L += [f"- Goal: **{cfg.goal} `{cfg.metric}`**, method `{cfg.method}`, seed {study.seed}",
+          f"- Trials: {len(trials)} (" + ", ".join(f"{v} {k}" for k, v in states.items()) + ")",
+          f"- Total cost: {fmt_value(sum(t.cost or 0 for t in trials))}"]
+    if cfg.max_trials:
+        L.append(f"- Planned: {cfg.max_trials} trials ({cfg.rollout_count} rollouts x "
+                 f"{cfg.num_samples} samples)" if cfg.rollout_count else f"- Planned: {cfg.max_trials} trials")
+    L += ["", "## Search space", ""]
+    rows = []
+    for name, e in cfg.space.to_dict().items():
+        rng = ("[" + ", ".join(map(str, e["choices"])) + "]" if e["distribution"] == "categorical"
+               else f"[{fmt_value(e['min'])}, {fmt_value(e['max'])}]")
+        rows.append([name, e["distribution"], rng, e.get("mean"), e.get("scale"),
+                     imp.get(name, "")])
+    L += _md_table(["parameter", "distribution", "range", "mean", "scale", "importance"], rows)
+    fixed = flatten(cfg.fixed)
+    if fixed:
+        L += ["", "Fixed overrides: " + ", ".join(f"`{k}={v}`" for k, v in fixed.items())]
+    L += ["", "## Best", ""]
+    if done:
+        b = done[0]
+        L += [f"Trial **{b.trial_id}**: {cfg.metric} = **{fmt_value(b.score)}**, cost "
+              f"{fmt_value(b.cost)}.", ""]
+        L += _md_table(["parameter", "value"], [[k, v] for k, v in b.params.items()])
+        L += ["", "Reproduce:", "", "```bash", reproduce_command(study, b, runs_dir), "```"]
+        L += ["", "Top trials:", ""]
+        L += _md_table(["rank", "trial", cfg.metric, "cost"],
+                       [[i + 1, t.trial_id, t.score, t.cost] for i, t in enumerate(done[:5])])
+    else:
+        L.append("No complete trial yet.")
+    per = max(1, cfg.num_samples)
+    if cfg.rollout_count or per > 1:
+        L += ["", "## Best per rollout", ""]
+        rows = []
+        for r in range((len(trials) + per - 1) // per):
+            group = [t for t in trials[r * per:(r + 1) * per] if t.is_complete]
+            if group:
+                b = max(group, key=lambda t: cfg.sign * t.score)
+                rows.append([r, b.trial_id, b.score])
+            else:
+                rows.append([r, "-", "-"])
+        L += _md_table(["rollout", "best trial", cfg.metric], rows)
+    L += ["", "## Cost-score Pareto front", ""]
+    L += _md_table(["trial", "cost", cfg.metric], [[t.trial_id, t.cost, t.score] for t in front])
+    L += ["", "## How trials were chosen", ""]
+    reasons: dict[str, list[int]] = {}
+    for t in trials:
+        reasons.setdefault(str(t.info.get("reason", "?")), []).append(t.trial_id)
+    L += _md_table(["reason", "trials", "ids"],
+                   [[k, len(v), ", ".join(map(str, v[:20])) + (" ..." if len(v) > 20 else "")]
+                    for k, v in reasons.items()])
+    bad = [t for t in trials if t.state in (TrialState.FAILED, TrialState.PRUNED)]
+    if bad:
+        L += ["", "## Failed and pruned trials", ""]
+        L += _md_table(["trial", "state", "reason"],
+                       [[t.trial_id, t.state.value,
+                         str(t.info.get("failure", t.info.get("pruned", ""))).replace("|", "/")]
+                        for t in bad])
+    if images:
+        L += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images]
+    return "\n".join(L) + "\n"
