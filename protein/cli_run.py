@@ -43,6 +43,10 @@ def _run(args: argparse.Namespace) -> int:
             raise ProteinError(f"--trainer {args.trainer}: the module has no train() function")
     name = args.study or Path(args.config).stem
     storage = args.storage or default_url()
+    if args.dry_run:
+        return dry_run(args, cfg, name)
+    if args.over:
+        return run_over(args, cfg, name, storage, max_trials)
     study = Study.create(cfg, name, storage, seed=args.seed)
     before = len(study.trials())
     if before:
@@ -52,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         study=name, storage=storage, trainer=args.trainer, command=args.command,
         pass_mode=args.pass_mode, timeout=args.timeout, max_trials=max_trials,
         early_stop=args.early_stop, smooth=args.smooth, out_dir=args.out, device=args.device,
-        threads=threads,
+        threads=threads, tensorboard=args.tensorboard, wandb_project=args.wandb_project,
     )
     code = supervise(spec, args.workers, progress=not args.quiet)
     best = study.best()
@@ -65,6 +69,108 @@ def _run(args: argparse.Namespace) -> int:
         print(f"protein run: trial files in {Path(args.out) / name}/", file=sys.stderr)
     _ = asdict
     return code
+
+
+BUDGET_WORDS = ("epochs", "epoch", "steps", "timesteps", "total_timesteps", "iterations",
+                "iters", "max_iter", "max_steps", "budget", "n_iterations", "episodes")
+GRID_WARN = 1000
+
+
+def budget_params(cfg: Any, named: str | None) -> list[str]:
+    """The parameters that set a trial's budget: ``--budget-param``, else by name."""
+    if named:
+        if named not in cfg.space.dists:
+            raise ProteinError(f"--budget-param {named}: not a searched parameter; the space "
+                               f"has {cfg.space.names}")
+        return [named]
+    return [n for n in cfg.space.names if n.rsplit(".", 1)[-1].lower() in BUDGET_WORDS]
+
+
+def dry_run(args: argparse.Namespace, cfg: Any, name: str) -> int:
+    """Validate, show the space and the trial count, run one cheap trial; store nothing."""
+    import tempfile
+
+    from protein.cli import _check
+    from protein.runner import RunSpec, run_trial
+    from protein.study import Study
+
+    _check(argparse.Namespace(config=args.config, format="table"))
+    total = args.max_trials or cfg.max_trials
+    print(f"\ntrials: {total}" + (f" ({cfg.rollout_count} rollouts x {cfg.num_samples} samples)"
+                                  if cfg.rollout_count else ""))
+    if cfg.method == "grid":
+        from protein.methods import grid_points
+
+        size = len(grid_points(cfg.space, cfg.settings.grid_points))
+        print(f"grid: {size} points")
+        if size > GRID_WARN:
+            print(f"protein run: warning: the grid has {size} points (more than {GRID_WARN}); "
+                  "consider method: protein or fewer values", file=sys.stderr)
+    budget = budget_params(cfg, args.budget_param)
+    params = cfg.space.decode(cfg.space.center)
+    for b in budget:
+        params[b] = cfg.space.dists[b].from_unit(0.0)
+    print(f"dry run: one trial at the search centre, budget {', '.join(f'{b}={params[b]}' for b in budget) or '(no budget parameter found; use --budget-param)'}")
+    with tempfile.TemporaryDirectory() as tmp:
+        study = Study(cfg, seed=args.seed, name=name)
+        trial = study.storage.create_trial(params, {"reason": "dry-run"})
+        spec = RunSpec(study=name, storage=":memory:", trainer=args.trainer, command=args.command,
+                       pass_mode=args.pass_mode, timeout=args.timeout, out_dir=tmp,
+                       device=args.device, early_stop="none")
+        run_trial(study, trial, spec)
+        t = study.trial(trial.trial_id)
+    if t.state.value != "complete":
+        print(f"dry run: the trial {t.state.value}: {t.info.get('failure')}\n"
+              f"{t.info.get('traceback', '')}", file=sys.stderr)
+        return 1
+    print(f"dry run: ok, {cfg.metric} = {t.score:.6g}, cost = {t.cost:.6g}; nothing was stored")
+    return 0
+
+
+def run_over(args: argparse.Namespace, cfg: Any, name: str, storage: str,
+             max_trials: int) -> int:
+    """One study per value of ``--over path=v1,v2,...``, run one after another."""
+    import ast
+    import copy
+
+    from protein.cli_report import study_stats
+    from protein.config import SweepConfig
+    from protein.output import table
+    from protein.space import Space, set_path
+    from protein.study import Study
+
+    path, _, values = args.over.partition("=")
+    if not path or not values:
+        raise ProteinError(f"--over {args.over!r}: expected path=v1,v2,... e.g. env.name=single,double")
+    if path in cfg.space.dists:
+        raise ProteinError(f"--over {path}: that parameter is searched; --over sets a fixed value")
+    codes = []
+    names = []
+    for raw in values.split(","):
+        try:
+            v = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            v = raw
+        fixed = copy.deepcopy(dict(cfg.fixed))
+        set_path(fixed, path, v)
+        sub = SweepConfig(**{**cfg.__dict__, "space": Space(cfg.space.dists, cfg.space.conditions, fixed)})
+        sub_name = f"{name}-{raw}"
+        names.append(sub_name)
+        print(f"protein run: study {sub_name} ({path}={raw})", file=sys.stderr)
+        sub_args = argparse.Namespace(**{**vars(args), "over": None, "study": sub_name})
+        import yaml
+
+        tmp_cfg = Path(args.out) / f"{sub_name}.sweep.yaml"
+        tmp_cfg.parent.mkdir(parents=True, exist_ok=True)
+        tmp_cfg.write_text(yaml.safe_dump(sub.to_dict(), sort_keys=False))
+        sub_args.config = str(tmp_cfg)
+        sub_args.max_trials = max_trials
+        codes.append(_run(sub_args))
+    rows = [study_stats(Study.load(n, storage)) for n in names]
+    print(table([[r["study"], r["complete"], r["best"], r["best_trial"], r["cost_to_best"]]
+                 for r in rows], ["study", "complete", f"best {cfg.metric}", "at trial",
+                                  "cost to best"]))
+    return max(codes)
 
 
 def _add_run(sub: Any) -> None:
@@ -91,6 +197,16 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="trainer device (default: cuda if present)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate, show the space and trial count, run one trial at the smallest "
+                        "budget; store nothing")
+    p.add_argument("--budget-param", default=None,
+                   help="the parameter that sets a trial's budget (for --dry-run)")
+    p.add_argument("--over", default=None, metavar="PATH=V1,V2",
+                   help="one study per value of a fixed override, e.g. env.name=single,double")
+    p.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="write each trial's intermediate values as TensorBoard scalars")
+    p.add_argument("--wandb-project", default=None, help="log each trial as a W&B run")
     p.set_defaults(func=_run)
 
 

@@ -1,0 +1,126 @@
+"""Reports from a real sweep: every file and plot, W&B offline runs, verify and compare."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).parent.parent
+
+CONFIG = textwrap.dedent("""\
+    rollout_count: 3
+    num_samples: 2
+    sweep:
+      metric: score
+      goal: maximize
+      settings: {num_random_samples: 3}
+      parameters:
+        trainer.learning_rate: {distribution: log_normal, min: 1e-3, max: 3e-2}
+        trainer.width: {distribution: uniform_pow2, min: 16, max: 64}
+        trainer.epochs: {distribution: int_uniform, min: 1, max: 2}
+      trainer: {depth: 1}
+    """)
+
+
+def protein(*args, cwd, env=None, check=True):
+    r = subprocess.run([sys.executable, "-m", "protein", *args], capture_output=True, text=True,
+                       cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sweep")
+    (d / "sweep.yaml").write_text(CONFIG)
+    protein("run", "sweep.yaml", "--trainer", "trainers.digits", "--workers", "2",
+            "--device", "cpu", cwd=d)
+    return d
+
+
+def test_report_writes_every_file(sweep):
+    r = protein("report", "--study", "sweep", "--out", "rep", cwd=sweep)
+    rep = sweep / "rep"
+    names = {p.name for p in rep.iterdir()}
+    assert {"results.csv", "topk.json", "best_config.yaml", "SUMMARY.md", "history.png",
+            "pareto.png", "parameters.png", "score_distribution.png", "learning_curves.png"} <= names
+    rows = list(csv.DictReader(open(rep / "results.csv")))
+    assert len(rows) == 6 and {"trial", "state", "score", "cost", "trainer.learning_rate",
+                               "reason", "worker", "seconds"} <= set(rows[0])
+    top = json.loads((rep / "topk.json").read_text())
+    assert [t["rank"] for t in top] == list(range(1, len(top) + 1))
+    assert [t["score"] for t in top] == sorted((t["score"] for t in top), reverse=True)
+    best_text = (rep / "best_config.yaml").read_text()
+    best = yaml.safe_load(best_text)
+    assert best["trainer"]["depth"] == 1 and "learning_rate" in best["trainer"]
+    cmd = next(line for line in best_text.splitlines() if line.startswith("# Reproduce: "))
+    assert "python -m trainers.digits" in cmd and "--trainer.depth=1" in cmd
+    summary = (rep / "SUMMARY.md").read_text()
+    for section in ("## Search space", "## Best", "## Best per rollout", "## Cost-score Pareto front",
+                    "## How trials were chosen", "## Plots", "importance"):
+        assert section in summary
+    for png in rep.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert "rep/SUMMARY.md" in r.stdout.splitlines()
+
+
+def test_the_reproduce_command_reproduces_the_best_score(sweep):
+    best_text = (sweep / "rep" / "best_config.yaml").read_text() if (sweep / "rep").exists() else None
+    if best_text is None:
+        protein("report", "--study", "sweep", "--out", "rep", cwd=sweep)
+        best_text = (sweep / "rep" / "best_config.yaml").read_text()
+    cmd = next(line for line in best_text.splitlines() if line.startswith("# Reproduce: "))
+    score = float(best_text.splitlines()[0].rsplit("=", 1)[1])
+    out = subprocess.run(cmd[len("# Reproduce: "):] + " --device=cpu", shell=True, cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1])["score"] == pytest.approx(score)
+
+
+def test_verify_reruns_the_best_with_other_seeds(sweep):
+    r = protein("verify", "--study", "sweep", "--seeds", "2", "--device", "cpu", cwd=sweep)
+    out = json.loads(r.stdout)
+    assert out["seeds"] == 2 and len(out["scores"]) == 2 and out["original"] is not None
+    assert min(out["scores"]) <= out["mean"] <= max(out["scores"])
+
+
+def test_compare_puts_studies_side_by_side(sweep):
+    cfg = sweep / "random.yaml"
+    cfg.write_text(CONFIG.replace("goal: maximize", "goal: maximize\n  method: random"))
+    protein("run", "random.yaml", "--trainer", "trainers.digits", "--device", "cpu", cwd=sweep)
+    r = protein("compare", "sweep", "random", "--format", "json", cwd=sweep)
+    rows = json.loads(r.stdout)
+    assert [x["study"] for x in rows] == ["sweep", "random"]
+    assert all(x["complete"] == 6 and x["cost_to_best"] <= x["total_cost"] for x in rows)
+
+
+def test_wandb_offline_runs_are_written(sweep, tmp_path):
+    env = {"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true"}
+    protein("report", "--study", "sweep", "--out", str(tmp_path / "rep"), "--no-plots",
+            "--wandb-project", "protein-test", cwd=sweep, env=env)
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 7  # six trials and the summary
+    assert all(list(r.glob("*.wandb")) for r in runs)
+
+
+def test_wandb_missing_says_how_to_install(tmp_path):
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["wandb"] = None
+        from protein.integrations.wandb import WandbCallback
+        try:
+            WandbCallback("p")
+        except Exception as e:
+            print(type(e).__name__, e)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert "MissingDependencyError" in r.stdout and "pip install 'protein-hpo[wandb]'" in r.stdout
