@@ -86,10 +86,12 @@ def _shell_value(v: Any) -> str:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from protein.storage.sql import worker_name
+    import socket
 
     study = _open(args)
-    worker = args.worker or worker_name()
+    # not host:pid: this process exits at once, while the trial runs on in the caller's loop;
+    # such trials expire by their lease (protein init --lease) instead
+    worker = args.worker or f"{socket.gethostname()}:cli"
     made = study.ask(n=args.count, worker=worker)
     for t in made:
         full = flatten(study.space.nest(t.params))
@@ -117,7 +119,8 @@ def _add_ask(sub: Any) -> None:
     p = sub.add_parser("ask", help="start trials and print their params")
     _study_args(p, fmt=("json", "flags", "hydra", "env", "yaml"))
     p.add_argument("--count", type=int, default=1, help="how many trials to start")
-    p.add_argument("--worker", default=None, help="worker name stored with the trial (default host:pid)")
+    p.add_argument("--worker", default=None, help="worker name stored with the trial (default host:cli); "
+                        "trials expire after the study's --lease without a progress call")
     p.epilog = ("flags/hydra print one line per trial: the trial id, then --a.b=v (flags) or "
                 "a.b=v (hydra) for every searched parameter and fixed override")
     p.set_defaults(func=_ask)

@@ -92,6 +92,9 @@ class Study:
 
         from protein.storage.sql import worker_name
 
+        if self.config.method == "protein":
+            import protein.optimizer  # noqa: F401 - heavy imports happen before the lock, not in it
+            import protein.surrogate  # noqa: F401
         count = 1 if n is None else n
         worker = worker or worker_name()
         made: list[Trial] = []
