@@ -58,7 +58,8 @@ def _run(args: argparse.Namespace) -> int:
         early_stop=args.early_stop, smooth=args.smooth, out_dir=args.out, device=args.device,
         threads=threads, tensorboard=args.tensorboard, wandb_project=args.wandb_project,
     )
-    code = supervise(spec, args.workers, progress=not args.quiet)
+    code = supervise(spec, args.workers, progress=not args.quiet, executor=args.executor,
+                     ray_address=args.ray_address, gpus_per_trial=args.gpus_per_trial)
     best = study.best()
     if best is not None:
         from protein.output import fmt_value
@@ -185,7 +186,12 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--pass", dest="pass_mode", choices=["flags", "hydra", "json", "env"],
                    default="flags", help="how --command gets the params (default --a.b=value flags)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
-    p.add_argument("--executor", choices=["local"], default="local")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local worker processes, or Ray tasks (pip install 'protein-hpo[ray]')")
+    p.add_argument("--ray-address", default=None,
+                   help="an existing Ray cluster (default: start a local Ray instance)")
+    p.add_argument("--gpus-per-trial", type=float, default=None,
+                   help="GPUs each Ray task asks for (default 1 when the cluster has GPUs)")
     p.add_argument("--timeout", type=float, default=None, help="seconds before a trial is failed")
     p.add_argument("--max-trials", type=int, default=None,
                    help="total trials (default: rollout_count x num_samples from the config)")

@@ -59,7 +59,6 @@ class _Stop(Exception):
 
 def worker_main(spec_dict: dict[str, Any], index: int) -> None:
     """Entry of a worker process: loop until the study has ``max_trials`` trials."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides
 
     def on_term(signum: int, frame: Any) -> None:
         child = _CHILD.get("proc")
@@ -67,7 +66,9 @@ def worker_main(spec_dict: dict[str, Any], index: int) -> None:
             _kill(child)
         os._exit(143)
 
-    signal.signal(signal.SIGTERM, on_term)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides
+        signal.signal(signal.SIGTERM, on_term)
     spec = RunSpec(**spec_dict)
     os.environ.update(spec.env)
     import torch
@@ -378,8 +379,55 @@ def _close(metrics: Any, tb: Any, wb: Any, state: str, trial: Any = None,
 
 
 # ------------------------------------------------------------------- supervisor
-def supervise(spec: RunSpec, workers: int, progress: bool = True) -> int:
-    """Start ``workers`` processes and watch them; returns the exit code."""
+class _RayWorker:
+    """A Ray task running the worker loop, with a process-like face for the supervisor."""
+
+    def __init__(self, ray: Any, ref: Any) -> None:
+        self.ray, self.ref = ray, ref
+        self.pid = None
+        self.exitcode: int | None = None
+
+    def is_alive(self) -> bool:
+        done, _ = self.ray.wait([self.ref], timeout=0)
+        if done and self.exitcode is None:
+            try:
+                self.ray.get(self.ref)
+                self.exitcode = 0
+            except Exception as e:  # noqa: BLE001 - reported by the supervisor
+                print(f"protein run: error: a Ray worker failed: {e}", file=sys.stderr)
+                self.exitcode = 1
+        return not done
+
+    def terminate(self) -> None:
+        self.ray.cancel(self.ref, force=True)
+
+    kill = terminate
+
+    def join(self, timeout: float | None = None) -> None:
+        try:
+            self.ray.wait([self.ref], timeout=timeout)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _ray_workers(spec: RunSpec, workers: int, address: str | None,
+                 gpus_per_trial: float | None) -> list[_RayWorker]:
+    from protein.errors import require
+
+    ray = require("ray", "ray", "--executor ray")
+    if not ray.is_initialized():
+        ray.init(address=address, ignore_reinit_error=True, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    gpus = gpus_per_trial
+    if gpus is None:
+        gpus = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(worker_main)
+    return [_RayWorker(ray, task.remote(asdict(spec), i)) for i in range(workers)]
+
+
+def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str = "local",
+              ray_address: str | None = None, gpus_per_trial: float | None = None) -> int:
+    """Start ``workers`` worker loops (processes, or Ray tasks) and watch them."""
     from protein.study import Study
 
     study = Study.load(spec.study, spec.storage)
@@ -388,17 +436,20 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True) -> int:
     (run_dir / "run.json").write_text(json.dumps(
         {"trainer": spec.trainer, "command": spec.command, "pass_mode": spec.pass_mode,
          "storage": spec.storage, "study": spec.study, "device": spec.device}, indent=2))
-    gpus = _gpu_count()
-    ctx = mp.get_context("spawn")
-    procs = []
-    for i in range(workers):
-        env = dict(spec.env)
-        if gpus > 1:
-            env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
-        s = RunSpec(**{**asdict(spec), "env": env})
-        p = ctx.Process(target=worker_main, args=(asdict(s), i), daemon=False)
-        p.start()
-        procs.append(p)
+    procs: list[Any] = []
+    if executor == "ray":
+        procs = _ray_workers(spec, workers, ray_address, gpus_per_trial)
+    else:
+        gpus = _gpu_count()
+        ctx = mp.get_context("spawn")
+        for i in range(workers):
+            env = dict(spec.env)
+            if gpus > 1:
+                env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
+            s = RunSpec(**{**asdict(spec), "env": env})
+            p = ctx.Process(target=worker_main, args=(asdict(s), i), daemon=False)
+            p.start()
+            procs.append(p)
     show = Progress(study, spec.max_trials, enabled=progress)
     code = 0
     try:
@@ -443,9 +494,12 @@ def _heartbeat(study: Any, trials: list, procs: list) -> None:
     if now - getattr(_heartbeat, "last", 0.0) < HEARTBEAT_S:
         return
     _heartbeat.last = now  # type: ignore[attr-defined]
-    pids = {str(p.pid) for p in procs if p.is_alive()}
-    mine = [t.trial_id for t in trials
-            if t.state.value == "running" and t.worker and t.worker.rpartition(":")[2] in pids]
+    pids = {str(p.pid) for p in procs if p.pid is not None and p.is_alive()}
+    if any(p.pid is None for p in procs):  # Ray tasks: every running trial of this study
+        mine = [t.trial_id for t in trials if t.state.value == "running"]
+    else:
+        mine = [t.trial_id for t in trials
+                if t.state.value == "running" and t.worker and t.worker.rpartition(":")[2] in pids]
     if mine:
         study.heartbeat(mine)
 
