@@ -309,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="3 seeds, budget 30, no PufferLib")
     ap.add_argument("--no-overhead", action="store_true")
+    ap.add_argument("--no-concurrency", action="store_true")
+    ap.add_argument("--no-trainer-speed", action="store_true")
     ap.add_argument("--only-run", action="store_true", help="run what is missing, write nothing")
     args = ap.parse_args(argv)
 
@@ -337,6 +339,26 @@ def main(argv: list[str] | None = None) -> int:
     body, figures = summarise_mixed(opts, probs, seeds, args, tag)
     if not args.no_overhead:
         body += "\n" + overhead([50, 200, 1000], [6, 8, 12], reps=3)
+    if not args.no_concurrency:
+        import tempfile
+
+        from benchmarks import concurrency
+
+        rows = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for b in ("sqlite", "postgres"):
+                for stored in (0, 1000, 10000):
+                    for w in (1, 8, 32):
+                        try:
+                            rows.append(concurrency.measure(b, w, stored, 8.0, tmp))
+                        except Exception as e:  # noqa: BLE001 - e.g. no PostgreSQL server
+                            print(f"concurrency {b}: skipped ({e})", file=sys.stderr)
+                            break
+        body += "\n" + concurrency.table(rows)
+    if not args.no_trainer_speed:
+        from benchmarks import trainer_speed
+
+        body += "\n" + trainer_speed.main(["--envs", "64", "1024", "4096"])
     cmd = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     head = [
         "# Benchmark results", "",
