@@ -312,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-concurrency", action="store_true")
     ap.add_argument("--no-trainer-speed", action="store_true")
     ap.add_argument("--only-run", action="store_true", help="run what is missing, write nothing")
+    ap.add_argument("--tag", default=None,
+                    help="reuse Protein runs stored under this source hash (after a change that "
+                         "does not alter CPU behaviour; RESULTS.md names the tag)")
     args = ap.parse_args(argv)
 
     from benchmarks.peers import PEERS
@@ -322,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.seeds, args.budgets, args.puffer_seeds = 3, [30], 0
     budget = max(args.budgets)
-    tag = source_hash()
+    tag = args.tag or source_hash()
     seeds = {o: (args.puffer_seeds if o == "pufferlib_protein" else args.seeds) for o in opts}
     plan = []
     for o in opts:
@@ -366,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {machine()}  ",
         f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; wall time of this invocation "
         f"{(time.time() - t0) / 60:.0f} min (stored runs reused)  ",
-        f"Protein source hash: {tag}", "",
+        f"Protein source hash of the stored Protein runs: {tag}"
+        + ("" if tag == source_hash() else f" (current source: {source_hash()}; see --tag)"), "",
         "Problems (all minimised):", "",
     ]
     for p in probs:

@@ -237,7 +237,7 @@ def _gp_step(space: Space, data: _Data, k: int, *, sign: float, settings: Settin
     a = rate_np(U)
     a = np.where(np.isfinite(a), a, -np.inf)
     top = U[np.argsort(-a)[:N_REFINE]]
-    refined = [_refine(space, u, rate, rate_np) for u in top]
+    refined = [_refine(space, u, rate, rate_np, score_gp.device) for u in top]
     pool = np.vstack([top, np.array(refined)])
     pool_a = rate_np(pool)
     taken = {tuple(u) for u in data.X_pending}
@@ -291,7 +291,7 @@ def _limit(data: _Data, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return data.X[keep], data.y[keep], data.log_c[keep]
 
 
-def _refine(space: Space, u: np.ndarray, rate, rate_np) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _refine(space: Space, u: np.ndarray, rate, rate_np, device) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Improve ``u`` (d,): L-BFGS-B on active continuous coordinates, then discrete neighbours."""
     import torch
     from scipy.optimize import minimize
@@ -302,17 +302,18 @@ def _refine(space: Space, u: np.ndarray, rate, rate_np) -> np.ndarray:  # type: 
     active = space.active_mask(u[None, :])[0]
     cont = np.flatnonzero(active & ~space.is_discrete)
     if len(cont):
-        base = torch.as_tensor(u, dtype=DTYPE)
+        base = torch.as_tensor(u, dtype=DTYPE, device=device)
+        idx = torch.as_tensor(cont, device=device)
 
         def f(xc: np.ndarray) -> tuple[float, np.ndarray]:
-            x = torch.as_tensor(xc, dtype=DTYPE).requires_grad_(True)
+            x = torch.as_tensor(xc, dtype=DTYPE, device=device).requires_grad_(True)
             full = base.clone()
-            full[cont] = x
+            full[idx] = x
             val = -rate(full[None, :])[0]
             if not torch.isfinite(val):
                 return 1e10, np.zeros_like(xc)
             val.backward()
-            return float(val.detach()), x.grad.numpy().astype(float)
+            return float(val.detach()), x.grad.detach().cpu().numpy().astype(float)
 
         try:
             res = minimize(f, u[cont], jac=True, method="L-BFGS-B",
