@@ -65,14 +65,20 @@ def median_stop(value: float, step: float, curves: list[list[tuple[float, float]
     other trials that reached ``step``, of their mean of the last ``window`` values at or
     before ``step``. Needs ``min_trials`` such trials.
     """
+    refs = _peer_values(step, curves, window)
+    if len(refs) < min_trials:
+        return False
+    return bool(value < float(np.median(refs)))
+
+
+def _peer_values(step: float, curves: list[list[tuple[float, float]]], window: int) -> list[float]:
+    """For each curve that reached ``step``: the mean of its last ``window`` values up to it."""
     refs = []
     for curve in curves:
         upto = [v for s, v in curve if s <= step and np.isfinite(v)]
         if curve and curve[-1][0] >= step and upto:
             refs.append(float(np.mean(upto[-window:])))
-    if len(refs) < min_trials:
-        return False
-    return bool(value < float(np.median(refs)))
+    return refs
 
 
 def asha_stop(value: float, step: float, curves: list[list[tuple[float, float]]],
@@ -82,11 +88,7 @@ def asha_stop(value: float, step: float, curves: list[list[tuple[float, float]]]
     Stop when ``value`` is below the ``1 - 1/eta`` quantile of the other trials' values
     (each the mean of its last ``window`` reports at or before ``step``).
     """
-    refs = []
-    for curve in curves:
-        upto = [v for s, v in curve if s <= step and np.isfinite(v)]
-        if curve and curve[-1][0] >= step and upto:
-            refs.append(float(np.mean(upto[-window:])))
+    refs = _peer_values(step, curves, window)
     if len(refs) < min_trials:
         return False
     return bool(value < float(np.quantile(refs, 1.0 - 1.0 / eta)))
