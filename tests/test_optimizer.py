@@ -245,3 +245,16 @@ def test_stop_rule_fits_a_low_quantile_line_and_stops_laggards():
     assert rule.should_stop(0.0, 100.0) and not rule.should_stop(1.5, 100.0)
     assert not rule.should_stop(-10.0, 1.0)  # too early to judge
     assert StopRule.fit(y[:5], cost[:5]) is None
+
+
+def test_heavy_tailed_scores_do_not_derail_the_search():
+    # the same landscape as loss(), but spanning ~10 orders of magnitude
+    heavy = run(SPACE_CFG, 22, f=lambda p: math.exp(8 * loss(p)))
+    assert math.log(heavy.best().score) / 8 < 0.35
+
+
+def test_noisy_scores_still_find_the_good_region():
+    rng = np.random.default_rng(0)
+    noisy = run(SPACE_CFG, 22, f=lambda p: loss(p) + rng.normal(0, 0.2))
+    best = noisy.best().params
+    assert loss(best) < 0.8
