@@ -30,18 +30,7 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def trial_json(study: Any, t: Any) -> dict[str, Any]:
-    d = t.to_dict()
-    d["params"] = study.space.nest(t.params, {}) if False else _nest_params(study, t.params)
-    return d
-
-
-def _nest_params(study: Any, params: dict) -> dict:
-    from protein.space import set_path
-
-    out: dict[str, Any] = {}
-    for k, v in params.items():
-        set_path(out, k, v)
-    return out
+    return t.to_dict()
 
 
 # ------------------------------------------------------------------------ init
@@ -109,7 +98,7 @@ def _ask(args: argparse.Namespace) -> int:
                 name = "".join(c if c.isalnum() else "_" for c in k).upper()
                 print(f"export {name}={shlex.quote(_shell_value(v))}")
     if args.format in ("json", "yaml"):
-        out = [{"trial": t.trial_id, "params": _nest_params(study, t.params),
+        out = [{"trial": t.trial_id, "params": t.nested_params,
                 "config": study.space.nest(t.params), "info": dict(t.info)} for t in made]
         emit(out[0] if args.count == 1 else out, args.format)
     return 0

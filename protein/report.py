@@ -72,7 +72,7 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     path = out / "topk.json"
     path.write_text(json.dumps([
         {"rank": i + 1, "trial": t.trial_id, "score": t.score, "cost": t.cost,
-         "params": study.space.nest(t.params, {}) if False else _nested(t.params)}
+         "params": t.nested_params}
         for i, t in enumerate(done[:top_k])
     ], indent=2))
     written.append(path)
@@ -106,15 +106,6 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     path.write_text(summary_markdown(study, trials, done, front, imp, images, runs_dir))
     written.append(path)
     return written
-
-
-def _nested(params: dict) -> dict:
-    from protein.space import set_path
-
-    out: dict[str, Any] = {}
-    for k, v in params.items():
-        set_path(out, k, v)
-    return out
 
 
 def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:

@@ -50,11 +50,21 @@ class Trial:
             and math.isfinite(self.score)
         )
 
+    @property
+    def nested_params(self) -> dict[str, Any]:
+        """``params`` as a tree: ``{"trainer": {"learning_rate": ...}}`` (no fixed overrides)."""
+        from protein.space import set_path
+
+        out: dict[str, Any] = {}
+        for k, v in self.params.items():
+            set_path(out, k, v)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "trial": self.trial_id,
             "state": self.state.value,
-            "params": dict(self.params),
+            "params": self.nested_params,
             "score": self.score,
             "cost": self.cost,
             "info": dict(self.info),
