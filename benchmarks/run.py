@@ -389,7 +389,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def summarise_mixed(opts: list[str], probs: list[str], seeds: dict[str, int],
                     args: argparse.Namespace, tag: str) -> tuple[str, dict]:
-    budget = max(args.budgets)
     if "pufferlib_protein" not in opts:
         return summarise(opts, probs, seeds, args.budgets, tag)
     others = [o for o in opts if o != "pufferlib_protein"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -151,4 +150,3 @@ def _add(sub: Any) -> None:
 
 
 _EXTRA_COMMANDS.append(_add)
-_ = json

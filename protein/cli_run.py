@@ -13,8 +13,6 @@ from protein.errors import ProteinError
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
     from protein.config import load_config
     from protein.runner import RunSpec, supervise
     from protein.storage import default_url
@@ -68,7 +66,6 @@ def _run(args: argparse.Namespace) -> int:
         print(f"protein run: best {cfg.metric} {fmt_value(best.score)} (trial {best.trial_id}): "
               f"{params}", file=sys.stderr)
         print(f"protein run: trial files in {Path(args.out) / name}/", file=sys.stderr)
-    _ = asdict
     return code
 
 

@@ -216,7 +216,7 @@ def _from_sweep_yaml(doc: dict[str, Any], where: _Where) -> SweepConfig:
         )
     for k in RUN_KEYS:
         if k in sweep and k in doc:
-            raise where.error(("sweep", k), f"given both at the top and under sweep; keep one")
+            raise where.error(("sweep", k), "given both at the top and under sweep; keep one")
     run = {**{k: doc[k] for k in RUN_KEYS if k in doc}}
     return _from_section(dict(sweep), ("sweep",), where, run={**run, **sweep})
 

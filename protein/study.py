@@ -262,4 +262,3 @@ def params_of(trial: Trial, config: SweepConfig, nested: bool = True) -> Mapping
 
 
 __all__ = ["Study", "params_of"]
-_ = Sequence

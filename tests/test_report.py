@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).parent.parent
+from _cli import ROOT, protein
 
 CONFIG = textwrap.dedent("""\
     rollout_count: 3
@@ -30,12 +28,6 @@ CONFIG = textwrap.dedent("""\
     """)
 
 
-def protein(*args, cwd, env=None, check=True):
-    r = subprocess.run([sys.executable, "-m", "protein", *args], capture_output=True, text=True,
-                       cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +15,7 @@ import pytest
 from protein.study import Study
 from protein.trial import TrialState
 
-ROOT = Path(__file__).parent.parent
+from _cli import ROOT, protein
 
 CONFIG = textwrap.dedent("""\
     rollout_count: {n}
@@ -40,12 +39,6 @@ def write_config(tmp_path: Path, n=4, metric="score", goal="maximize", method="p
     return p
 
 
-def protein(*args, cwd, timeout=600, check=True):
-    r = subprocess.run([sys.executable, "-m", "protein", *args], capture_output=True, text=True,
-                       cwd=cwd, timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
 
 
 def test_trainer_sweep_with_two_workers(tmp_path):

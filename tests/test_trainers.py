@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from trainers import cartpole, digits
 from trainers.common import parse_flags
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 from protein.study import Study
 
-ROOT = Path(__file__).parent.parent
+from _cli import protein
 
 CONFIG = textwrap.dedent("""\
     rollout_count: 2
@@ -28,12 +25,6 @@ CONFIG = textwrap.dedent("""\
     """)
 
 
-def protein(*args, cwd, env=None, check=True):
-    r = subprocess.run([sys.executable, "-m", "protein", *args], capture_output=True, text=True,
-                       cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
 
 
 def test_dry_run_validates_runs_one_cheap_trial_and_stores_nothing(tmp_path):
