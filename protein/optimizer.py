@@ -188,8 +188,11 @@ def _gp_step(space: Space, data: _Data, k: int, *, sign: float, settings: Settin
     budget = math.inf
     if cost_aware and cost_gp is not None:
         budget = _budget(log_c, k, seed, settings.expansion_rate)
+    # the incumbent is the best posterior mean at observed points (plug-in EI): with a noisy
+    # GP an isolated lucky observation would otherwise make EI vanish around the best region
     within = log_c <= budget + 1e-12
-    best = float(z[within].max()) if within.any() else float(z.min())
+    fitted, _ = score_gp.predict(X)
+    best = float(fitted[within].max()) if within.any() else float(fitted.min())
     max_log_cost = (
         math.log(settings.max_suggestion_cost) if settings.max_suggestion_cost else math.inf
     )
