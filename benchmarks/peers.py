@@ -162,6 +162,9 @@ def run_pufferlib(problem: Problem, budget: int, seed: int) -> list[dict]:
     from distributions import from_config
 
     mod = load_pufferlib_sweep()
+    import pyro
+
+    pyro.clear_param_store()  # pyro's store is global; PufferLib runs one sweep per process
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
