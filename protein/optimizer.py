@@ -7,8 +7,8 @@ Phases, by the number ``k`` of trials created so far (running ones included):
    scrambled Sobol sequence, so parallel workers never collide.
 3. every ``resample_frequency``-th suggestion: a Pareto point, exactly, to measure noise.
 4. otherwise the GP step:
-   * a GP on the robustly transformed score, one on log cost (when costs differ) and one
-     on success (when some trials failed);
+   * a GP on the robustly transformed score (failed points enter it at the worst observed
+     score), one on log cost (when costs differ) and one on success (when some failed);
    * running trials are fantasised at their predicted score (kriging believer), so
      workers asking at once are pushed apart;
    * a cost budget ``t`` is drawn from strata of the observed log-cost range (widened by
@@ -158,7 +158,14 @@ def _gp_step(space: Space, data: _Data, k: int, *, sign: float, settings: Settin
     X, y, log_c = _limit(data, settings.max_gp_observations)
     tf = Robust.fit(y)
     z = tf.forward(y)
-    score_gp = GP.fit(X, z, device=settings.device)
+    if len(data.X_failed):
+        # failed points stand at the worst observed score in the score GP's data (never
+        # in storage), so the model's mean drops where runs crash
+        Xs = np.vstack([X, data.X_failed])
+        zs = np.concatenate([z, np.full(len(data.X_failed), z.min())])
+        score_gp = GP.fit(Xs, zs, device=settings.device)
+    else:
+        score_gp = GP.fit(X, z, device=settings.device)
 
     cost_aware = settings.cost_aware is True or (
         settings.cost_aware == "auto" and np.ptp(log_c) > math.log(COST_AWARE_RATIO)
