@@ -379,12 +379,44 @@ def main(argv: list[str] | None = None) -> int:
         head.append(f"- `{p}`: {pr.note}{opt}")
     head += ["", f"Seeds: {args.seeds} per optimizer (PufferLib's Protein: {args.puffer_seeds} on "
              f"{', '.join(args.puffer_problems)} at budget {args.puffer_budget}).", ""]
-    text = "\n".join(head) + "\n" + body
+    text = "\n".join(head) + "\n" + targets(figures) + "\n" + body
     print(text)
     if not args.quick:
         (ROOT / "RESULTS.md").write_text(text + "\n")
         (ROOT / "out" / "figures.json").write_text(json.dumps(figures, indent=1, default=str))
     return 0
+
+
+def targets(fig: dict) -> str:
+    """The issue's targets, each with the measured figure and whether it holds."""
+    out = ["## Against the targets", ""]
+    for b, ranks in sorted(fig.get("avg_rank", {}).items()):
+        have = {o: r for o, r in ranks.items() if r == r}
+        if not have:
+            continue
+        order = sorted(have, key=have.get)
+        first, last = order[0], order[-1]
+        out.append(f"- Average rank at budget {b}: " + ", ".join(f"{o} {have[o]:.2f}" for o in order)
+                   + f" -> Protein {'ranks first' if first == 'protein' else 'does NOT rank first'}"
+                   + (" and last on none" if last != "protein" else ""))
+    med = fig.get("median", {})
+    for b in sorted(med):
+        h = {o: v.get("hartmann6_mixed") for o, v in med[b].items() if "hartmann6_mixed" in v}
+        if "protein" in h:
+            peers = ", ".join(f"{o} {v:.4f}" for o, v in h.items() if o != "protein")
+            out.append(f"- Hartmann6 (mixed) median regret at {b}: Protein {h['protein']:.4f} "
+                       f"(target <= 0.055, half of PufferLib 3.0's 0.109 from the reference notes); {peers}")
+    hv = fig.get("hv", {})
+    for b in sorted(hv):
+        order = sorted(hv[b], key=lambda o: -hv[b][o])
+        out.append(f"- Cost-aware front hypervolume at {b}: " + ", ".join(f"{o} {hv[b][o]:.4f}" for o in order)
+                   + f" -> Protein {'largest' if order[0] == 'protein' else 'NOT largest'}")
+    c = fig.get("cost_to_target", {})
+    if c:
+        out.append("- Cumulative cost to within 5% of the best error (median; inf = most runs never "
+                   "reach it): " + ", ".join(f"{o} {v:.3g}" for o, v in sorted(c.items(), key=lambda x: x[1])))
+    out.append("")
+    return "\n".join(out)
 
 
 def summarise_mixed(opts: list[str], probs: list[str], seeds: dict[str, int],
