@@ -415,6 +415,15 @@ def targets(fig: dict) -> str:
     if c:
         out.append("- Cumulative cost to within 5% of the best error (median; inf = most runs never "
                    "reach it): " + ", ".join(f"{o} {v:.3g}" for o, v in sorted(c.items(), key=lambda x: x[1])))
+    pf = fig.get("puffer", {})
+    if pf.get("hv") or pf.get("cost_to_target"):
+        for b, vals in sorted(pf.get("hv", {}).items()):
+            out.append(f"- Against PufferLib's Protein, front hypervolume at {b}: "
+                       + ", ".join(f"{o} {v:.4f}" for o, v in sorted(vals.items(), key=lambda x: -x[1])))
+        if pf.get("cost_to_target"):
+            out.append("- Against PufferLib's Protein, cost to within 5% of the best error: "
+                       + ", ".join(f"{o} {v:.3g}" for o, v in sorted(pf["cost_to_target"].items(),
+                                                                        key=lambda x: x[1])))
     out.append("")
     return "\n".join(out)
 
