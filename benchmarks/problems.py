@@ -271,7 +271,7 @@ def problems() -> dict[str, Problem]:
             note="Ackley on [-5,10]^10 through 2 log, 1 pow2, 1 int, 6 uniform",
         ),
         "branin_mixed": Problem(
-            "branin_mixed", BRANIN_PARAMS, _branin, 0.43234,
+            "branin_mixed", BRANIN_PARAMS, _branin, 0.4323359532,
             note="Branin: x1 from a log coordinate, x2 an integer 0..15, two inert parameters",
         ),
         "rosenbrock5_log": Problem(

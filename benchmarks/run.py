@@ -134,6 +134,8 @@ def summarise(opts: list[str], probs: list[str], seeds: dict[str, int], budgets:
         ranks: dict[str, list[float]] = {o: [] for o in opts}
         for p in probs:
             have = [o for o in opts if p in med[o]]
+            if len(have) < len(opts):
+                continue  # ranks only where every optimizer has results
             order = sorted(have, key=lambda o: med[o][p])
             for o in have:
                 # ties share the average rank
@@ -146,8 +148,8 @@ def summarise(opts: list[str], probs: list[str], seeds: dict[str, int], budgets:
             figures.setdefault("avg_rank", {}).setdefault(budget, {})[o] = float(avg)
             figures.setdefault("median", {}).setdefault(budget, {})[o] = med[o]
         lines.append("")
-        lines.append("Average rank counts only the problems an optimizer ran (PufferLib's Protein "
-                     "runs fewer problems and seeds: it takes seconds per suggestion).")
+        lines.append("Average rank: over the problems where every optimizer in the table has "
+                     "results (ties share a rank).")
         lines.append("")
 
     if "budget_costaware" in probs:
@@ -312,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-concurrency", action="store_true")
     ap.add_argument("--no-trainer-speed", action="store_true")
     ap.add_argument("--only-run", action="store_true", help="run what is missing, write nothing")
+    ap.add_argument("--summarise-only", action="store_true",
+                    help="start no runs: summarise the stored ones (missing seeds show as n=K)")
     ap.add_argument("--tag", default=None,
                     help="reuse Protein runs stored under this source hash (after a change that "
                          "does not alter CPU behaviour; RESULTS.md names the tag)")
@@ -335,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             b = args.puffer_budget if o == "pufferlib_protein" else budget
             plan += [(o, p, s, b) for s in range(seeds[o])]
     t0 = time.time()
-    run_all(plan, args.workers, tag)
+    if not args.summarise_only:
+        run_all(plan, args.workers, tag)
     if args.only_run:
         return 0
     # PufferLib's runs are shorter: summarise them at their own budget
