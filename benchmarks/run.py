@@ -75,7 +75,7 @@ def run_all(plan: list[tuple[str, str, int, int]], workers: int, tag: str) -> No
         return
     # longest first: PufferLib's Protein, then the GP methods
     weight = {"pufferlib_protein": 0, "protein": 1, "optuna_gp": 2}
-    todo.sort(key=lambda t: (weight.get(t[0], 3), t[1], t[2]))
+    todo.sort(key=lambda t: (weight.get(t[0], 3), t[2], t[1]))  # seed-major: even coverage
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futs = [pool.submit(_work, o, p, s, b, str(task_path(o, p, s, b, tag))) for o, p, s, b in todo]
         for i, f in enumerate(as_completed(futs), 1):
