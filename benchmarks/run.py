@@ -42,6 +42,8 @@ def source_hash() -> str:
 
 
 def task_path(opt: str, problem: str, seed: int, budget: int, tag: str) -> Path:
+    if "@" in opt:  # "protein@TAG": Protein runs stored under another source hash
+        opt, tag = opt.split("@", 1)
     suffix = f"__{tag}" if opt == "protein" else ""
     return OUT / f"{opt}__{problem}__s{seed}{suffix}.json"
 
@@ -133,8 +135,9 @@ def summarise(opts: list[str], probs: list[str], seeds: dict[str, int], budgets:
                 cells[o].append(f"{fmt(m)} [{fmt(lo)}–{fmt(hi)}]" + ("" if len(logs) >= 10 else f" (n={len(logs)})"))
         ranks: dict[str, list[float]] = {o: [] for o in opts}
         for p in probs:
-            have = [o for o in opts if p in med[o]]
-            if len(have) < len(opts):
+            ranked = [o for o in opts if "@" not in o]  # reference rows are not ranked
+            have = [o for o in ranked if p in med[o]]
+            if len(have) < len(ranked):
                 continue  # ranks only where every optimizer has results
             order = sorted(have, key=lambda o: med[o][p])
             for o in have:
@@ -309,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--puffer-problems", nargs="+", default=["hartmann6_mixed", "budget_costaware"])
     ap.add_argument("--puffer-budget", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--reference", nargs="*", default=[],
+                    help="extra unranked rows, e.g. protein@d8579f74af (runs of another source hash)")
     ap.add_argument("--quick", action="store_true", help="3 seeds, budget 30, no PufferLib")
     ap.add_argument("--no-overhead", action="store_true")
     ap.add_argument("--no-concurrency", action="store_true")
@@ -344,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.only_run:
         return 0
     # PufferLib's runs are shorter: summarise them at their own budget
-    body, figures = summarise_mixed(opts, probs, seeds, args, tag)
+    for ref in args.reference:
+        seeds[ref] = args.seeds
+    body, figures = summarise_mixed(opts + list(args.reference), probs, seeds, args, tag)
     if not args.no_overhead:
         body += "\n" + overhead([50, 200, 1000], [6, 8, 12], reps=3)
     if not args.no_concurrency:
@@ -438,6 +445,7 @@ def summarise_mixed(opts: list[str], probs: list[str], seeds: dict[str, int],
     if "pufferlib_protein" not in opts:
         return summarise(opts, probs, seeds, args.budgets, tag)
     others = [o for o in opts if o != "pufferlib_protein"]
+    opts = [o for o in opts if "@" not in o]
     # PufferLib's runs are stored at their own budget; read them through a renamed tag
     body, figures = summarise(others, probs, seeds, args.budgets, tag)
     pb = args.puffer_budget
