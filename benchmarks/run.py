@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         seeds[ref] = args.seeds
     body, figures = summarise_mixed(opts + list(args.reference), probs, seeds, args, tag)
     if not args.no_overhead:
-        body += "\n" + overhead([50, 200, 1000], [6, 8, 12], reps=3)
+        body += "\n" + overhead([50, 200, 1000], [6, 8, 12], reps=2)
     if not args.no_concurrency:
         import tempfile
 
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                 for stored in (0, 1000, 10000):
                     for w in (1, 8, 32):
                         try:
-                            rows.append(concurrency.measure(b, w, stored, 8.0, tmp))
+                            rows.append(concurrency.measure(b, w, stored, 5.0, tmp))
                         except Exception as e:  # noqa: BLE001 - e.g. no PostgreSQL server
                             print(f"concurrency {b}: skipped ({e})", file=sys.stderr)
                             break
