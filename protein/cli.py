@@ -16,23 +16,6 @@ from protein.errors import ProteinError
 from protein.output import table, to_json, to_yaml
 from protein.settings import ProteinWarning
 
-COMMANDS: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
-
-
-def command(name: str, help: str) -> Callable:  # type: ignore[type-arg]
-    def register(fn: Callable[[argparse.Namespace], int]) -> Callable:  # type: ignore[type-arg]
-        def add(sub: Any) -> argparse.ArgumentParser:
-            p = sub.add_parser(name, help=help, description=help)
-            p.set_defaults(func=fn)
-            return p
-
-        COMMANDS[name] = add  # type: ignore[assignment]
-        fn.add_parser = add  # type: ignore[attr-defined]
-        return fn
-
-    return register
-
-
 def emit(obj: Any, fmt: str, table_text: Callable[[], str] | None = None) -> None:
     if fmt == "json":
         print(to_json(obj))

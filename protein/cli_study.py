@@ -29,10 +29,6 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return Study.load(args.study, args.storage)
 
 
-def trial_json(study: Any, t: Any) -> dict[str, Any]:
-    return t.to_dict()
-
-
 # ------------------------------------------------------------------------ init
 def _init(args: argparse.Namespace) -> int:
     from protein.study import Study
@@ -181,7 +177,7 @@ def _add_progress(sub: Any) -> None:
 def _trials(args: argparse.Namespace) -> int:
     study = _open(args)
     ts = [t for t in study.trials() if args.state is None or t.state.value == args.state]
-    rows = [trial_json(study, t) for t in ts]
+    rows = [t.to_dict() for t in ts]
     emit(rows, args.format, lambda: _trial_table(study, ts))
     return 0
 
@@ -199,14 +195,14 @@ def _best(args: argparse.Namespace) -> int:
     b = study.best()
     if b is None:
         raise ProteinError(f"study {study.name!r} has no complete trial yet")
-    emit(trial_json(study, b), args.format, lambda: _trial_table(study, [b]))
+    emit(b.to_dict(), args.format, lambda: _trial_table(study, [b]))
     return 0
 
 
 def _pareto(args: argparse.Namespace) -> int:
     study = _open(args)
     front = study.pareto()
-    emit([trial_json(study, t) for t in front], args.format, lambda: _trial_table(study, front))
+    emit([t.to_dict() for t in front], args.format, lambda: _trial_table(study, front))
     return 0
 
 

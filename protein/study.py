@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -256,9 +256,4 @@ def _cost(trial_id: int, cost: Any, required: bool) -> float | None:
     return c
 
 
-def params_of(trial: Trial, config: SweepConfig, nested: bool = True) -> Mapping[str, Any]:
-    """A trial's params as the trainer takes them: nested on top of the fixed overrides."""
-    return config.space.nest(trial.params) if nested else dict(trial.params)
-
-
-__all__ = ["Study", "params_of"]
+__all__ = ["Study"]

@@ -170,3 +170,12 @@ def test_unsupported_url_and_missing_directory():
         open_storage("mysql://x")
     with pytest.raises(StorageError, match="does not exist"):
         open_storage("/no/such/dir/p.db")
+
+
+def test_a_nan_intermediate_value_is_kept_as_nan(storage_url):
+    s = Study.create(CFG, "s", storage_url)
+    t = s.ask()
+    s.report(t, 1, 0.5)
+    s.report(t, 2, float("nan"))  # a diverging loss must not break the write
+    steps = Study.load("s", storage_url).trial(t.trial_id).intermediate
+    assert steps[0] == (1.0, 0.5) and steps[1][0] == 2.0 and math.isnan(steps[1][1])

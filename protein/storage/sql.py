@@ -21,8 +21,8 @@ import math
 import os
 import socket
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +105,7 @@ class SQLStorage(abc.ABC):
                 PRIMARY KEY (study, trial_id))""",
             f"""CREATE TABLE IF NOT EXISTS intermediate (
                 study TEXT NOT NULL, trial_id INTEGER NOT NULL, step {r} NOT NULL,
-                value {r} NOT NULL, PRIMARY KEY (study, trial_id, step),
+                value {r}, PRIMARY KEY (study, trial_id, step),
                 FOREIGN KEY (study, trial_id) REFERENCES trials(study, trial_id) ON DELETE CASCADE)""",
         ]
         with self._transaction() as tx:
@@ -186,7 +186,7 @@ class SQLStorage(abc.ABC):
             self._sql("SELECT trial_id, step, value FROM intermediate WHERE study = ? "
                       "ORDER BY trial_id, step"), (study,)
         ):
-            inter.setdefault(int(tid), []).append((float(step), float(value)))
+            inter.setdefault(int(tid), []).append((float(step), _num(value)))
         return [self._trial(r, tuple(inter.get(int(r[0]), ()))) for r in rows]
 
     def get_trial(self, study: str, trial_id: int, tx: Any = None) -> Trial:
@@ -199,7 +199,7 @@ class SQLStorage(abc.ABC):
                 f"trial {trial_id}: no such trial in study {study!r} "
                 f"({'it has trials 0..' + str(n - 1) if n else 'it has no trials yet'})"
             )
-        inter = tuple((float(s), float(v)) for s, v in self._execute(
+        inter = tuple((float(s), _num(v)) for s, v in self._execute(
             self._sql("SELECT step, value FROM intermediate WHERE study = ? AND trial_id = ? "
                       "ORDER BY step"), (study, trial_id)))
         return self._trial(rows[0], inter)
@@ -233,10 +233,7 @@ class SQLStorage(abc.ABC):
             return self.get_trial(study, trial_id, tx)
 
     def add_intermediate(self, study: str, trial_id: int, step: float, value: float) -> None:
-        if not math.isfinite(value):
-            value_ok = float("nan")
-        else:
-            value_ok = value
+        value_ok = value if math.isfinite(value) else None  # NaN/inf stored as NULL
         with self._transaction() as tx:
             t = self.get_trial(study, trial_id, tx)
             if t.state is not TrialState.RUNNING:
@@ -346,6 +343,6 @@ class BoundStorage:
         return self.backend.reassign(self.study, trial_id, worker)
 
 
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
+def _num(v: Any) -> float:
+    """A stored REAL, with NULL (a reported NaN or inf) read back as NaN."""
+    return float("nan") if v is None else float(v)
