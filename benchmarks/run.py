@@ -3,9 +3,10 @@
     python -m benchmarks.run                      # the full comparison (about an hour on 2 cores)
     python -m benchmarks.run --quick              # 3 seeds, budget 30: a smoke test
 
-Each (optimizer, problem, seed) run is stored under ``benchmarks/out/raw/`` as soon as it
+Each (optimizer, problem, seed) run is stored under ``benchmarks/runs/`` as soon as it
 finishes; a rerun reuses stored runs (Protein's are keyed by a hash of its source, so a
-code change reruns them). Prints the tables and writes ``benchmarks/RESULTS.md``.
+code change reruns them). The stored runs are committed, so a fresh clone can rebuild
+RESULTS.md with ``--summarise-only`` without hours of recomputation. Prints the tables and writes ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent
-OUT = ROOT / "out" / "raw"
+OUT = ROOT / "runs"
 
 
 def source_hash() -> str:
@@ -395,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if not args.quick:
         (ROOT / "RESULTS.md").write_text(text + "\n")
+        (ROOT / "out").mkdir(exist_ok=True)
         (ROOT / "out" / "figures.json").write_text(json.dumps(figures, indent=1, default=str))
     return 0
 

@@ -247,8 +247,8 @@ def _gp_step(space: Space, data: _Data, k: int, *, sign: float, settings: Settin
     a = rate_np(U)
     a = np.where(np.isfinite(a), a, -np.inf)
     top = U[np.argsort(-a)[:N_REFINE]]
-    refined = [_refine(space, u, rate, rate_np, score_gp.device) for u in top]
-    pool = np.vstack([top, np.array(refined)])
+    refined = _refine(space, top, rate, rate_np, score_gp.device)
+    pool = np.vstack([top, refined])
     pool_a = rate_np(pool)
     taken = {tuple(u) for u in data.X_pending}
     ranked = [pool[j] for j in np.argsort(-pool_a)] + [U[j] for j in np.argsort(-a)]
@@ -301,53 +301,71 @@ def _limit(data: _Data, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return data.X[keep], data.y[keep], data.log_c[keep]
 
 
-def _refine(space: Space, u: np.ndarray, rate, rate_np, device) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """Improve ``u`` (d,): L-BFGS-B on active continuous coordinates, then discrete neighbours."""
+def _refine(space: Space, starts: np.ndarray, rate, rate_np, device) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Improve each row of ``starts`` (k, d): L-BFGS-B on active continuous coordinates, then
+    a neighbour search on discrete ones. Returns (k, d).
+
+    The k continuous problems are independent, so one L-BFGS-B run on the sum of their
+    acquisition values optimises all of them at once (each gradient block is its own).
+    """
     import torch
     from scipy.optimize import minimize
 
     from protein.surrogate import DTYPE
 
-    u = u.copy()
-    active = space.active_mask(u[None, :])[0]
-    cont = np.flatnonzero(active & ~space.is_discrete)
-    if len(cont):
-        base = torch.as_tensor(u, dtype=DTYPE, device=device)
-        idx = torch.as_tensor(cont, device=device)
+    U = starts.copy()
+    active = space.active_mask(U)
+    cont = active & ~space.is_discrete[None, :]
+    rows, cols = np.nonzero(cont)
+    if len(rows):
+        base = torch.as_tensor(U, dtype=DTYPE, device=device)
+        r_idx = torch.as_tensor(rows, device=device)
+        c_idx = torch.as_tensor(cols, device=device)
 
         def f(xc: np.ndarray) -> tuple[float, np.ndarray]:
             x = torch.as_tensor(xc, dtype=DTYPE, device=device).requires_grad_(True)
             full = base.clone()
-            full[idx] = x
-            val = -rate(full[None, :])[0]
-            if not torch.isfinite(val):
-                return 1e10, np.zeros_like(xc)
+            full[r_idx, c_idx] = x
+            vals = rate(full)
+            if not torch.isfinite(vals).all():
+                vals = torch.where(torch.isfinite(vals), vals, torch.full_like(vals, -1e10))
+            val = -vals.sum()
             val.backward()
             return float(val.detach()), x.grad.detach().cpu().numpy().astype(float)
 
         try:
-            res = minimize(f, u[cont], jac=True, method="L-BFGS-B",
-                           bounds=[(0.0, 1.0)] * len(cont), options={"maxiter": 50})
-            if np.isfinite(res.fun):
-                u[cont] = np.clip(res.x, 0.0, 1.0)
+            res = minimize(f, U[rows, cols], jac=True, method="L-BFGS-B",
+                           bounds=[(0.0, 1.0)] * len(rows),
+                           options={"maxiter": 50 * max(1, len(starts) // 2)})
+            moved = U.copy()
+            moved[rows, cols] = np.clip(res.x, 0.0, 1.0)
+            # keep a start where its own block did not improve (the sum can trade them off)
+            better = rate_np(moved) >= rate_np(U)
+            U[better] = moved[better]
         except (ValueError, RuntimeError):
             pass
-    u = space.snap(u[None, :])[0]
+    U = space.snap(U)
+    return np.array([_neighbours(space, u, active[i], rate_np) for i, u in enumerate(U)])
+
+
+def _neighbours(space: Space, u: np.ndarray, active: np.ndarray, rate_np) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Greedy moves of one cell up or down on the active discrete coordinates of ``u`` (d,)."""
     disc = np.flatnonzero(active & space.is_discrete)
-    if len(disc):
-        dists = list(space.dists.values())
-        for _ in range(2):
-            moves = [u]
-            for j in disc:
-                nv = dists[j].n_values
-                for step in (-1.0 / nv, 1.0 / nv):
-                    v = u.copy()
-                    v[j] = u[j] + step
-                    if 0.0 < v[j] < 1.0:
-                        moves.append(v)
-            M = space.snap(np.array(moves))
-            best = int(np.argmax(rate_np(M)))
-            if best == 0:
-                break
-            u = M[best]
+    if not len(disc):
+        return u
+    dists = list(space.dists.values())
+    for _ in range(2):
+        moves = [u]
+        for j in disc:
+            nv = dists[j].n_values
+            for step in (-1.0 / nv, 1.0 / nv):
+                v = u.copy()
+                v[j] = u[j] + step
+                if 0.0 < v[j] < 1.0:
+                    moves.append(v)
+        M = space.snap(np.array(moves))
+        best = int(np.argmax(rate_np(M)))
+        if best == 0:
+            break
+        u = M[best]
     return u

@@ -1,9 +1,10 @@
 """Gaussian-process surrogates on arrays, built on BoTorch / GPyTorch.
 
 Notation: ``X`` (n, d) inputs in the unit cube; ``z`` (n,) standardised targets;
-``Xc`` (m, d) candidates. Every model is a ``SingleTaskGP`` (Matern-5/2 with ARD
-lengthscales and BoTorch's dimension-scaled priors) in float64, fit by L-BFGS-B on the
-marginal likelihood. Nothing here knows about parameter names, trials or storage.
+``Xc`` (m, d) candidates. Every model is BoTorch's default ``SingleTaskGP`` (an RBF kernel
+with ARD lengthscales under BoTorch's dimension-scaled log-normal prior, unit output scale
+on the standardised targets, a fitted constant mean and noise) in float64, fit by L-BFGS-B
+on the marginal likelihood. Nothing here knows about parameter names, trials or storage.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 DTYPE = torch.float64
-FIT_SUBSET = 300  # hyperparameters are fit on at most this many points, then all are used
+FIT_SUBSET = 128  # hyperparameters are fit on at most this many points, then all are used
 
 
 def _exact():  # type: ignore[no-untyped-def]
