@@ -16,7 +16,7 @@ from typing import Any
 
 from protein.config import load_config
 from protein.errors import SpaceError
-from protein.methods import suggest_method
+from protein.methods import suggest_config
 from protein.trial import Trial, TrialState
 
 
@@ -45,10 +45,7 @@ class Protein:
             Trial(len(self._trials) + i, p, TrialState.RUNNING)
             for i, p in enumerate(self._outstanding)
         ]
-        out = suggest_method(
-            self.config.method, self.space, self._trials + pending, sign=self.config.sign,
-            settings=self.config.settings, seed=self.seed, n=count,
-        )
+        out = suggest_config(self.config, self._trials + pending, seed=self.seed, n=count)
         result = []
         for s in out:
             self._outstanding.append(dict(s.params))
@@ -56,9 +53,12 @@ class Protein:
             result.append((params, dict(s.info)))
         return result[0] if n is None else result
 
-    def observe(self, params: Mapping[str, Any], score: float, cost: float = 1.0,
-                is_failure: bool = False) -> None:
-        """Record a finished run. ``params`` may be nested or flat, and may hold extra keys."""
+    def observe(self, params: Mapping[str, Any], score: float | Mapping[str, float],
+                cost: float = 1.0, is_failure: bool = False) -> None:
+        """Record a finished run. ``params`` may be nested or flat, and may hold extra keys.
+
+        With several metrics, ``score`` is a mapping of every metric to its value.
+        """
         flat = self.space.flatten(params)
         self.space.encode(flat, where="observe(params)")
         for i, p in enumerate(self._outstanding):
@@ -69,7 +69,7 @@ class Protein:
 
         tid = len(self._trials)
         state, s, c, info = _validate_tell(tid, None if is_failure else score, cost,
-                                           is_failure, False, None)
+                                           is_failure, False, None, self.config)
         self._trials.append(Trial(tid, flat, state, s, c, info))
 
     @property

@@ -27,6 +27,7 @@ from typing import Any
 from distributions import DistributionError, from_config
 from protein.errors import ConfigError, SpaceError
 from protein.settings import FIELDS as SETTING_FIELDS
+from protein.objectives import Constraint, Objective, parse_constraint, parse_metrics
 from protein.settings import IGNORED as IGNORED_SETTINGS
 from protein.settings import RENAMED as RENAMED_SETTINGS
 from protein.settings import Settings, settings_from
@@ -38,7 +39,8 @@ METHODS = {
     "random": "random", "grid": "grid", "sobol": "sobol",
 }
 RUN_KEYS = ("rollout_count", "num_samples", "max_trials")
-SWEEP_KEYS = {"method", "metric", "goal", "parameters", "settings", "protein", *RUN_KEYS}
+SWEEP_KEYS = {"method", "metric", "goal", "metrics", "constraints", "parameters", "settings",
+              "protein", *RUN_KEYS}
 LEAF_KEYS = {"distribution", "values", "choices", "min", "max"}
 
 
@@ -59,6 +61,19 @@ class SweepConfig:
     num_samples: int = 1
     source: str = "<dict>"
     extras: Mapping[str, Any] = field(default_factory=dict)
+    objectives: tuple[Objective, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+
+    @property
+    def multi(self) -> bool:
+        """True when the sweep optimises several metrics or has constraints."""
+        return len(self.objectives) > 1 or bool(self.constraints)
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """Every metric a trial reports: the objectives, then constrained-only metrics."""
+        names = [o.name for o in self.objectives] or [self.metric]
+        return tuple(dict.fromkeys(names + [c.metric for c in self.constraints]))
 
     @property
     def fixed(self) -> Mapping[str, Any]:
@@ -87,12 +102,15 @@ class SweepConfig:
             for f in dataclasses.fields(Settings)
             if getattr(self.settings, f.name) != getattr(defaults, f.name)
         }
-        out: dict[str, Any] = {
-            "method": self.method,
-            "metric": self.metric,
-            "goal": self.goal,
-            "parameters": self.space.to_dict(),
-        }
+        out: dict[str, Any] = {"method": self.method}
+        if len(self.objectives) > 1:
+            out["metrics"] = {o.name: o.goal for o in self.objectives}
+        else:
+            out["metric"] = self.metric
+            out["goal"] = self.goal
+        if self.constraints:
+            out["constraints"] = [str(c) for c in self.constraints]
+        out["parameters"] = self.space.to_dict()
         if settings:
             out["settings"] = settings
         if self.rollout_count is not None:
@@ -264,14 +282,39 @@ def _finish(
     keys: Mapping[str, str] | None = None,
 ) -> SweepConfig:
     keys = keys or {"goal": "goal", "metric": "metric", "method": "method"}
-    goal = sec.get("goal")
-    if goal is None:
-        raise where.error(at + (keys["goal"],), "missing; set it to maximize or minimize")
-    if goal not in GOALS:
-        raise where.error(at + (keys["goal"],), f"expected maximize or minimize, got {goal!r}")
-    metric = sec.get("metric", "score")
-    if not isinstance(metric, str) or not metric:
-        raise where.error(at + (keys["metric"],), f"expected the metric's name, got {metric!r}")
+    objectives: tuple[Objective, ...] = ()
+    if sec.get("metrics") is not None:
+        for k in ("metric", "goal"):
+            if k in sec:
+                raise where.error(at + (k,), "give either metric/goal or metrics, not both; "
+                                  "with several metrics the first one is the primary")
+        try:
+            objectives = parse_metrics(sec["metrics"])
+        except ValueError as e:
+            raise where.error(at + ("metrics",), str(e)) from None
+        goal, metric = objectives[0].goal, objectives[0].name
+    else:
+        goal = sec.get("goal")
+        if goal is None:
+            raise where.error(at + (keys["goal"],), "missing; set it to maximize or minimize")
+        if goal not in GOALS:
+            raise where.error(at + (keys["goal"],), f"expected maximize or minimize, got {goal!r}")
+        metric = sec.get("metric", "score")
+        if not isinstance(metric, str) or not metric:
+            raise where.error(at + (keys["metric"],), f"expected the metric's name, got {metric!r}")
+        objectives = (Objective(metric, goal),)
+    raw_c = sec.get("constraints") or []
+    if isinstance(raw_c, str):
+        raw_c = [raw_c]
+    if not isinstance(raw_c, list):
+        raise where.error(at + ("constraints",),
+                          f"expected a list like ['memory_gb <= 40'], got {raw_c!r}")
+    constraints = []
+    for i, text in enumerate(raw_c):
+        try:
+            constraints.append(parse_constraint(text))
+        except ValueError as e:
+            raise where.error(at + ("constraints", str(i)), str(e)) from None
     method_raw = sec.get("method", "protein")
     method = METHODS.get(str(method_raw).lower())
     if method is None:
@@ -299,6 +342,8 @@ def _finish(
         num_samples=counts["num_samples"] or 1,
         source=where.source,
         extras=extras,
+        objectives=objectives,
+        constraints=tuple(constraints),
     )
 
 

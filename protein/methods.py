@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,18 @@ def suggest_grid(space: Space, k: int, settings: Settings) -> Suggestion:
             f"all {len(grid)} grid points have been handed out; the grid search is complete"
         )
     return Suggestion(grid[k], {"reason": "grid", "grid_index": k, "grid_size": len(grid)})
+
+
+def suggest_config(config: Any, trials: Sequence[Trial], *, seed: int, n: int = 1) -> list[Suggestion]:
+    """The next ``n`` suggestions for a ``SweepConfig``: several metrics or constraints go to
+    ``protein.multi``, everything else to ``suggest_method``."""
+    if config.method == "protein" and config.multi:
+        from protein.multi import suggest
+
+        return suggest(config.space, trials, objectives=config.objectives,
+                       constraints=config.constraints, settings=config.settings, seed=seed, n=n)
+    return suggest_method(config.method, config.space, trials, sign=config.sign,
+                          settings=config.settings, seed=seed, n=n)
 
 
 def suggest_method(

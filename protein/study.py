@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,7 +88,7 @@ class Study:
         out again first (at most ``MAX_RETRIES`` times each), whatever the study's
         ``on_expire``: this is how ``protein run`` resumes an interrupted sweep.
         """
-        from protein.methods import suggest_method
+        from protein.methods import suggest_config
 
         from protein.storage.sql import worker_name
 
@@ -114,10 +114,7 @@ class Study:
                 used = sum(1 for t in history if not _lost(t))
                 room = min(room, max(0, max_trials - used))
             if room > 0:
-                suggestions = suggest_method(
-                    self.config.method, self.space, history, sign=self.config.sign,
-                    settings=self.config.settings, seed=self.seed, n=room,
-                )
+                suggestions = suggest_config(self.config, history, seed=self.seed, n=room)
                 made += [self.storage.create_trial(s.params, dict(s.info), worker)
                          for s in suggestions]
         if n is None:
@@ -132,7 +129,7 @@ class Study:
     def tell(
         self,
         trial: Trial | int,
-        score: float | None = None,
+        score: float | Mapping[str, float] | None = None,
         cost: float | None = None,
         *,
         failed: bool = False,
@@ -141,12 +138,16 @@ class Study:
     ) -> Trial:
         """Finish a running trial with ``score`` (and ``cost``, default 1), or as failed/pruned.
 
+        With several metrics (or constraints), ``score`` is a mapping of every metric to its
+        value (``{"reward": 1.2, "memory_gb": 31}``); the values are kept in
+        ``info["values"]`` and the primary metric's value becomes the score.
         A NaN or infinite score is kept as a failed trial with that reason (and a warning
         on stderr); it never reaches the GP as a number. Telling a finished trial the same
         result again is harmless; a different result is an error.
         """
         trial_id = trial.trial_id if isinstance(trial, Trial) else int(trial)
-        state, score, cost, info = _validate_tell(trial_id, score, cost, failed, pruned, reason)
+        state, score, cost, info = _validate_tell(trial_id, score, cost, failed, pruned, reason,
+                                                  self.config)
         return self.storage.finish_trial(trial_id, state, score, cost, info)
 
     def report(self, trial: Trial | int, step: float, value: float) -> None:
@@ -178,12 +179,39 @@ class Study:
     def complete(self) -> list[Trial]:
         return [t for t in self.trials() if t.is_complete]
 
-    def best(self) -> Trial | None:
-        """The complete trial with the best score (earliest on ties), or None."""
+    def feasible(self) -> list[Trial]:
+        """Complete trials that meet every constraint (all complete ones when there is none)."""
+        from protein.objectives import feasible
+
         done = self.complete()
+        if not self.config.constraints:
+            return done
+        return [t for t in done if feasible(self.config.constraints, t.info.get("values", {}))]
+
+    def best(self) -> Trial | None:
+        """The feasible trial with the best score (primary metric; earliest on ties), or None."""
+        done = self.feasible()
         if not done:
             return None
         return max(done, key=lambda t: (self.config.sign * t.score, -t.trial_id))
+
+    def pareto_set(self) -> list[Trial]:
+        """Feasible trials that no other feasible trial beats on every objective, best on the
+        primary metric first. With a single objective: the best trial(s)."""
+        from protein.multi import values_of
+        from protein.objectives import Objective, nondominated
+
+        objectives = self.config.objectives or (Objective(self.config.metric, self.config.goal),)
+        names = [o.name for o in objectives]
+        rows, trials = [], []
+        for t in self.feasible():
+            v = values_of(t, names)
+            if v is not None:
+                rows.append([o.sign * v[o.name] for o in objectives])
+                trials.append(t)
+        if not rows:
+            return []
+        return [trials[i] for i in nondominated(np.array(rows))]
 
     def pareto(self) -> list[Trial]:
         """Complete trials on the cost-score front, cheapest first."""
@@ -206,9 +234,19 @@ def _lost(t: Trial) -> bool:
 
 
 def _validate_tell(
-    trial_id: int, score: Any, cost: Any, failed: bool, pruned: bool, reason: str | None
+    trial_id: int, score: Any, cost: Any, failed: bool, pruned: bool, reason: str | None,
+    config: SweepConfig | None = None,
 ) -> tuple[TrialState, float | None, float | None, dict]:
     info: dict[str, Any] = {}
+    if config is not None and score is not None and (config.multi or isinstance(score, Mapping)):
+        score, values = _values(trial_id, score, config)
+        info["values"] = values
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad and not (failed or pruned):
+            print(f"protein: warning: trial {trial_id}: {bad[0]} is {values[bad[0]]}; "
+                  "recorded as failed", file=sys.stderr)
+            info["failure"] = f"non-finite {bad[0]} ({values[bad[0]]})"
+            return TrialState.FAILED, None, _cost(trial_id, cost, required=False), info
     if failed and pruned:
         raise TrialError(f"trial {trial_id}: give one of failed and pruned, not both")
     if failed:
@@ -233,6 +271,25 @@ def _validate_tell(
         info["failure"] = f"non-finite score ({s})"
         return TrialState.FAILED, None, c, info
     return TrialState.COMPLETE, s, 1.0 if c is None else c, info
+
+
+def _values(trial_id: int, score: Any, config: SweepConfig) -> tuple[float, dict[str, float]]:
+    """(primary value, every metric's value) from a mapping; a bare number only when the
+    sweep has a single metric and no constraint."""
+    from protein.objectives import Objective, metric_values
+
+    if not isinstance(score, Mapping):
+        if config.multi:
+            names = ", ".join(f"{n}=..." for n in config.metric_names)
+            raise TrialError(f"trial {trial_id}: this sweep has several metrics; give each "
+                             f"one's value ({names}), got {score!r}")
+        score = {config.metric: score}
+    try:
+        objectives = config.objectives or (Objective(config.metric, config.goal),)
+        values = metric_values(objectives, config.constraints, score)
+    except ValueError as e:
+        raise TrialError(f"trial {trial_id}: {e}") from None
+    return values[config.metric], values
 
 
 def _number(trial_id: int, what: str, v: Any) -> float:
