@@ -114,11 +114,15 @@ def _add_ask(sub: Any) -> None:
 # ------------------------------------------------------------------------ tell
 def _tell(args: argparse.Namespace) -> int:
     study = _open(args)
-    if args.score is None and not (args.failed or args.pruned):
+    if not args.score and not (args.failed or args.pruned):
         raise ProteinError(f"trial {args.trial}: give --score X, --failed or --pruned")
-    t = study.tell(args.trial, args.score, args.cost, failed=args.failed, pruned=args.pruned,
+    score = _scores(args.trial, args.score or [])
+    t = study.tell(args.trial, score, args.cost, failed=args.failed, pruned=args.pruned,
                    reason=args.reason)
-    print(to_json({"trial": t.trial_id, "state": t.state.value, "score": t.score, "cost": t.cost}))
+    out = {"trial": t.trial_id, "state": t.state.value, "score": t.score, "cost": t.cost}
+    if "values" in t.info:
+        out["values"] = t.info["values"]
+    print(to_json(out))
     return 0
 
 
@@ -129,11 +133,39 @@ def _score(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def _score_arg(text: str) -> tuple[str | None, float]:
+    """``--score 1.5`` or ``--score reward=1.5``."""
+    name, sep, value = text.rpartition("=")
+    if sep and not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER or NUMBER, got {text!r}")
+    try:
+        return (name or None), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected NUMBER or NAME=NUMBER (e.g. --score reward=1.2), got {text!r}"
+        ) from None
+
+
+def _scores(trial: int, given: list[tuple[str | None, float]]) -> Any:
+    """One bare number stays a number; named values become a mapping."""
+    if not given:
+        return None
+    named = {n: v for n, v in given if n is not None}
+    if len(given) == 1 and not named:
+        return given[0][1]
+    if len(named) != len(given):
+        raise ProteinError(f"trial {trial}: with several --score flags, name each one "
+                           "(--score reward=1.2 --score memory_gb=31)")
+    return named
+
+
 def _add_tell(sub: Any) -> None:
     p = sub.add_parser("tell", help="record how a trial ended")
     _study_args(p, fmt=())
     p.add_argument("--trial", type=int, required=True)
-    p.add_argument("--score", type=_score, help="the metric's final value (nan is recorded as failed)")
+    p.add_argument("--score", type=_score_arg, action="append",
+                   help="the metric's final value (nan is recorded as failed); with several "
+                        "metrics, once per metric as NAME=VALUE")
     p.add_argument("--cost", type=_score, help="what the trial cost (> 0; default 1)")
     p.add_argument("--failed", action="store_true")
     p.add_argument("--pruned", action="store_true")
@@ -185,16 +217,27 @@ def _trials(args: argparse.Namespace) -> int:
 def _trial_table(study: Any, ts: list) -> str:
     names = study.space.names
     short = [n.rsplit(".", 1)[-1] for n in names]
-    rows = [[t.trial_id, t.state.value, t.score, t.cost] + [t.params.get(n, "") for n in names]
-            for t in ts]
-    return table(rows, ["trial", "state", study.config.metric, "cost"] + short)
+    metrics = list(study.config.metric_names) if study.config.multi else [study.config.metric]
+    rows = []
+    for t in ts:
+        vals = t.info.get("values") or {study.config.metric: t.score}
+        rows.append([t.trial_id, t.state.value] + [vals.get(m) for m in metrics] + [t.cost]
+                    + [t.params.get(n, "") for n in names])
+    return table(rows, ["trial", "state"] + metrics + ["cost"] + short)
 
 
 def _best(args: argparse.Namespace) -> int:
     study = _open(args)
+    if study.config.multi and len(study.config.objectives) > 1:
+        front = study.pareto_set()
+        if not front:
+            raise ProteinError(f"study {study.name!r} has no feasible complete trial yet")
+        emit([t.to_dict() for t in front], args.format, lambda: _trial_table(study, front))
+        return 0
     b = study.best()
     if b is None:
-        raise ProteinError(f"study {study.name!r} has no complete trial yet")
+        what = "feasible complete" if study.config.constraints else "complete"
+        raise ProteinError(f"study {study.name!r} has no {what} trial yet")
     emit(b.to_dict(), args.format, lambda: _trial_table(study, [b]))
     return 0
 
@@ -233,7 +276,13 @@ def summary_text(study: Any, width: int = 80) -> str:
     ts = study.trials()
     rule = "=" * min(width, 65)
     lines = [f"SWEEP SUMMARY: {study.name}", rule, "", "CONFIGURATION", rule]
-    lines.append(f"Method: {cfg.method}   Goal: {cfg.goal} {cfg.metric}")
+    if len(cfg.objectives) > 1:
+        goals = ", ".join(f"{o.goal} {o.name}" for o in cfg.objectives)
+        lines.append(f"Method: {cfg.method}   Goals: {goals}")
+    else:
+        lines.append(f"Method: {cfg.method}   Goal: {cfg.goal} {cfg.metric}")
+    if cfg.constraints:
+        lines.append("Constraints: " + ", ".join(map(str, cfg.constraints)))
     if cfg.rollout_count:
         lines.append(f"Rollout count limit: {cfg.rollout_count}")
     lines.append(f"Samples per rollout: {cfg.num_samples}")
@@ -272,6 +321,12 @@ def summary_text(study: Any, width: int = 80) -> str:
         lines.append(f"  {cfg.metric}: {fmt_value(best.score)}   cost: {fmt_value(best.cost)}")
         for k, v in best.params.items():
             lines.append(_fit(f"  {k} = {fmt_value(v)}", width))
+    if len(cfg.objectives) > 1:
+        front = study.pareto_set()
+        lines += ["", rule, f"PARETO SET: {len(front)} trial{'s' if len(front) != 1 else ''}"]
+        for t in front:
+            vals = "  ".join(f"{k}={fmt_value(v)}" for k, v in t.info["values"].items())
+            lines.append(_fit(f"  trial {t.trial_id}: {vals}   ({_brief(t.params)})", width))
     return "\n".join(lines)
 
 
@@ -294,7 +349,8 @@ def _add_queries(sub: Any) -> None:
     _study_args(p)
     p.add_argument("--state", choices=["running", "complete", "failed", "pruned"])
     p.set_defaults(func=_trials)
-    p = sub.add_parser("best", help="print the best complete trial")
+    p = sub.add_parser("best", help="print the best complete trial (with several metrics: "
+                                    "the Pareto set of the feasible trials)")
     _study_args(p)
     p.set_defaults(func=_best)
     p = sub.add_parser("pareto", help="print the cost-score Pareto front")

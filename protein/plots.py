@@ -100,6 +100,41 @@ def pareto(study: Any, trials: list, front: list, path: Path) -> Path:
     return _save(fig, path)
 
 
+def pareto_set(study: Any, trials: list, front: list, path: Path) -> Path:
+    """The first two objectives of every complete trial, infeasible ones crossed out, the
+    Pareto set of the feasible ones joined by a step line."""
+    from protein.objectives import feasible
+
+    plt = _plt()
+    cfg = study.config
+    a, b = cfg.objectives[0], cfg.objectives[1]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    done = [t for t in trials if t.is_complete and "values" in t.info]
+    ok = [t for t in done if feasible(cfg.constraints, t.info["values"])]
+    bad = [t for t in done if t not in ok]
+    ax.scatter([t.info["values"][a.name] for t in ok], [t.info["values"][b.name] for t in ok],
+               s=16, alpha=0.5, label="feasible trials")
+    if bad:
+        ax.scatter([t.info["values"][a.name] for t in bad],
+                   [t.info["values"][b.name] for t in bad], s=16, marker="x", color="tab:red",
+                   alpha=0.6, label="violate " + ", ".join(map(str, cfg.constraints)))
+    pts = sorted((t.info["values"][a.name], t.info["values"][b.name], t.trial_id) for t in front)
+    if pts:
+        ax.step([p[0] for p in pts], [p[1] for p in pts],
+                where="post" if (a.sign > 0) == (b.sign > 0) else "pre", color="black", lw=1.2)
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=40, facecolors="none",
+                   edgecolors="black", label="Pareto set")
+        for x, y, tid in pts:
+            ax.annotate(str(tid), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel(f"{a.name} ({a.goal})")
+    ax.set_ylabel(f"{b.name} ({b.goal})")
+    ax.set_title("Pareto set" + (f" (first two of {len(cfg.objectives)} objectives)"
+                                 if len(cfg.objectives) > 2 else ""))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 def parameters(study: Any, trials: list, imp: Mapping[str, float], path: Path) -> Path:
     """One panel per parameter: value against score, importance in the title."""
     plt = _plt()

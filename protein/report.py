@@ -49,19 +49,23 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     out.mkdir(parents=True, exist_ok=True)
     cfg = study.config
     trials = study.trials()
-    done = sorted((t for t in trials if t.is_complete), key=lambda t: -cfg.sign * t.score)
+    done = sorted(study.feasible(), key=lambda t: -cfg.sign * t.score)
+    pset = study.pareto_set() if len(cfg.objectives) > 1 else []
     written: list[Path] = []
 
     # results.csv
     names = study.space.names
+    extra = [m for m in cfg.metric_names if m != cfg.metric] if cfg.multi else []
     path = out / "results.csv"
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["trial", "state", cfg.metric, "cost", *names, "reason", "failure", "worker",
-                    "created_at", "finished_at", "seconds"])
+        w.writerow(["trial", "state", cfg.metric, *extra, "cost", *names, "reason", "failure",
+                    "worker", "created_at", "finished_at", "seconds"])
         for t in trials:
             secs = (t.finished_at - t.created_at) if t.finished_at and t.created_at else ""
+            vals = t.info.get("values") or {}
             w.writerow([t.trial_id, t.state.value, "" if t.score is None else t.score,
+                        *[vals.get(m, "") for m in extra],
                         "" if t.cost is None else t.cost,
                         *[t.params.get(n, "") for n in names], t.info.get("reason", ""),
                         t.info.get("failure", t.info.get("pruned", "")), t.worker or "",
@@ -72,6 +76,7 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     path = out / "topk.json"
     path.write_text(json.dumps([
         {"rank": i + 1, "trial": t.trial_id, "score": t.score, "cost": t.cost,
+         **({"values": t.info["values"]} if "values" in t.info else {}),
          "params": t.nested_params}
         for i, t in enumerate(done[:top_k])
     ], indent=2))
@@ -95,6 +100,8 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
         images.append(P.history(study, trials, out / "history.png"))
         if done:
             images.append(P.pareto(study, trials, front, out / "pareto.png"))
+            if pset:
+                images.append(P.pareto_set(study, trials, pset, out / "pareto_set.png"))
             images.append(P.parameters(study, trials, imp, out / "parameters.png"))
             images.append(P.distribution(study, trials, out / "score_distribution.png"))
         c = P.curves(study, trials, out / "learning_curves.png")
@@ -103,7 +110,7 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
         written += images
 
     path = out / "SUMMARY.md"
-    path.write_text(summary_markdown(study, trials, done, front, imp, images, runs_dir))
+    path.write_text(summary_markdown(study, trials, done, front, imp, images, runs_dir, pset))
     written.append(path)
     return written
 
@@ -115,18 +122,23 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:
 
 
 def summary_markdown(study: Any, trials: list, done: list, front: list, imp: dict,
-                     images: list[Path], runs_dir: str | Path) -> str:
+                     images: list[Path], runs_dir: str | Path, pset: list | None = None) -> str:
     cfg = study.config
     L = [f"# Sweep report: {study.name}", ""]
     states: dict[str, int] = {}
     for t in trials:
         states[t.state.value] = states.get(t.state.value, 0) + 1
-    L += [f"- Goal: **{cfg.goal} `{cfg.metric}`**, method `{cfg.method}`, seed {study.seed}",
+    goal = (", ".join(f"{o.goal} `{o.name}`" for o in cfg.objectives) if len(cfg.objectives) > 1
+            else f"{cfg.goal} `{cfg.metric}`")
+    L += [f"- Goal: **{goal}**, method `{cfg.method}`, seed {study.seed}",
           f"- Trials: {len(trials)} (" + ", ".join(f"{v} {k}" for k, v in states.items()) + ")",
           f"- Total cost: {fmt_value(sum(t.cost or 0 for t in trials))}"]
     if cfg.max_trials:
         L.append(f"- Planned: {cfg.max_trials} trials ({cfg.rollout_count} rollouts x "
                  f"{cfg.num_samples} samples)" if cfg.rollout_count else f"- Planned: {cfg.max_trials} trials")
+    if cfg.constraints:
+        L.append("- Constraints: " + ", ".join(f"`{c}`" for c in cfg.constraints)
+                 + f" ({len(done)} complete trials meet them)")
     L += ["", "## Search space", ""]
     rows = []
     for name, e in cfg.space.to_dict().items():
@@ -138,7 +150,13 @@ def summary_markdown(study: Any, trials: list, done: list, front: list, imp: dic
     fixed = flatten(cfg.fixed)
     if fixed:
         L += ["", "Fixed overrides: " + ", ".join(f"`{k}={v}`" for k, v in fixed.items())]
-    L += ["", "## Best", ""]
+    if pset:
+        metrics = list(cfg.metric_names)
+        L += ["", f"## Pareto set ({len(pset)} trials)", ""]
+        L += _md_table(["trial", *metrics, "cost"],
+                       [[t.trial_id, *[t.info["values"][m] for m in metrics], t.cost]
+                        for t in pset])
+    L += ["", "## Best" + (f" `{cfg.metric}`" if pset else ""), ""]
     if done:
         b = done[0]
         L += [f"Trial **{b.trial_id}**: {cfg.metric} = **{fmt_value(b.score)}**, cost "

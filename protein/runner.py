@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from protein.errors import ProteinError
+from protein.errors import ProteinError, TrialError
 
 STARTUP_CRASHES = 3
 HEARTBEAT_S = 20.0
@@ -153,6 +153,18 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
         last = score if score is not None else (history[-1][1] if history else None)
         study.tell(trial, last, cost, pruned=True,
                    reason=f"early stop ({stop_state['rule']} rule) at step {history[-1][0]:g}")
+    elif cfg.multi:
+        missing = [m for m in cfg.metric_names if m not in result]
+        if missing:
+            _tell_failed(study, trial, f"no '{missing[0]}' in the result (this sweep needs "
+                         f"{', '.join(cfg.metric_names)})", json.dumps(result, default=str)[:2000],
+                         d, startup=False)
+        else:
+            try:
+                study.tell(trial, {m: result[m] for m in cfg.metric_names}, cost)
+            except TrialError as e:
+                _tell_failed(study, trial, str(e), json.dumps(result, default=str)[:2000], d,
+                             startup=False)
     elif score is None:
         _tell_failed(study, trial, f"no '{cfg.metric}' in the result", json.dumps(result)[:2000],
                      d, startup=False)

@@ -238,7 +238,10 @@ def _validate_tell(
     config: SweepConfig | None = None,
 ) -> tuple[TrialState, float | None, float | None, dict]:
     info: dict[str, Any] = {}
-    if config is not None and score is not None and (config.multi or isinstance(score, Mapping)):
+    if pruned and isinstance(score, Mapping) and config is not None:
+        score = score.get(config.metric)
+    if (config is not None and score is not None and not pruned
+            and (config.multi or isinstance(score, Mapping))):
         score, values = _values(trial_id, score, config)
         info["values"] = values
         bad = [k for k, v in values.items() if not math.isfinite(v)]

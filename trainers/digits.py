@@ -89,7 +89,9 @@ def train(params: Mapping[str, Any], *, seed: int = 0, device: str | None = None
         if report is not None and report(seen, acc):
             stopped = True
             break
-    return {"score": acc, "cost": float(seen), "accuracy": acc, "epochs": epoch,
+    n_params = sum(p.numel() for p in model.parameters())
+    return {"score": acc, "cost": float(seen), "accuracy": acc, "params_k": n_params / 1e3,
+            "epochs": epoch,
             "seconds": time.perf_counter() - start, "stopped_early": stopped, "device": device}
 
 
