@@ -206,6 +206,10 @@ def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], dict[tuple[str, .
                 key = path + (str(k.value),)
                 lines[key] = k.start_mark.line + 1
                 walk(v, key)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                lines[path + (str(i),)] = v.start_mark.line + 1
+                walk(v, path + (str(i),))
 
     walk(node, ())
     return doc, lines

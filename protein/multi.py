@@ -122,7 +122,7 @@ def _arrays(space: Space, trials: Sequence[Trial], objectives: tuple[Objective, 
             log_c.append(math.log(cost))
     d, m, q = space.dim, len(objectives), len(constraints)
     return _Obs(np.array(X).reshape(-1, d), np.array(Y).reshape(-1, m),
-                np.array(S).reshape(-1, q), np.array(log_c),
+                np.array(S, dtype=float).reshape(len(X), q), np.array(log_c),
                 np.array(Xf).reshape(-1, d), np.array(Xp).reshape(-1, d))
 
 
