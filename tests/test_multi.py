@@ -139,9 +139,9 @@ def test_log_ehvi_matches_monte_carlo():
 
 def test_front_grows_better_than_random_search():
     ours = [hypervolume([(t.info["values"]["f1"], t.info["values"]["f2"])
-                         for t in run(CFG, 24, seed).complete()]) for seed in (0, 1)]
+                         for t in run(CFG, 20, seed).complete()]) for seed in (0, 1)]
     rand = [hypervolume([(t.info["values"]["f1"], t.info["values"]["f2"])
-                         for t in run({**CFG, "method": "random"}, 24, seed).complete()])
+                         for t in run({**CFG, "method": "random"}, 20, seed).complete()])
             for seed in (0, 1)]
     assert min(ours) > max(rand), (ours, rand)
 
@@ -172,14 +172,14 @@ def test_batches_differ_and_are_deterministic():
 
 def test_failed_trials_count_against_their_region():
     st = Study(CFG, seed=0)
-    for _ in range(20):
+    for _ in range(16):
         t = st.ask()
         if t.params["x"] > 0.6:
             st.tell(t, failed=True, reason="out of memory")
         else:
             st.tell(t, zdt1(t.params))
-    later = [st.ask() for _ in range(6)]
-    assert sum(t.params["x"] > 0.6 for t in later) <= 2
+    later = st.ask(n=4)
+    assert sum(t.params["x"] > 0.6 for t in later) <= 1
     assert all("p_success" in t.info for t in later)
 
 
@@ -206,9 +206,9 @@ def test_cli_tells_named_scores_and_best_is_the_pareto_set(tmp_path, storage_url
     env = {"PROTEIN_STORAGE": storage_url}
     protein("init", "sweep.yaml", "--study", "m", cwd=tmp_path, env=env)
     results = {0: (1.0, 20.0), 1: (2.0, 30.0), 2: (3.0, 50.0), 3: (0.5, 10.0), 4: (0.9, 25.0)}
+    asked = json.loads(protein("ask", "--study", "m", "--count", "5", cwd=tmp_path, env=env).stdout)
+    assert [a["trial"] for a in asked] == list(results)
     for tid, (r, m) in results.items():
-        out = json.loads(protein("ask", "--study", "m", cwd=tmp_path, env=env).stdout)
-        assert out["trial"] == tid
         told = json.loads(protein("tell", "--study", "m", "--trial", str(tid), "--score",
                                   f"reward={r}", "--score", f"memory_gb={m}", cwd=tmp_path,
                                   env=env).stdout)
@@ -216,16 +216,11 @@ def test_cli_tells_named_scores_and_best_is_the_pareto_set(tmp_path, storage_url
     best = json.loads(protein("best", "--study", "m", cwd=tmp_path, env=env).stdout)
     # 2 breaks the memory bound, 4 is beaten by 0 on both metrics
     assert [b["trial"] for b in best] == [1, 0, 3]
-    table = protein("best", "--study", "m", "--format", "table", cwd=tmp_path, env=env).stdout
-    assert "reward" in table.splitlines()[0] and "memory_gb" in table.splitlines()[0]
     protein("ask", "--study", "m", cwd=tmp_path, env=env)
     r = protein("tell", "--study", "m", "--trial", "5", "--score", "reward=1", cwd=tmp_path,
                 env=env, check=False)
     assert r.returncode == 2 and "missing a value for memory_gb" in r.stderr
     assert "Traceback" not in r.stderr
-    r = protein("tell", "--study", "m", "--trial", "5", "--score", "reward=x", cwd=tmp_path,
-                env=env, check=False)
-    assert r.returncode == 2 and "NAME=NUMBER" in r.stderr
     summary = protein("summary", "--study", "m", cwd=tmp_path, env=env).stdout
     assert "PARETO SET: 3 trials" in summary and "memory_gb <= 40" in summary
     rep = tmp_path / "rep"
