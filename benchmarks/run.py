@@ -317,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="extra unranked rows, e.g. protein@d8579f74af (runs of another source hash)")
     ap.add_argument("--quick", action="store_true", help="3 seeds, budget 30, no PufferLib")
     ap.add_argument("--no-overhead", action="store_true")
+    ap.add_argument("--no-multi", action="store_true", help="skip the two-objective problem")
     ap.add_argument("--no-concurrency", action="store_true")
     ap.add_argument("--no-trainer-speed", action="store_true")
     ap.add_argument("--only-run", action="store_true", help="run what is missing, write nothing")
@@ -353,6 +354,13 @@ def main(argv: list[str] | None = None) -> int:
     for ref in args.reference:
         seeds[ref] = args.seeds
     body, figures = summarise_mixed(opts + list(args.reference), probs, seeds, args, tag)
+    if not args.no_multi:
+        from benchmarks import multi
+
+        if not args.summarise_only:
+            multi.run_missing(list(multi.OPTIMIZERS), args.seeds, 50, args.workers)
+        text, figures["multi"] = multi.summary(list(multi.OPTIMIZERS), args.seeds, [25, 50])
+        body += "\n" + text
     if not args.no_overhead:
         body += "\n" + overhead([50, 200, 1000], [6, 8, 12], reps=2)
     if not args.no_concurrency:
@@ -404,6 +412,12 @@ def main(argv: list[str] | None = None) -> int:
 def targets(fig: dict) -> str:
     """The issue's targets, each with the measured figure and whether it holds."""
     out = ["## Against the targets", ""]
+    for b, hv in sorted(fig.get("multi", {}).items()):
+        if "protein" in hv:
+            order = sorted(hv, key=lambda o: -hv[o])
+            out.append(f"- Two objectives (Branin-Currin), hypervolume fraction at {b}: "
+                       + ", ".join(f"{o} {hv[o]:.4f}" for o in order)
+                       + f" -> Protein {'largest' if order[0] == 'protein' else 'NOT largest'}")
     for b, ranks in sorted(fig.get("avg_rank", {}).items()):
         have = {o: r for o, r in ranks.items() if r == r}
         if not have:
