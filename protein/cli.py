@@ -57,9 +57,13 @@ def _check(args: argparse.Namespace) -> int:
             rows.append([name + cond, e["distribution"], lo, hi, e.get("mean"), e.get("scale")])
         head = [
             f"config: {cfg.source}",
-            f"goal: {cfg.goal} {cfg.metric}   method: {cfg.method}"
+            ("goals: " + ", ".join(f"{o.goal} {o.name}" for o in cfg.objectives)
+             if len(cfg.objectives) > 1 else f"goal: {cfg.goal} {cfg.metric}")
+            + f"   method: {cfg.method}"
             + (f"   trials: {cfg.max_trials}" if cfg.max_trials else ""),
         ]
+        if cfg.constraints:
+            head.append("constraints: " + ", ".join(map(str, cfg.constraints)))
         if cfg.method == "grid":
             size = cfg.space.grid_size
             head.append(
