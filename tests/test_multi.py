@@ -270,3 +270,14 @@ def test_api_observe_takes_a_mapping():
     assert info["reason"] == "gp" and set(info["predicted_values"]) == {"f1", "f2"}
     with pytest.raises(TrialError, match="several metrics"):
         sweep.observe(params, 0.5)
+
+
+def test_dry_run_of_the_bundled_example_shows_every_metric(tmp_path):
+    from tests._cli import ROOT
+
+    r = protein("run", str(ROOT / "examples" / "digits_multi.yaml"), "--trainer",
+                "trainers.digits", "--dry-run", "--device", "cpu", cwd=tmp_path)
+    assert "goals: maximize accuracy, minimize params_k" in r.stdout
+    assert "constraints: seconds <= 20" in r.stdout
+    assert "params_k = " in r.stdout and "nothing was stored" in r.stdout
+    assert not (tmp_path / "protein.db").exists()
