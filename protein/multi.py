@@ -213,7 +213,12 @@ def _model_step(space: Space, o: _Obs, k: int, objectives: tuple[Objective, ...]
         axes = list(gps) + ([None] if len(axes) > len(gps) else [])
 
     cells = None
-    if len(front_Z):
+    if len(front_Z) and Z.shape[1] == 1:
+        # one axis (a single objective with constraints): the region above the best
+        # feasible value, so the improvement is plain expected improvement
+        lo = torch.tensor([[float(front_Z.max())]], dtype=DTYPE, device=gps[0].device)
+        cells = (lo, torch.full_like(lo, math.inf))
+    elif len(front_Z):
         ref = Z.min(axis=0) - 0.1 * np.maximum(np.ptp(Z, axis=0), 1e-6)
         part = FastNondominatedPartitioning(
             ref_point=torch.as_tensor(ref, dtype=DTYPE),

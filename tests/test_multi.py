@@ -281,3 +281,17 @@ def test_dry_run_of_the_bundled_example_shows_every_metric(tmp_path):
     assert "constraints: seconds <= 20" in r.stdout
     assert "params_k = " in r.stdout and "nothing was stored" in r.stdout
     assert not (tmp_path / "protein.db").exists()
+
+
+def test_one_objective_with_a_constraint_finds_the_bound():
+    cfg = {"metric": "loss", "goal": "minimize", "constraints": ["mem <= 0.5"],
+           "parameters": {"x": PARAMS["x"], "y": PARAMS["y"]}}
+    st = Study(cfg, seed=0)
+    for _ in range(18):
+        t = st.ask()
+        x, y = t.params["x"], t.params["y"]
+        st.tell(t, {"loss": (x - 0.8) ** 2 + (y - 0.3) ** 2, "mem": x})
+    b = st.best()
+    # the unconstrained optimum (0.8, 0.3) is infeasible; the best feasible one is (0.5, 0.3)
+    assert b.info["values"]["mem"] <= 0.5
+    assert b.score == pytest.approx(0.09, abs=0.01)
