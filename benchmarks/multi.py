@@ -51,13 +51,10 @@ def branin_currin(values: Mapping[str, Any]) -> tuple[float, float]:
 
 def hypervolume(points: list[tuple[float, float]], ref: tuple[float, float] = REF) -> float:
     """2-d hypervolume of minimised points against ``ref``."""
-    pts = sorted(p for p in points if p[0] < ref[0] and p[1] < ref[1])
-    hv, low = 0.0, ref[1]
-    for a, b in pts:
-        if b < low:
-            hv += (ref[0] - a) * (low - b)
-            low = b
-    return hv
+    from protein.pareto import hypervolume_2d
+
+    P = np.asarray(points, dtype=float).reshape(-1, 2)
+    return hypervolume_2d(-P[:, 1], P[:, 0], -ref[1], ref[0])
 
 
 # ------------------------------------------------------------------- adapters
