@@ -179,8 +179,12 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
             study.tell(trial, score_f, cost)
     if tb is not None:
         t = study.trial(trial.trial_id)
+        step = history[-1][0] if history else 0
         if t.score is not None:
-            tb.add_scalar(f"final/{cfg.metric}", t.score, history[-1][0] if history else 0)
+            tb.add_scalar(f"final/{cfg.metric}", t.score, step)
+        for name, value in (t.info.get("values") or {}).items():
+            if name != cfg.metric and t.state.value == "complete":
+                tb.add_scalar(f"final/{name}", value, step)
     _close(metrics, tb, wb, study.trial(trial.trial_id).state.value,
            study.trial(trial.trial_id), cfg.metric)
 

@@ -240,12 +240,18 @@ def test_run_command_mode_records_every_metric(tmp_path):
     (tmp_path / "sweep.yaml").write_text(MULTI_YAML.replace("sweep:\n", "rollout_count: 6\nsweep:\n"))
     (tmp_path / "train.py").write_text(RUN_SCRIPT)
     protein("run", "sweep.yaml", "--command", f"{sys.executable} train.py", "--pass", "flags",
-            cwd=tmp_path)
+            "--tensorboard", "tb", cwd=tmp_path)
     st = Study.load("sweep", str(tmp_path / "protein.db"))
     ts = st.trials()
     assert len(ts) == 6 and all(t.state is TrialState.COMPLETE for t in ts), [t.info for t in ts]
     for t in ts:
         assert t.info["values"]["memory_gb"] == pytest.approx(t.params["width"] / 20)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tmp_path / "tb" / "sweep" / "trial_0000"))
+    acc.Reload()
+    assert acc.Scalars("final/memory_gb")[0].value == pytest.approx(ts[0].params["width"] / 20)
+    assert acc.Scalars("final/reward")[0].value == pytest.approx(ts[0].score)
     assert all(t.info["values"]["memory_gb"] <= 40 for t in st.pareto_set())
     # a result that lacks a metric fails its trial and says which
     (tmp_path / "train.py").write_text('import json; print(json.dumps({"reward": 1.0}))')

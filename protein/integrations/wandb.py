@@ -39,6 +39,8 @@ def finish_trial_run(run: Any, trial: Any, state: str, metric: str = "score") ->
         if trial.score is not None:
             run.summary[metric] = trial.score
             run.summary["protein/score"] = trial.score
+        for name, value in (trial.info.get("values") or {}).items():
+            run.summary[name] = value
         if trial.info.get("failure"):
             run.summary["protein/failure"] = str(trial.info["failure"])
     run.finish(exit_code=0 if state in ("complete", "pruned") else 1)
