@@ -65,6 +65,11 @@ def _run(args: argparse.Namespace) -> int:
         params = ", ".join(f"{k}={fmt_value(v)}" for k, v in best.params.items())
         print(f"protein run: best {cfg.metric} {fmt_value(best.score)} (trial {best.trial_id}): "
               f"{params}", file=sys.stderr)
+        if len(cfg.objectives) > 1:
+            front = study.pareto_set()
+            print(f"protein run: {len(front)} trial{'s' if len(front) != 1 else ''} on the Pareto set "
+                  f"({', '.join(o.name for o in cfg.objectives)}); list them with "
+                  f"`protein best --study {name} --storage {storage}`", file=sys.stderr)
         print(f"protein run: trial files in {Path(args.out) / name}/", file=sys.stderr)
     return code
 
