@@ -26,8 +26,8 @@ from typing import Any
 
 from distributions import DistributionError, from_config
 from protein.errors import ConfigError, SpaceError
-from protein.settings import FIELDS as SETTING_FIELDS
 from protein.objectives import Constraint, Objective, parse_constraint, parse_metrics
+from protein.settings import FIELDS as SETTING_FIELDS
 from protein.settings import IGNORED as IGNORED_SETTINGS
 from protein.settings import RENAMED as RENAMED_SETTINGS
 from protein.settings import Settings, settings_from
@@ -189,7 +189,7 @@ def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], dict[tuple[str, .
     loader = yaml_loader()
     try:
         node = yaml.compose(text, Loader=loader)
-        doc = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+        doc = yaml.load(text, Loader=loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         loc = f"{name}:{mark.line + 1}" if mark is not None else name

@@ -89,12 +89,15 @@ class Study:
         ``on_expire``: this is how ``protein run`` resumes an interrupted sweep.
         """
         from protein.methods import suggest_config
-
         from protein.storage.sql import worker_name
 
         if self.config.method == "protein":
-            import protein.optimizer  # noqa: F401 - heavy imports happen before the lock, not in it
-            import protein.surrogate  # noqa: F401
+            # the heavy imports happen here, before the lock, not while holding it
+            import protein.optimizer
+            import protein.surrogate
+
+            if self.config.multi:
+                import protein.multi  # noqa: F401
         count = 1 if n is None else n
         worker = worker or worker_name()
         made: list[Trial] = []

@@ -155,7 +155,7 @@ def test_batches_differ_and_are_deterministic():
     st = run(CFG, 14)
     trials = st.trials()
     cfg = st.config
-    kw = dict(objectives=cfg.objectives, settings=cfg.settings, seed=3, n=4)
+    kw = {"objectives": cfg.objectives, "settings": cfg.settings, "seed": 3, "n": 4}
     a = suggest(cfg.space, trials, **kw)
     b = suggest(cfg.space, trials, **kw)
     assert [s.params for s in a] == [s.params for s in b]
