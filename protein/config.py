@@ -189,7 +189,7 @@ def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], dict[tuple[str, .
     loader = yaml_loader()
     try:
         node = yaml.compose(text, Loader=loader)
-        doc = yaml.load(text, Loader=loader)
+        doc = yaml.load(text, Loader=loader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         loc = f"{name}:{mark.line + 1}" if mark is not None else name
