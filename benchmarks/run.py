@@ -444,6 +444,14 @@ def targets(fig: dict) -> str:
         out.append("- Cumulative cost to within 5% of the best error (median; inf = most runs never "
                    "reach it): " + ", ".join(f"{o} {v:.3g}" for o, v in sorted(c.items(), key=lambda x: x[1])))
     pf = fig.get("puffer", {})
+    for b, vals in sorted(pf.get("median", {}).items()):
+        ours = vals.get("protein", {}).get("hartmann6_mixed")
+        theirs = vals.get("pufferlib_protein", {}).get("hartmann6_mixed")
+        if ours is not None and theirs is not None:
+            out.append(f"- Hartmann6 (mixed) median regret at {b} against PufferLib's Protein run "
+                       f"here: Protein {ours:.4f}, PufferLib {theirs:.4f} -> Protein's regret is "
+                       f"{ours / theirs:.2f} of PufferLib's (target <= 0.5)"
+                       if theirs > 0 else "")
     if pf.get("hv") or pf.get("cost_to_target"):
         for b, vals in sorted(pf.get("hv", {}).items()):
             out.append(f"- Against PufferLib's Protein, front hypervolume at {b}: "
