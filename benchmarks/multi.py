@@ -37,16 +37,14 @@ OPTIMIZERS = ("protein", "optuna_gp", "optuna_tpe", "optuna_nsga2", "random")
 
 
 def branin_currin(values: Mapping[str, Any]) -> tuple[float, float]:
-    """(Branin, Currin) at the unit-cube point the params stand for; both minimised."""
-    x1 = (math.log(values["lr"]) - math.log(1e-4)) / (math.log(1e-1) - math.log(1e-4))
-    x2 = (values["steps"] - 0) / 30
-    u, v = 15 * x1 - 5, 15 * x2
-    branin = (v - 5.1 / (4 * math.pi**2) * u**2 + 5 / math.pi * u - 6) ** 2 \
-        + 10 * (1 - 1 / (8 * math.pi)) * math.cos(u) + 10
+    """(Branin, Currin) at the unit-square point the params stand for; both minimised."""
+    from benchmarks.problems import branin, position
+
+    x1, x2 = position(PARAMS["lr"], values["lr"]), position(PARAMS["steps"], values["steps"])
     x2c = max(x2, 1e-9)
     currin = (1 - math.exp(-1 / (2 * x2c))) * (2300 * x1**3 + 1900 * x1**2 + 2092 * x1 + 60) \
         / (100 * x1**3 + 500 * x1**2 + 4 * x1 + 20)
-    return float(branin), float(currin)
+    return branin(15 * x1 - 5, 15 * x2), float(currin)
 
 
 def hypervolume(points: list[tuple[float, float]], ref: tuple[float, float] = REF) -> float:

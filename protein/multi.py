@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from protein import candidates
-from protein.objectives import Constraint, Objective, nondominated
+from protein.pareto import nondominated
+from protein.objectives import Constraint, Objective, feasible
 from protein.optimizer import COST_AWARE_RATIO, N_REFINE, Suggestion, _Data, _refine, _sobol
 from protein.settings import Settings
 from protein.space import Space
@@ -67,6 +68,20 @@ def values_of(trial: Trial, names: Sequence[str]) -> dict[str, float] | None:
             return None
         out[n] = f
     return out
+
+
+def pareto_set(objectives: tuple[Objective, ...], constraints: tuple[Constraint, ...],
+               trials: Sequence[Trial]) -> list[Trial]:
+    """The complete trials that meet every constraint and that no other such trial beats on
+    every objective, best on the first objective first."""
+    names = list(dict.fromkeys([o.name for o in objectives] + [c.metric for c in constraints]))
+    rows, kept = [], []
+    for t in trials:
+        v = values_of(t, names) if t.is_complete else None
+        if v is not None and feasible(constraints, v):
+            rows.append([o.sign * v[o.name] for o in objectives])
+            kept.append(t)
+    return [kept[i] for i in nondominated(np.array(rows))] if rows else []
 
 
 def suggest(
@@ -204,10 +219,11 @@ def _model_step(space: Space, o: _Obs, k: int, objectives: tuple[Objective, ...]
         if cost_gp is not None:
             m, _ = cost_gp.predict(o.X_pending)
             cost_gp = cost_gp.with_points(o.X_pending, m)
-        con_gps = [g.with_points(o.X_pending, g.predict(o.X_pending)[0]) for g in con_gps]
+        slack = [g.predict(o.X_pending)[0] for g in con_gps]
+        con_gps = [g.with_points(o.X_pending, m) for g, m in zip(con_gps, slack)]
         p_ok = np.ones(len(o.X_pending), bool)
-        for g in con_gps:
-            p_ok &= g.predict(o.X_pending)[0] >= 0
+        for m in slack:
+            p_ok &= m >= 0
         if len(front_Z):
             front_Z = np.vstack([front_Z, Zp[p_ok]])
         axes = list(gps) + ([None] if len(axes) > len(gps) else [])

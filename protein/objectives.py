@@ -117,19 +117,3 @@ def metric_values(
 
 def feasible(constraints: tuple[Constraint, ...], values: Mapping[str, float]) -> bool:
     return all(c.satisfied(values.get(c.metric)) for c in constraints)
-
-
-def nondominated(Y: Any) -> list[int]:
-    """Indices of the rows of ``Y`` (n, m), maximise orientation, that no other row dominates.
-
-    Duplicated rows are all kept (they tie). Order: by the first column, best first.
-    """
-    import numpy as np
-
-    Y = np.asarray(Y, dtype=float)
-    keep = []
-    for i in range(len(Y)):
-        dominated = np.any(np.all(Y >= Y[i], axis=1) & np.any(Y > Y[i], axis=1))
-        if not dominated:
-            keep.append(i)
-    return sorted(keep, key=lambda i: -Y[i, 0])

@@ -87,3 +87,16 @@ def best_at_cost(y: np.ndarray, c: np.ndarray, budget: float) -> float:
     """Best ``y`` among points with ``c <= budget`` (``-inf`` if none)."""
     m = np.isfinite(y) & (c <= budget)
     return float(np.max(y[m])) if m.any() else -np.inf
+
+
+def nondominated(Y: np.ndarray) -> list[int]:
+    """Indices of the rows of ``Y`` (n, m), maximise orientation, that no other row dominates
+    (BoTorch's ``is_non_dominated``; duplicated rows are all kept), best first column first."""
+    import torch
+    from botorch.utils.multi_objective.pareto import is_non_dominated
+
+    Y = np.asarray(Y, dtype=float)
+    if len(Y) == 0:
+        return []
+    keep = np.flatnonzero(is_non_dominated(torch.as_tensor(Y), deduplicate=False).numpy())
+    return [int(i) for i in keep[np.argsort(-Y[keep, 0], kind="stable")]]

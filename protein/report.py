@@ -45,12 +45,13 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     import yaml
 
     from protein.importance import importance
+    from protein.multi import pareto_set
 
     out.mkdir(parents=True, exist_ok=True)
     cfg = study.config
     trials = study.trials()
-    done = sorted(study.feasible(), key=lambda t: -cfg.sign * t.score)
-    pset = study.pareto_set() if len(cfg.objectives) > 1 else []
+    done = sorted(study.feasible(trials), key=lambda t: -cfg.sign * t.score)
+    pset = pareto_set(cfg.objectives, cfg.constraints, trials) if len(cfg.objectives) > 1 else []
     written: list[Path] = []
 
     # results.csv

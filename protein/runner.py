@@ -394,22 +394,6 @@ def _close(metrics: Any, tb: Any, wb: Any, state: str, trial: Any = None,
         finish_trial_run(wb, trial, state, metric)
 
 
-def _front_size(cfg: Any, done: list) -> int:
-    """How many of the complete trials ``done`` are feasible and non-dominated."""
-    import numpy as np
-
-    from protein.multi import values_of
-    from protein.objectives import feasible, nondominated
-
-    names = list(cfg.metric_names)
-    rows = []
-    for t in done:
-        v = values_of(t, names)
-        if v is not None and feasible(cfg.constraints, v):
-            rows.append([o.sign * v[o.name] for o in cfg.objectives])
-    return len(nondominated(np.array(rows))) if rows else 0
-
-
 # ------------------------------------------------------------------- supervisor
 class _RayWorker:
     """A Ray task running the worker loop, with a process-like face for the supervisor."""
@@ -585,7 +569,9 @@ class Progress:
         extra = ", ".join(f"{states[k]} {k}" for k in ("failed", "pruned") if states.get(k))
         b = f"best {cfg.metric} {best.score:.4g} (trial {best.trial_id})" if best else "no result yet"
         if best and len(cfg.objectives) > 1:
-            k = _front_size(cfg, done)
+            from protein.multi import pareto_set
+
+            k = len(pareto_set(cfg.objectives, cfg.constraints, done))
             b = f"{k} trial{'s' if k != 1 else ''} on the Pareto set"
         return (f"[{self.study.name}] {fin}{total} finished"
                 + (f" ({extra})" if extra else "") + f", {states.get('running', 0)} running, {b}")

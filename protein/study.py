@@ -182,11 +182,11 @@ class Study:
     def complete(self) -> list[Trial]:
         return [t for t in self.trials() if t.is_complete]
 
-    def feasible(self) -> list[Trial]:
-        """Complete trials that meet every constraint (all complete ones when there is none)."""
+    def feasible(self, trials: Sequence[Trial] | None = None) -> list[Trial]:
+        """Complete trials (of ``trials``, default the study's) that meet every constraint."""
         from protein.objectives import feasible
 
-        done = self.complete()
+        done = [t for t in (self.trials() if trials is None else trials) if t.is_complete]
         if not self.config.constraints:
             return done
         return [t for t in done if feasible(self.config.constraints, t.info.get("values", {}))]
@@ -201,20 +201,11 @@ class Study:
     def pareto_set(self) -> list[Trial]:
         """Feasible trials that no other feasible trial beats on every objective, best on the
         primary metric first. With a single objective: the best trial(s)."""
-        from protein.multi import values_of
-        from protein.objectives import Objective, nondominated
+        from protein.multi import pareto_set
+        from protein.objectives import Objective
 
         objectives = self.config.objectives or (Objective(self.config.metric, self.config.goal),)
-        names = [o.name for o in objectives]
-        rows, trials = [], []
-        for t in self.feasible():
-            v = values_of(t, names)
-            if v is not None:
-                rows.append([o.sign * v[o.name] for o in objectives])
-                trials.append(t)
-        if not rows:
-            return []
-        return [trials[i] for i in nondominated(np.array(rows))]
+        return pareto_set(objectives, self.config.constraints, self.trials())
 
     def pareto(self) -> list[Trial]:
         """Complete trials on the cost-score front, cheapest first."""
