@@ -65,11 +65,17 @@ def _check(args: argparse.Namespace) -> int:
         if cfg.constraints:
             head.append("constraints: " + ", ".join(map(str, cfg.constraints)))
         if cfg.method == "grid":
-            size = cfg.space.grid_size
-            head.append(
-                f"grid: {size} points" if size is not None
-                else f"grid: continuous parameters take {cfg.settings.grid_points} values each"
-            )
+            from protein.methods import grid_points
+
+            size = len(grid_points(cfg.space, cfg.settings.grid_points))
+            head.append(f"grid: {size} points (protein run's default trial count)"
+                        + ("" if cfg.space.grid_size is not None else
+                           f"; continuous parameters take {cfg.settings.grid_points} values each"))
+        if cfg.seed_key:
+            head.append(f"seed: each trial's seed goes to a --command as {cfg.seed_key} and "
+                        "$PROTEIN_SEED")
+        else:
+            head.append("seed: each trial's seed goes to a --command as $PROTEIN_SEED only")
         body = table(rows, ["parameter", "distribution", "min", "max", "mean", "scale"])
         fixed = flatten(cfg.fixed)
         tail = ["", "fixed overrides:"] + [f"  {k} = {v}" for k, v in fixed.items()] if fixed else []

@@ -17,7 +17,9 @@ def _report(args: argparse.Namespace) -> int:
     from protein.report import write_report
     from protein.study import Study
 
-    study = Study.load(args.study, args.storage)
+    from protein.cli_study import sole_study
+
+    study = Study.load(sole_study(args.study, args.storage), args.storage)
     if not study.trials():
         raise ProteinError(f"study {study.name!r} has no trials yet; nothing to report")
     out = Path(args.out or Path("reports") / study.name)
@@ -37,11 +39,14 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from protein.cli_study import sole_study
     from protein.report import run_spec
     from protein.runner import RunSpec, _run_command, _run_trainer, trial_dir
     from protein.study import Study
 
-    study = Study.load(args.study, args.storage)
+    if args.seeds < 2:
+        raise ProteinError(f"--seeds must be >= 2 to measure spread, got {args.seeds}")
+    study = Study.load(sole_study(args.study, args.storage), args.storage)
     trial = study.trial(args.trial) if args.trial is not None else study.best()
     if trial is None:
         raise ProteinError(f"study {study.name!r} has no complete trial to verify")
@@ -51,30 +56,42 @@ def _verify(args: argparse.Namespace) -> int:
     if not trainer and not command:
         raise ProteinError(f"no trainer or command recorded for study {study.name!r} in "
                            f"{args.runs}/{study.name}/run.json; pass --trainer or --command")
-    spec = RunSpec(study=study.name, storage=study.storage.backend.url, trainer=trainer if not args.command else None,
+    spec = RunSpec(study=study.name, storage=study.storage.backend.url,
+                   trainer=trainer if not args.command else None,
                    command=command if not args.trainer else None,
-                   pass_mode=spec0.get("pass_mode", "flags"), out_dir=str(Path(args.runs) / "verify"),
-                   device=args.device, timeout=args.timeout)
+                   pass_mode=spec0.get("pass_mode", "flags"),
+                   out_dir=str(Path(args.runs) / "verify"), device=args.device,
+                   timeout=args.timeout)
     nested = study.space.nest(trial.params)
     metric = study.config.metric
     scores = []
     for k in range(args.seeds):
-        seed = 10_000 + k
+        seed = args.first_seed + k
+        d = trial_dir(spec, trial.trial_id) / f"seed_{seed}"
+        d.mkdir(parents=True, exist_ok=True)
         if spec.trainer:
-            result = _run_trainer(spec, nested, seed, lambda s, v: False)
+            result = _run_trainer(spec, nested, seed, lambda s, v: False, d)
         else:
-            d = trial_dir(spec, trial.trial_id) / f"seed_{seed}"
-            d.mkdir(parents=True, exist_ok=True)
-            fake = type("T", (), {"trial_id": trial.trial_id})()
-            result = _run_command(spec, study, fake, nested, d, lambda s, v: False)
+            result = _run_command(spec, study.config, trial.trial_id, seed, nested, d,
+                                  lambda s, v, c=None: False)
         score = float(result.get(metric, result.get("score", float("nan"))))
         scores.append(score)
         print(f"protein verify: seed {seed}: {metric} = {fmt_value(score)}", file=sys.stderr)
     mean = statistics.fmean(scores)
-    sd = statistics.stdev(scores) if len(scores) > 1 else 0.0
+    sd = statistics.stdev(scores)
+    ignored = len(set(scores)) == 1
+    how = (f"as {study.config.seed_key} and $PROTEIN_SEED" if study.config.seed_key
+           else "as $PROTEIN_SEED")
+    if ignored:
+        print(f"protein verify: warning: every seed gave {metric} = {fmt_value(scores[0])}: "
+              f"the {'trainer' if spec.trainer else 'command'} seems to ignore its seed (passed "
+              f"{'as seed=' if spec.trainer else how}); the spread measured here says nothing "
+              "about reproducibility. Make it seed its random generators from it (or name "
+              "the key it reads with seed_key: in the config)", file=sys.stderr)
     out = {"trial": trial.trial_id, "original": trial.score, "seeds": args.seeds,
-           "scores": scores, "mean": mean, "std": sd,
-           "min": min(scores), "max": max(scores)}
+           "seed_values": [args.first_seed + k for k in range(args.seeds)],
+           "scores": scores, "mean": mean, "std": sd, "min": min(scores), "max": max(scores),
+           "seed_ignored": ignored}
     emit(out, args.format, lambda: table(
         [[trial.trial_id, trial.score, mean, sd, min(scores), max(scores), args.seeds]],
         ["trial", f"original {metric}", "mean", "std", "min", "max", "seeds"]))
@@ -120,31 +137,39 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _add(sub: Any) -> None:
     p = sub.add_parser("report", help="write results.csv, topk.json, best_config.yaml, SUMMARY.md, plots")
-    p.add_argument("--study", default="default")
-    p.add_argument("--storage", default=None)
-    p.add_argument("--out", default=None, help="directory (default reports/<study>)")
-    p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--runs", default="runs", help="protein run's --out, for the reproduce command")
-    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--study", default=None, help="study name (default: the storage's only study)")
+    p.add_argument("--storage", default=None,
+                   help="sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)")
+    p.add_argument("--out", default=None, help="directory for the files (default reports/<study>)")
+    p.add_argument("--top-k", type=int, default=5, help="trials in topk.json (default 5)")
+    p.add_argument("--runs", default="runs",
+                   help="protein run's --out, where run.json says how to reproduce a trial")
+    p.add_argument("--no-plots", action="store_true", help="write no PNG plots")
     p.add_argument("--wandb-project", default=None, help="also log every trial and the summary to W&B")
     p.set_defaults(func=_report)
 
     p = sub.add_parser("verify", help="rerun the best (or --trial) config with several seeds")
-    p.add_argument("--study", default="default")
-    p.add_argument("--storage", default=None)
-    p.add_argument("--trial", type=int, default=None)
-    p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--trainer", default=None)
-    p.add_argument("--command", default=None)
-    p.add_argument("--runs", default="runs")
-    p.add_argument("--device", default=None)
-    p.add_argument("--timeout", type=float, default=None)
+    p.add_argument("--study", default=None, help="study name (default: the storage's only study)")
+    p.add_argument("--storage", default=None,
+                   help="sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)")
+    p.add_argument("--trial", type=int, default=None, help="the trial to rerun (default: the best)")
+    p.add_argument("--seeds", type=int, default=5, help="how many seeds (default 5)")
+    p.add_argument("--first-seed", type=int, default=10_000,
+                   help="seeds are this, this + 1, ... (default 10000, away from trial ids)")
+    p.add_argument("--trainer", default=None, help="trainer module (default: the one the sweep used)")
+    p.add_argument("--command", default=None,
+                   help="command (default: the one the sweep used); it gets the seed as the "
+                        "config's seed_key and $PROTEIN_SEED")
+    p.add_argument("--runs", default="runs", help="protein run's --out (reads run.json there)")
+    p.add_argument("--device", default=None, help="trainer device (default: cuda if present)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds before a rerun fails")
     p.add_argument("--format", choices=["json", "table", "yaml"], default="json")
     p.set_defaults(func=_verify)
 
     p = sub.add_parser("compare", help="two or more studies side by side")
-    p.add_argument("studies", nargs="+")
-    p.add_argument("--storage", default=None)
+    p.add_argument("studies", nargs="+", help="study names")
+    p.add_argument("--storage", default=None,
+                   help="sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)")
     p.add_argument("--format", choices=["table", "json", "yaml"], default="table")
     p.set_defaults(func=_compare)
 

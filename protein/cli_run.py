@@ -18,12 +18,16 @@ def _run(args: argparse.Namespace) -> int:
     from protein.storage import default_url
     from protein.study import Study
 
+    cfg = load_config(args.config)
+    _defaults_from_config(args, cfg)
     if bool(args.trainer) == bool(args.command):
         raise ProteinError("give exactly one of --trainer MODULE and --command \"CMD\"")
     if args.workers < 1:
         raise ProteinError(f"--workers must be >= 1, got {args.workers}")
-    cfg = load_config(args.config)
     max_trials = args.max_trials or cfg.max_trials
+    if max_trials is None and cfg.method == "grid":
+        max_trials = grid_size(cfg)
+        print(f"protein run: {max_trials} trials, one per grid point", file=sys.stderr)
     if max_trials is None:
         raise ProteinError(
             f"{args.config}: how many trials? set rollout_count (and num_samples) in the "
@@ -39,7 +43,7 @@ def _run(args: argparse.Namespace) -> int:
                                "module path such as trainers.digits") from None
         if not callable(getattr(module, "train", None)):
             raise ProteinError(f"--trainer {args.trainer}: the module has no train() function")
-    name = args.study or Path(args.config).stem
+    name = args.study or study_name(cfg, args.config)
     storage = args.storage or default_url()
     if args.dry_run:
         return dry_run(args, cfg, name)
@@ -53,11 +57,19 @@ def _run(args: argparse.Namespace) -> int:
     spec = RunSpec(
         study=name, storage=storage, trainer=args.trainer, command=args.command,
         pass_mode=args.pass_mode, timeout=args.timeout, max_trials=max_trials,
-        early_stop=args.early_stop, smooth=args.smooth, out_dir=args.out, device=args.device,
+        early_stop=args.early_stop, smooth=args.smooth, grace=args.grace,
+        max_resource=args.max_resource, reduction_factor=args.reduction_factor,
+        min_trials=args.min_trials, out_dir=args.out, device=args.device,
         threads=threads, tensorboard=args.tensorboard, wandb_project=args.wandb_project,
+        wandb_entity=args.wandb_entity,
     )
+    spec.stop_config()  # bad early-stop settings fail here, before any worker starts
     code = supervise(spec, args.workers, progress=not args.quiet, executor=args.executor,
                      ray_address=args.ray_address, gpus_per_trial=args.gpus_per_trial)
+    trials = study.trials()
+    if code == 0 and len(trials) < max_trials:
+        print(f"protein run: the search space is exhausted after {len(trials)} trials (every "
+              f"point has been run); the sweep is complete", file=sys.stderr)
     best = study.best()
     if best is not None:
         from protein.output import fmt_value
@@ -72,6 +84,51 @@ def _run(args: argparse.Namespace) -> int:
                   f"`protein best --study {name} --storage {storage}`", file=sys.stderr)
         print(f"protein run: trial files in {Path(args.out) / name}/", file=sys.stderr)
     return code
+
+
+STOP_DEFAULTS = {"early_stop": "auto", "grace": 0.25, "max_resource": None,
+                 "reduction_factor": 3.0, "min_trials": 5, "smooth": 1}
+
+
+def _defaults_from_config(args: argparse.Namespace, cfg: Any) -> None:
+    """Options the command line leaves out, from the config (a W&B sweep's program and
+    early_terminate, a hyperparameter file's environments and logging), else the defaults."""
+    extras = cfg.extras
+    if not args.trainer and not args.command and extras.get("command"):
+        args.command = extras["command"]
+        print(f"protein run: --command {args.command!r} (the config's program)", file=sys.stderr)
+    if args.pass_mode is None:
+        args.pass_mode = extras.get("pass_mode", "flags")
+    for key, default in STOP_DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, extras.get(f"early_stop_{key}", extras.get(key, default))
+                    if key != "early_stop" else extras.get("early_stop", default))
+    if args.wandb_project is None and extras.get("wandb_project"):
+        args.wandb_project = extras["wandb_project"]
+        print(f"protein run: logging each trial to W&B project {args.wandb_project!r} (the "
+              "config's wandb_project)", file=sys.stderr)
+    if getattr(args, "wandb_entity", None) is None:
+        args.wandb_entity = extras.get("wandb_entity")
+    if args.over is None and extras.get("over"):
+        (path, values), = extras["over"].items()
+        args.over = f"{path}=" + ",".join(str(v) for v in values)
+        print(f"protein run: one study per {path} ({', '.join(map(str, values))}), from the "
+              "config's environments", file=sys.stderr)
+
+
+def study_name(cfg: Any, path: str) -> str:
+    """The config's ``study:`` or its file name; printed so the user knows what to pass."""
+    name = cfg.study_name(path)
+    origin = "the config's study: key" if cfg.study else "the config file's name"
+    print(f"protein: study {name!r} ({origin}; --study NAME to choose another)", file=sys.stderr)
+    return name
+
+
+def grid_size(cfg: Any) -> int:
+    """How many distinct points the config's grid has."""
+    from protein.methods import grid_points
+
+    return len(grid_points(cfg.space, cfg.settings.grid_points))
 
 
 BUDGET_WORDS = ("epochs", "epoch", "steps", "timesteps", "total_timesteps", "iterations",
@@ -102,9 +159,7 @@ def dry_run(args: argparse.Namespace, cfg: Any, name: str) -> int:
     print(f"\ntrials: {total}" + (f" ({cfg.rollout_count} rollouts x {cfg.num_samples} samples)"
                                   if cfg.rollout_count else ""))
     if cfg.method == "grid":
-        from protein.methods import grid_points
-
-        size = len(grid_points(cfg.space, cfg.settings.grid_points))
+        size = grid_size(cfg)
         print(f"grid: {size} points")
         if size > GRID_WARN:
             print(f"protein run: warning: the grid has {size} points (more than {GRID_WARN}); "
@@ -181,14 +236,19 @@ def run_over(args: argparse.Namespace, cfg: Any, name: str, storage: str,
 def _add_run(sub: Any) -> None:
     p = sub.add_parser("run", help="run a sweep: ask, train, tell with parallel workers")
     p.add_argument("config", help="sweep config")
-    p.add_argument("--study", default=None, help="study name (default: the config file's stem)")
+    p.add_argument("--study", default=None,
+                   help="study name (default: the config's study: key, else its file name)")
     p.add_argument("--storage", default=None,
                    help="sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--trainer", help="python module with train(params, seed, device, report)")
     what.add_argument("--command", help="program to run per trial; params are passed per --pass")
     p.add_argument("--pass", dest="pass_mode", choices=["flags", "hydra", "json", "env"],
-                   default="flags", help="how --command gets the params (default --a.b=value flags)")
+                   default=None,
+                   help="how --command gets the params and the trial seed: flags --a.b=value "
+                        "(the default; lists as --a.b v1 v2), hydra a.b=value, json (a file "
+                        "path argument), env (A_B=value variables); the seed also comes as "
+                        "$PROTEIN_SEED")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local worker processes, or Ray tasks (pip install 'protein-hpo[ray]')")
@@ -199,12 +259,30 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=None, help="seconds before a trial is failed")
     p.add_argument("--max-trials", type=int, default=None,
                    help="total trials (default: rollout_count x num_samples from the config)")
-    p.add_argument("--early-stop", choices=["auto", "protein", "median", "asha", "none"],
-                   default="auto", help="rule applied to reported intermediate values")
-    p.add_argument("--smooth", type=int, default=1,
-                   help="judge the mean of the last K intermediate values (noisy metrics)")
+    stop = p.add_argument_group(
+        "early stopping", "rules applied to the intermediate values a trial reports; none stops "
+        "a trial before its grace period or at its last step")
+    stop.add_argument("--early-stop", choices=["auto", "protein", "median", "asha", "none"],
+                      default=None,
+                      help="auto (the default): Protein's cost rule once it can judge (10 "
+                           "complete trials, the cost so far known in the unit of the recorded "
+                           "costs), else none; median: below the median of the other trials at "
+                           "the same step; asha: successive halving")
+    stop.add_argument("--smooth", type=int, default=None,
+                      help="judge the mean of the last K intermediate values (default 1)")
+    stop.add_argument("--grace", type=float, default=None,
+                      help="no stop before this step; below 1, that fraction of --max-resource "
+                           "(default 0.25); ASHA's first rung")
+    stop.add_argument("--max-resource", type=float, default=None,
+                      help="the last step of a full trial (default: the furthest step a complete "
+                           "trial reported)")
+    stop.add_argument("--reduction-factor", type=float, default=None,
+                      help="ASHA keeps the top 1/F at each rung (default 3)")
+    stop.add_argument("--min-trials", type=int, default=None,
+                      help="complete trials before the median rule judges (default 5)")
     p.add_argument("--out", default="runs", help="directory for per-trial files (default runs/)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="the study's seed: the same trials and seed give the same suggestions")
     p.add_argument("--device", default=None, help="trainer device (default: cuda if present)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument("--dry-run", action="store_true",
@@ -216,7 +294,9 @@ def _add_run(sub: Any) -> None:
                    help="one study per value of a fixed override, e.g. env.name=single,double")
     p.add_argument("--tensorboard", default=None, metavar="DIR",
                    help="write each trial's intermediate values as TensorBoard scalars")
-    p.add_argument("--wandb-project", default=None, help="log each trial as a W&B run")
+    p.add_argument("--wandb-project", default=None,
+                   help="log each trial as a W&B run (default: the config's wandb_project)")
+    p.add_argument("--wandb-entity", default=None, help="the W&B entity (team or user)")
     p.set_defaults(func=_run)
 
 

@@ -16,7 +16,8 @@ from protein.space import flatten
 
 
 def _study_args(p: argparse.ArgumentParser, fmt: tuple[str, ...] = ("json", "table", "yaml")) -> None:
-    p.add_argument("--study", default="default", help="study name (default: default)")
+    p.add_argument("--study", default=None,
+                   help="study name (default: the storage's only study)")
     p.add_argument("--storage", default=None,
                    help="sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)")
     if fmt:
@@ -26,14 +27,37 @@ def _study_args(p: argparse.ArgumentParser, fmt: tuple[str, ...] = ("json", "tab
 def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from protein.study import Study
 
-    return Study.load(args.study, args.storage)
+    return Study.load(sole_study(args.study, args.storage), args.storage)
+
+
+def sole_study(name: str | None, storage: str | None) -> str:
+    """``name``, or the storage's only study (printed); several or none is an error."""
+    if name is not None:
+        return name
+    from protein.storage import default_url, open_storage
+
+    names = open_storage(storage).study_names()
+    where = storage or default_url()
+    if len(names) == 1:
+        print(f"protein: study {names[0]!r} (the only one in {where})", file=sys.stderr)
+        return names[0]
+    if not names:
+        raise ProteinError(f"no study in {where}; create one with protein init CONFIG "
+                           "(or protein run CONFIG), or give --storage")
+    raise ProteinError(f"{where} holds {len(names)} studies ({', '.join(names)}); "
+                       "choose one with --study NAME")
 
 
 # ------------------------------------------------------------------------ init
 def _init(args: argparse.Namespace) -> int:
     from protein.study import Study
 
-    study = Study.create(args.config, args.study, args.storage, seed=args.seed,
+    from protein.cli_run import study_name
+    from protein.config import load_config
+
+    cfg = load_config(args.config)
+    name = args.study or study_name(cfg, args.config)
+    study = Study.create(cfg, name, args.storage, seed=args.seed,
                          lease_s=args.lease, on_expire=args.on_expire, replace=args.force)
     n = len(study.trials())
     print(to_json({"study": study.name, "storage": study.storage.backend.url,
@@ -47,6 +71,10 @@ def _add_init(sub: Any) -> None:
     p = sub.add_parser("init", help="create a study from a sweep config")
     p.add_argument("config", help="sweep config (.yaml, .json, .ini)")
     _study_args(p, fmt=())
+    p.set_defaults(study=None)
+    for a in p._actions:
+        if a.dest == "study":
+            a.help = "study name (default: the config's study: key, else its file name)"
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lease", type=float, default=None,
                    help="seconds without a heartbeat before a running trial expires (default 24h)")
@@ -58,45 +86,42 @@ def _add_init(sub: Any) -> None:
 
 
 # ------------------------------------------------------------------------- ask
-def _shell_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, float):
-        return repr(v)
-    if isinstance(v, (list, dict)):
-        import json
-
-        return json.dumps(v)
-    return str(v)
-
-
 def _ask(args: argparse.Namespace) -> int:
     import socket
 
+    from protein.output import env_name, param_args, value_text
+
+    if args.count < 1:
+        raise ProteinError(f"--count must be >= 1, got {args.count}")
     study = _open(args)
     # not host:pid: this process exits at once, while the trial runs on in the caller's loop;
     # such trials expire by their lease (protein init --lease) instead
     worker = args.worker or f"{socket.gethostname()}:cli"
     made = study.ask(n=args.count, worker=worker)
+    if not made:
+        raise ProteinError(f"study {study.name!r}: no trial to hand out: "
+                           f"{study.exhausted or 'nothing left to suggest'}")
+    seed_key = study.config.seed_key
     for t in made:
-        full = flatten(study.space.nest(t.params))
-        if args.format == "json":
-            continue
-        if args.format == "flags":
-            print(" ".join([str(t.trial_id)] + [shlex.quote(f"--{k}={_shell_value(v)}")
-                                                for k, v in full.items()]))
-        elif args.format == "hydra":
-            print(" ".join([str(t.trial_id)] + [shlex.quote(f"{k}={_shell_value(v)}")
-                                                for k, v in full.items()]))
+        nested = study.space.nest(t.params)
+        if seed_key:
+            from protein.space import set_path
+
+            set_path(nested, seed_key, t.trial_id)
+        full = flatten(nested)
+        if args.format in ("flags", "hydra"):
+            print(" ".join([str(t.trial_id)] + [shlex.quote(a) for a in param_args(full, args.format)]))
         elif args.format == "env":
             print(f"export PROTEIN_TRIAL={t.trial_id}")
+            print(f"export PROTEIN_SEED={t.trial_id}")
             for k, v in full.items():
-                name = "".join(c if c.isalnum() else "_" for c in k).upper()
-                print(f"export {name}={shlex.quote(_shell_value(v))}")
+                print(f"export {env_name(k)}={shlex.quote(value_text(v))}")
     if args.format in ("json", "yaml"):
-        out = [{"trial": t.trial_id, "params": t.nested_params,
+        out = [{"trial": t.trial_id, "seed": t.trial_id, "params": t.nested_params,
                 "config": study.space.nest(t.params), "info": dict(t.info)} for t in made]
         emit(out[0] if args.count == 1 else out, args.format)
+    if study.exhausted:
+        print(f"protein ask: {study.exhausted}", file=sys.stderr)
     return 0
 
 
@@ -106,7 +131,9 @@ def _add_ask(sub: Any) -> None:
     p.add_argument("--count", type=int, default=1, help="how many trials to start")
     p.add_argument("--worker", default=None, help="worker name stored with the trial (default host:cli); "
                         "trials expire after the study's --lease without a progress call")
-    p.epilog = ("flags/hydra print one line per trial: the trial id, then --a.b=v (flags) or "
+    p.epilog = ("flags/hydra print one line per trial: the trial id, then --a.b=v (flags; a "
+                "list as --a.b v1 v2) or a.b=v (hydra), with the trial seed under the config's "
+                "seed_key; "
                 "a.b=v (hydra) for every searched parameter and fixed override")
     p.set_defaults(func=_ask)
 
@@ -117,11 +144,16 @@ def _tell(args: argparse.Namespace) -> int:
     if not args.score and not (args.failed or args.pruned):
         raise ProteinError(f"trial {args.trial}: give --score X, --failed or --pruned")
     score = _scores(args.trial, args.score or [])
+    metrics = dict(args.metric or [])
+    if any(n is None for n in metrics):
+        raise ProteinError(f"trial {args.trial}: --metric takes NAME=VALUE (e.g. "
+                           "--metric success_rate=0.73)")
     t = study.tell(args.trial, score, args.cost, failed=args.failed, pruned=args.pruned,
-                   reason=args.reason)
+                   reason=args.reason, metrics=metrics)
     out = {"trial": t.trial_id, "state": t.state.value, "score": t.score, "cost": t.cost}
-    if "values" in t.info:
-        out["values"] = t.info["values"]
+    for key in ("values", "metrics"):
+        if key in t.info:
+            out[key] = t.info[key]
     print(to_json(out))
     return 0
 
@@ -166,6 +198,9 @@ def _add_tell(sub: Any) -> None:
     p.add_argument("--score", type=_score_arg, action="append",
                    help="the metric's final value (nan is recorded as failed); with several "
                         "metrics, once per metric as NAME=VALUE")
+    p.add_argument("--metric", type=_score_arg, action="append",
+                   help="another number the trial reported, kept and shown but not optimised "
+                        "(NAME=VALUE, repeatable)")
     p.add_argument("--cost", type=_score, help="what the trial cost (> 0; default 1)")
     p.add_argument("--failed", action="store_true")
     p.add_argument("--pruned", action="store_true")
@@ -175,22 +210,17 @@ def _add_tell(sub: Any) -> None:
 
 # -------------------------------------------------------------------- progress
 def _progress(args: argparse.Namespace) -> int:
-    from protein.early_stop import median_stop
+    from protein.early_stop import StopConfig, decide
 
     study = _open(args)
     study.report(args.trial, args.step, args.value)
-    sign = study.config.sign
-    cost = args.cost if args.cost is not None else args.step
-    done = study.complete()
-    costs = {t.cost for t in done}
-    if len(costs) > 1:
-        stop = study.should_stop(args.trial, args.value, cost)
-        rule = "protein"
-    else:
-        curves = [[(s, sign * v) for s, v in t.intermediate] for t in done]
-        stop = median_stop(sign * args.value, args.step, curves)
-        rule = "median"
-    print(to_json({"trial": args.trial, "stop": stop, "rule": rule}))
+    trial = study.trial(args.trial)
+    others = [t for t in study.trials() if t.trial_id != args.trial]
+    rule = StopConfig(rule=args.rule, smooth=args.smooth, grace=args.grace,
+                      max_resource=args.max_resource, reduction_factor=args.reduction_factor,
+                      min_trials=args.min_trials, quantile=study.config.settings.early_stop_quantile)
+    stop, why = decide(rule, study.config.sign, list(trial.intermediate), others, args.cost)
+    print(to_json({"trial": args.trial, "stop": stop, "rule": why}))
     return 0
 
 
@@ -201,7 +231,19 @@ def _add_progress(sub: Any) -> None:
     p.add_argument("--step", type=float, required=True)
     p.add_argument("--value", type=_score, required=True)
     p.add_argument("--cost", type=_score, default=None,
-                   help="cost so far, in tell's --cost unit (default: the step)")
+                   help="cost so far, in tell's --cost unit; without it the protein rule "
+                        "judges only when every complete trial's cost equals its last step")
+    p.add_argument("--rule", choices=["auto", "protein", "median", "asha", "none"],
+                   default="auto", help="early-stopping rule (default auto; see protein run -h)")
+    p.add_argument("--smooth", type=int, default=1, help="judge the mean of the last K values")
+    p.add_argument("--grace", type=float, default=0.25,
+                   help="no stop before this step (below 1: a fraction of --max-resource)")
+    p.add_argument("--max-resource", type=float, default=None,
+                   help="the last step of a full trial (default: the furthest a complete "
+                        "trial reported)")
+    p.add_argument("--reduction-factor", type=float, default=3.0, help="ASHA's keep 1/F")
+    p.add_argument("--min-trials", type=int, default=5,
+                   help="complete trials before the median rule judges")
     p.set_defaults(func=_progress)
 
 
@@ -215,15 +257,20 @@ def _trials(args: argparse.Namespace) -> int:
 
 
 def _trial_table(study: Any, ts: list) -> str:
+    from protein.output import iso_time, short_names
+
     names = study.space.names
-    short = [n.rsplit(".", 1)[-1] for n in names]
     metrics = list(study.config.metric_names) if study.config.multi else [study.config.metric]
+    extra = list(dict.fromkeys(k for t in ts for k in (t.info.get("metrics") or {})))
     rows = []
     for t in ts:
-        vals = t.info.get("values") or {study.config.metric: t.score}
-        rows.append([t.trial_id, t.state.value] + [vals.get(m) for m in metrics] + [t.cost]
-                    + [t.params.get(n, "") for n in names])
-    return table(rows, ["trial", "state"] + metrics + ["cost"] + short)
+        vals = {**(t.info.get("metrics") or {}),
+                **(t.info.get("values") or {study.config.metric: t.score})}
+        rows.append([t.trial_id, t.state.value] + [vals.get(m) for m in metrics + extra]
+                    + [t.cost] + [t.params.get(n, "") for n in names]
+                    + [(iso_time(t.finished_at) or "").replace("T", " ").rstrip("Z")])
+    return table(rows, ["trial", "state"] + metrics + extra + ["cost"] + short_names(names)
+                 + ["finished (UTC)"])
 
 
 def _best(args: argparse.Namespace) -> int:
@@ -331,7 +378,10 @@ def summary_text(study: Any, width: int = 80) -> str:
 
 
 def _brief(params: dict) -> str:
-    return ", ".join(f"{k.rsplit('.', 1)[-1]}={fmt_value(v)}" for k, v in params.items())
+    from protein.output import short_names
+
+    return ", ".join(f"{k}={fmt_value(v)}" for k, v in zip(short_names(list(params)),
+                                                             params.values()))
 
 
 def _fit(s: str, width: int) -> str:

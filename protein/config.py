@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,7 @@ from protein.objectives import Constraint, Objective, parse_constraint, parse_me
 from protein.settings import FIELDS as SETTING_FIELDS
 from protein.settings import IGNORED as IGNORED_SETTINGS
 from protein.settings import RENAMED as RENAMED_SETTINGS
-from protein.settings import Settings, settings_from
+from protein.settings import ProteinWarning, Settings, settings_from
 from protein.space import Space, conditions_from
 
 GOALS = ("maximize", "minimize")
@@ -40,8 +42,17 @@ METHODS = {
 }
 RUN_KEYS = ("rollout_count", "num_samples", "max_trials")
 SWEEP_KEYS = {"method", "metric", "goal", "metrics", "constraints", "parameters", "settings",
-              "protein", *RUN_KEYS}
+              "protein", "study", "seed_key", *RUN_KEYS}
 LEAF_KEYS = {"distribution", "values", "choices", "min", "max"}
+# Setting names a training config may well use too: at the sweep level they are fixed
+# overrides; every other optimizer-setting name there is ambiguous and an error.
+SHARED_NAMES = {"device", "gpus", "use_gpu", "downsample", "threads"}
+# Words in a metric's name that say its direction (``mean_reward``, ``val/loss``).
+MAXIMIZE_WORDS = {"reward", "rewards", "return", "returns", "accuracy", "acc", "score", "f1",
+                  "auc", "success", "precision", "recall", "map", "bleu", "iou"}
+MINIMIZE_WORDS = {"loss", "error", "err", "perplexity", "ppl", "regret", "mse", "mae", "rmse",
+                  "nll", "cost", "wer", "cer", "latency"}
+STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,8 @@ class SweepConfig:
     extras: Mapping[str, Any] = field(default_factory=dict)
     objectives: tuple[Objective, ...] = ()
     constraints: tuple[Constraint, ...] = ()
+    study: str | None = None
+    seed_key: str | None = "seed"
 
     @property
     def multi(self) -> bool:
@@ -118,8 +131,20 @@ class SweepConfig:
             out["num_samples"] = self.num_samples
         if "max_trials" in self.extras:
             out["max_trials"] = self.extras["max_trials"]
+        if self.study is not None:
+            out["study"] = self.study
+        if self.seed_key != "seed":
+            out["seed_key"] = self.seed_key
         out.update({k: v for k, v in self.fixed.items()})
         return out
+
+    def study_name(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The study this config runs as: its ``study:`` key, else the config file's stem."""
+        if self.study is not None:
+            return self.study
+        if path is not None and not isinstance(path, Mapping):
+            return Path(path).stem
+        return "default"
 
 
 # --------------------------------------------------------------------------- entry
@@ -221,6 +246,11 @@ def _from_document(doc: dict[str, Any], where: _Where) -> SweepConfig:
         return _from_hyperparameter_yaml(doc, where)
     if "sweep" in doc:
         return _from_sweep_yaml(doc, where)
+    from protein.config_wandb import is_wandb, section_from_wandb
+
+    if is_wandb(doc):
+        sec, extras = section_from_wandb(doc, where.error)
+        return _from_section(sec, (), where, run=sec, extras=extras)
     return _from_section(doc, (), where, run=doc)
 
 
@@ -228,7 +258,7 @@ def _from_sweep_yaml(doc: dict[str, Any], where: _Where) -> SweepConfig:
     sweep = doc["sweep"]
     if not isinstance(sweep, Mapping):
         raise where.error("sweep", f"expected a mapping, got {sweep!r}")
-    stray = [k for k in doc if k not in ("sweep", *RUN_KEYS, "defaults")]
+    stray = [k for k in doc if k not in ("sweep", *RUN_KEYS, "study", "defaults")]
     if stray:
         k = stray[0]
         raise where.error(
@@ -236,15 +266,16 @@ def _from_sweep_yaml(doc: dict[str, Any], where: _Where) -> SweepConfig:
             f"top-level overrides are not applied; move '{k}:' under 'sweep:' "
             f"(as sweep.{k}) so every trial gets it",
         )
-    for k in RUN_KEYS:
+    for k in (*RUN_KEYS, "study"):
         if k in sweep and k in doc:
             raise where.error(("sweep", k), "given both at the top and under sweep; keep one")
-    run = {**{k: doc[k] for k in RUN_KEYS if k in doc}}
+    run = {**{k: doc[k] for k in (*RUN_KEYS, "study") if k in doc}}
     return _from_section(dict(sweep), ("sweep",), where, run={**run, **sweep})
 
 
 def _from_section(
-    sec: dict[str, Any], at: tuple[str, ...], where: _Where, run: Mapping[str, Any]
+    sec: dict[str, Any], at: tuple[str, ...], where: _Where, run: Mapping[str, Any],
+    extras: dict[str, Any] | None = None,
 ) -> SweepConfig:
     if "parameters" not in sec:
         raise where.error(
@@ -258,21 +289,55 @@ def _from_section(
     settings_key = "settings" if "settings" in sec else "protein"
     if not isinstance(sec.get(settings_key, {}) or {}, Mapping):
         raise where.error(at + (settings_key,), "expected a mapping of setting: value")
+    fixed = _fixed_overrides(sec, at, where)
+    settings = _settings(raw_settings, at + (settings_key,), where)
+    space = _space(sec["parameters"], at + ("parameters",), where, fixed)
+    return _finish(sec, at, where, space, settings, run, extras=dict(extras or {}))
+
+
+def _fixed_overrides(sec: Mapping[str, Any], at: tuple[str, ...],
+                     where: _Where) -> dict[str, Any]:
+    """Every key of a sweep section that is not Protein's own: the user's training keys.
+
+    They are never taken as optimizer settings (those live under ``settings:``). A name that
+    is an optimizer setting and unlikely to be a training key is ambiguous, so an error.
+    """
     fixed: dict[str, Any] = {}
     for key, value in sec.items():
         if key in SWEEP_KEYS:
             continue
-        if key in SETTING_FIELDS or key in IGNORED_SETTINGS or key in RENAMED_SETTINGS:
-            raw_settings[key] = value
-            continue
+        optimizer_name = key in SETTING_FIELDS or key in IGNORED_SETTINGS or key in RENAMED_SETTINGS
+        if optimizer_name and key not in SHARED_NAMES:
+            raise where.error(
+                at + (key,),
+                f"ambiguous: '{key}' is an optimizer setting, but here it would be a fixed "
+                f"override passed to every trial; to set Protein's setting move it under "
+                f"settings: ({'.'.join(at + ('settings', key))}), to pass it to your trainer "
+                f"put it in a group (e.g. {'.'.join(at + ('trainer', key))})",
+            )
         if not isinstance(value, Mapping):
-            close = difflib.get_close_matches(key, sorted(SWEEP_KEYS | SETTING_FIELDS), n=1)
+            close = difflib.get_close_matches(key, sorted(SWEEP_KEYS), n=1, cutoff=0.8)
+            if close and close[0] not in sec:
+                raise where.error(
+                    at + (key,),
+                    f"unknown key; did you mean {close[0]!r}? (if '{key}' is a key of your "
+                    f"trainer, put it in a group, e.g. {'.'.join(at + ('trainer', key))})")
             if close:
-                raise where.error(at + (key,), f"unknown key; did you mean {close[0]!r}?")
+                warnings.warn(
+                    f"{'.'.join(at + (key,))}: passed to every trial as a fixed override "
+                    f"({key}={value!r}); did you mean Protein's '{close[0]}'?",
+                    ProteinWarning, stacklevel=4)
         fixed[key] = value
-    settings = _settings(raw_settings, at + (settings_key,), where)
-    space = _space(sec["parameters"], at + ("parameters",), where, fixed)
-    return _finish(sec, at, where, space, settings, run, extras={})
+    return fixed
+
+
+def infer_goal(metric: str) -> str | None:
+    """``maximize`` or ``minimize`` when the metric's name leaves no doubt, else None."""
+    words = set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", metric).lower()))
+    up, down = bool(words & MAXIMIZE_WORDS), bool(words & MINIMIZE_WORDS)
+    if up == down:
+        return None
+    return "maximize" if up else "minimize"
 
 
 def _finish(
@@ -299,13 +364,23 @@ def _finish(
         goal, metric = objectives[0].goal, objectives[0].name
     else:
         goal = sec.get("goal")
+        metric = sec.get("metric", "score")
+        if not isinstance(metric, str) or not metric:
+            raise where.error(at + (keys["metric"],), f"expected the metric's name, got {metric!r}")
+        if goal is None and sec.get("metric") is not None:
+            goal = infer_goal(metric)
+            if goal is None:
+                raise where.error(at + (keys["goal"],),
+                                  f"missing, and the metric's name {metric!r} does not say its "
+                                  "direction; set it to maximize or minimize")
+            warnings.warn(f"{where.source}: {'.'.join(at + (keys['goal'],))} not given; "
+                          f"{goal} {metric!r} (inferred from the metric's name; set "
+                          f"{keys['goal']}: {goal} to make it explicit)", ProteinWarning,
+                          stacklevel=4)
         if goal is None:
             raise where.error(at + (keys["goal"],), "missing; set it to maximize or minimize")
         if goal not in GOALS:
             raise where.error(at + (keys["goal"],), f"expected maximize or minimize, got {goal!r}")
-        metric = sec.get("metric", "score")
-        if not isinstance(metric, str) or not metric:
-            raise where.error(at + (keys["metric"],), f"expected the metric's name, got {metric!r}")
         objectives = (Objective(metric, goal),)
     raw_c = sec.get("constraints") or []
     if isinstance(raw_c, str):
@@ -336,6 +411,22 @@ def _finish(
         extras["max_trials"] = counts["max_trials"]
     if method == "grid" and space.grid_size is None:
         extras.setdefault("grid_points", settings.grid_points)
+    study = run.get("study")
+    if study is not None and (not isinstance(study, str) or not STUDY_NAME.match(study)):
+        raise where.error(at + ("study",), f"expected a name of letters, digits and _.@+- "
+                          f"(at most 128, not starting with one of _.@+-), got {study!r}")
+    seed_key = sec.get("seed_key", "seed")
+    if seed_key is not None:
+        if not isinstance(seed_key, str) or not seed_key.strip("."):
+            raise where.error(at + ("seed_key",), f"expected a dotted key such as train.seed, "
+                              f"or null to pass the seed only as $PROTEIN_SEED; got {seed_key!r}")
+        if seed_key in space.dists:
+            raise where.error(at + ("seed_key",), f"{seed_key!r} is a searched parameter; the "
+                              "trial seed needs a key of its own (or seed_key: null)")
+        if _has_path(space.fixed, seed_key):
+            raise where.error(at + ("seed_key",), f"{seed_key!r} is also a fixed override: "
+                              "either every trial gets that fixed value or its own seed; "
+                              "remove the fixed value, or set seed_key to another key or null")
     return SweepConfig(
         space=space,
         goal=goal,
@@ -348,7 +439,18 @@ def _finish(
         extras=extras,
         objectives=objectives,
         constraints=tuple(constraints),
+        study=study,
+        seed_key=seed_key,
     )
+
+
+def _has_path(tree: Mapping[str, Any], dotted: str) -> bool:
+    node: Any = tree
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return dotted in tree
+        node = node[part]
+    return True
 
 
 def _settings(raw: Mapping[str, Any], at: tuple[str, ...], where: _Where) -> Settings:
@@ -448,7 +550,7 @@ def _from_hyperparameter_yaml(doc: dict[str, Any], where: _Where) -> SweepConfig
     search = doc.get("search") or {}
     if not isinstance(search, Mapping):
         raise where.error(("search",), f"expected a mapping, got {search!r}")
-    known = {"method", "n_trials", "optimization_metric", "metric", "goal", "direction"}
+    known = {"method", "n_trials", "optimization_metric", "metric", "goal", "direction", "study"}
     for k in search:
         if k not in known:
             raise where.error(("search", k), f"unknown key; expected one of {sorted(known)}")
@@ -468,10 +570,26 @@ def _from_hyperparameter_yaml(doc: dict[str, Any], where: _Where) -> SweepConfig
             raise where.error(("environments",), f"expected a list of names, got {envs!r}")
         extras["over"] = {"environment": list(envs)}
     if "logging" in doc:
-        extras["logging"] = doc["logging"]
-    run = {"max_trials": search.get("n_trials")}
+        extras.update(_logging(doc["logging"], where))
+    run = {"max_trials": search.get("n_trials"), "study": search.get("study")}
     return _finish(sec, ("search",), where, space, settings, run, extras,
                    keys={"goal": goal_key, "metric": "optimization_metric", "method": "method"})
+
+
+def _logging(raw: Any, where: _Where) -> dict[str, Any]:
+    """``logging: {wandb_project, wandb_entity}``: the W&B integration's defaults."""
+    if not isinstance(raw, Mapping):
+        raise where.error(("logging",), f"expected a mapping such as {{wandb_project: NAME}}, "
+                          f"got {raw!r}")
+    out: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k in ("wandb_project", "wandb_entity"):
+            if v is not None:
+                out[k] = str(v)
+        else:
+            warnings.warn(f"{where.source}: logging.{k}: not used by Protein (it reads "
+                          "wandb_project and wandb_entity)", ProteinWarning, stacklevel=4)
+    return out
 
 
 # ------------------------------------------------------------------------ INI

@@ -23,6 +23,10 @@ class TrialError(ProteinError, ValueError):
     """A tell or lookup names an unknown trial or contradicts a finished one."""
 
 
+class SearchExhausted(ProteinError):
+    """No new point is left to hand out (a grid, or a small discrete space, is done)."""
+
+
 class StorageError(ProteinError):
     """A study cannot be opened, created or written."""
 

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 
 from protein import candidates
-from protein.errors import ProteinError
+from protein.errors import SearchExhausted
 from protein.optimizer import Suggestion
 from protein.settings import Settings
 from protein.space import Space
 from protein.trial import Trial
 
 
-class GridExhausted(ProteinError):
+class GridExhausted(SearchExhausted):
     """Every grid point has been handed out."""
 
 
@@ -85,5 +85,13 @@ def suggest_method(
     if method == "sobol":
         return [suggest_sobol(space, k0 + i, seed) for i in range(n)]
     if method == "grid":
-        return [suggest_grid(space, k0 + i, settings) for i in range(n)]
+        out = []
+        for i in range(n):
+            try:
+                out.append(suggest_grid(space, k0 + i, settings))
+            except GridExhausted:
+                if not out:
+                    raise
+                break
+        return out
     raise ValueError(f"unknown method {method!r}")

@@ -30,7 +30,8 @@ import numpy as np
 from protein import candidates
 from protein.pareto import nondominated
 from protein.objectives import Constraint, Objective, feasible
-from protein.optimizer import COST_AWARE_RATIO, N_REFINE, Suggestion, _Data, _refine, _sobol
+from protein.optimizer import (COST_AWARE_RATIO, N_REFINE, Suggestion, _Data, _key, _refine,
+                               _sobol, _threads, _untried)
 from protein.settings import Settings
 from protein.space import Space
 from protein.trial import Trial, TrialState
@@ -95,21 +96,30 @@ def suggest(
     n: int = 1,
 ) -> list[Suggestion]:
     """The next ``n`` suggestions after ``trials`` (any states, in creation order)."""
+    from protein.errors import SearchExhausted
+
     obs = _arrays(space, trials, objectives, constraints)
     out: list[Suggestion] = []
     extra: list[np.ndarray] = []
-    for i in range(n):
-        k = len(trials) + i
-        pend = np.vstack([obs.X_pending, np.array(extra).reshape(-1, space.dim)])
-        o = _Obs(obs.X, obs.Y, obs.S, obs.log_c, obs.X_failed, pend)
-        if k == 0 and settings.seed_with_search_center:
-            s = Suggestion(space.decode(space.center), {"reason": "center"})
-        elif k < settings.num_random_samples or len(o.Y) < 2:
-            s = _sobol(space, _Data(o.X, o.Y[:, 0], o.log_c, o.X_failed, o.X_pending), k, seed)
-        else:
-            s = _model_step(space, o, k, objectives, constraints, settings, seed)
-        out.append(s)
-        extra.append(space.encode(s.params))
+    with _threads(settings.threads):
+        for i in range(n):
+            k = len(trials) + i
+            pend = np.vstack([obs.X_pending, np.array(extra).reshape(-1, space.dim)])
+            o = _Obs(obs.X, obs.Y, obs.S, obs.log_c, obs.X_failed, pend)
+            try:
+                if k == 0 and settings.seed_with_search_center:
+                    s = Suggestion(space.decode(space.center), {"reason": "center"})
+                elif k < settings.num_random_samples or len(o.Y) < 2:
+                    s = _sobol(space, _Data(o.X, o.Y[:, 0], o.log_c, o.X_failed, o.X_pending),
+                               k, seed)
+                else:
+                    s = _model_step(space, o, k, objectives, constraints, settings, seed)
+            except SearchExhausted:
+                if not out:
+                    raise
+                break
+            out.append(s)
+            extra.append(space.encode(s.params))
     return out
 
 
@@ -291,9 +301,11 @@ def _model_step(space: Space, o: _Obs, k: int, objectives: tuple[Objective, ...]
     top = U[np.argsort(-a)[:N_REFINE]]
     pool = np.vstack([top, _refine(space, top, rate, rate_np, gps[0].device)])
     pool_a = rate_np(pool)
-    taken = {tuple(u) for u in o.X_pending}
+    taken = {_key(u) for u in np.vstack([o.X, o.X_failed, o.X_pending])}
     ranked = [pool[j] for j in np.argsort(-pool_a)] + [U[j] for j in np.argsort(-a)]
-    pick = next((u for u in ranked if tuple(u) not in taken), ranked[0])
+    pick = next((u for u in ranked if _key(u) not in taken), None)
+    if pick is None:
+        pick = _untried(space, taken, rng, rate_np)
 
     info: dict[str, Any] = {"reason": "gp", "acquisition": float(rate_np(pick[None, :])[0])}
     predicted = {}

@@ -78,18 +78,47 @@ def suggest(
 
     ``sign`` is +1 to maximise the score, -1 to minimise it.
     """
+    from protein.errors import SearchExhausted
+
     out: list[Suggestion] = []
     pending_extra: list[np.ndarray] = []
     data = _arrays(space, trials, sign)
-    for i in range(n):
-        k = len(trials) + i
-        extra = np.array(pending_extra).reshape(-1, space.dim)
-        d = _Data(data.X, data.y, data.log_c, data.X_failed,
-                  np.vstack([data.X_pending, extra]) if len(extra) else data.X_pending)
-        s = _one(space, d, k, sign=sign, settings=settings, seed=seed)
-        out.append(s)
-        pending_extra.append(space.encode(s.params))
+    with _threads(settings.threads):
+        for i in range(n):
+            k = len(trials) + i
+            extra = np.array(pending_extra).reshape(-1, space.dim)
+            d = _Data(data.X, data.y, data.log_c, data.X_failed,
+                      np.vstack([data.X_pending, extra]) if len(extra) else data.X_pending)
+            try:
+                s = _one(space, d, k, sign=sign, settings=settings, seed=seed)
+            except SearchExhausted:
+                if not out:
+                    raise
+                break
+            out.append(s)
+            pending_extra.append(space.encode(s.params))
     return out
+
+
+class _threads:
+    """torch's intra-op thread count set to ``n`` for the fits, then restored."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.saved: int | None = None
+
+    def __enter__(self) -> None:
+        import torch
+
+        self.saved = torch.get_num_threads()
+        if self.saved != self.n:
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc: Any) -> None:
+        import torch
+
+        if self.saved is not None and torch.get_num_threads() != self.saved:
+            torch.set_num_threads(self.saved)
 
 
 def _arrays(space: Space, trials: Sequence[Trial], sign: float) -> _Data:
@@ -134,15 +163,15 @@ def _one(space: Space, data: _Data, k: int, *, sign: float, settings: Settings,
 
 
 def _sobol(space: Space, data: _Data, k: int, seed: int) -> Suggestion:
-    seen = {tuple(u) for u in np.vstack([data.X, data.X_failed, data.X_pending])}
+    seen = {_key(u) for u in np.vstack([data.X, data.X_failed, data.X_pending])}
     # point k of the sequence; if snapping made it a repeat, points far down the sequence
-    first = None
     for j in range(8):
         u = space.snap(candidates.sobol(space.dim, 1, seed, skip=k + j * 4096))[0]
-        first = u if first is None else first
-        if tuple(u) not in seen:
+        if _key(u) not in seen:
             return Suggestion(space.decode(u), {"reason": "sobol"})
-    return Suggestion(space.decode(first), {"reason": "sobol"})
+    rng = np.random.default_rng([seed, k, 5])
+    u = _untried(space, seen, rng, lambda U: np.zeros(len(U)))
+    return Suggestion(space.decode(u), {"reason": "sobol"})
 
 
 # ---------------------------------------------------------------------- GP step
@@ -250,9 +279,13 @@ def _gp_step(space: Space, data: _Data, k: int, *, sign: float, settings: Settin
     refined = _refine(space, top, rate, rate_np, score_gp.device)
     pool = np.vstack([top, refined])
     pool_a = rate_np(pool)
-    taken = {tuple(u) for u in data.X_pending}
+    # never a point already run or running: in small discrete spaces the GP would
+    # otherwise re-propose a finished trial (resampling is the resample_frequency step's job)
+    taken = {_key(u) for u in np.vstack([data.X, data.X_failed, data.X_pending])}
     ranked = [pool[j] for j in np.argsort(-pool_a)] + [U[j] for j in np.argsort(-a)]
-    pick = next((u for u in ranked if tuple(u) not in taken), ranked[0])
+    pick = next((u for u in ranked if _key(u) not in taken), None)
+    if pick is None:
+        pick = _untried(space, taken, rng, rate_np)
     pick_a = float(rate_np(pick[None, :])[0])
 
     mean, _ = score_gp.predict(pick[None, :])
@@ -270,6 +303,28 @@ def _gp_step(space: Space, data: _Data, k: int, *, sign: float, settings: Settin
         fm, _ = fail_gp.predict(pick[None, :])
         info["p_success"] = float(np.clip(fm[0] + fail_mu, 0.0, 1.0))
     return Suggestion(space.decode(pick), info)
+
+
+def _key(u: np.ndarray) -> tuple:
+    return tuple(np.round(u, 9))
+
+
+def _untried(space: Space, taken: set, rng: np.random.Generator, rate_np) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The best-rated point not in ``taken``, from fresh random points; raises
+    SearchExhausted when a finite space has no such point left."""
+    from protein.errors import SearchExhausted
+
+    n_points = space.n_points
+    if n_points is not None and len(taken) >= n_points:
+        raise SearchExhausted(f"every one of the {n_points} points of the search space has "
+                              "been run or is running; the search is complete")
+    for _ in range(8):
+        U = np.unique(space.snap(rng.random((4096, space.dim))), axis=0)
+        new = np.array([u for u in U if _key(u) not in taken]).reshape(-1, space.dim)
+        if len(new):
+            return new[int(np.argmax(rate_np(new)))]
+    raise SearchExhausted("no untried point found in 32768 random draws; the discrete space "
+                          "is all but exhausted")
 
 
 def _budget(log_c: np.ndarray, k: int, seed: int, expansion: float) -> float:

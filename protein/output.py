@@ -21,6 +21,77 @@ def fmt_value(v: Any) -> str:
     return str(v)
 
 
+def value_text(v: Any) -> str:
+    """A value as a command line takes it: ``true``/``false``, the shortest float text that
+    round-trips (noise below 15 significant digits dropped: ``0.001``, not
+    ``0.0010000000000000002``), JSON for mappings."""
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        r, s = repr(v), f"{v:.15g}"
+        if math.isfinite(v) and not any(c in s for c in ".en"):
+            s += ".0"
+        return r if len(r) <= len(s) else s
+    if isinstance(v, Mapping):
+        return json.dumps(_plain(v))
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(value_text(x) for x in v) + "]"
+    return str(v)
+
+
+PASS_STYLES = ("flags", "hydra")
+
+
+def param_args(flat: Mapping[str, Any], style: str) -> list[str]:
+    """Command-line arguments for flat ``{dotted.key: value}``.
+
+    ``flags``: ``--a.b=value``; a list or tuple value becomes ``--a.b v1 v2`` (what argparse's
+    ``nargs`` reads). ``hydra``: ``a.b=value``, lists as ``a.b=[v1,v2]``.
+    """
+    out: list[str] = []
+    for k, v in flat.items():
+        if style == "flags":
+            if isinstance(v, (list, tuple)):
+                out += [f"--{k}", *(value_text(x) for x in v)]
+            else:
+                out.append(f"--{k}={value_text(v)}")
+        elif style == "hydra":
+            out.append(f"{k}={value_text(v)}")
+        else:
+            raise ValueError(f"unknown argument style {style!r}; expected one of {PASS_STYLES}")
+    return out
+
+
+def env_name(key: str) -> str:
+    """``trainer.learning_rate`` -> ``TRAINER_LEARNING_RATE``."""
+    return "".join(c if c.isalnum() else "_" for c in key).upper()
+
+
+def iso_time(t: float | None) -> str | None:
+    """An epoch timestamp as ISO 8601 in UTC (``2026-11-23T14:22:08Z``)."""
+    if t is None:
+        return None
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def short_names(names: Sequence[str]) -> list[str]:
+    """The shortest dotted suffix of each name that no other name shares
+    (``policy.lr`` and ``value.lr`` stay whole; a lone ``trainer.batch_size`` is ``batch_size``)."""
+    out = []
+    for n in names:
+        parts = n.split(".")
+        for k in range(1, len(parts) + 1):
+            tail = ".".join(parts[-k:])
+            if sum(1 for m in names if m == tail or m.endswith("." + tail)) == 1:
+                out.append(tail)
+                break
+        else:
+            out.append(n)
+    return out
+
+
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     """A plain aligned text table."""
     cells = [[str(h) for h in header]] + [[fmt_value(c) for c in r] for r in rows]

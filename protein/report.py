@@ -4,34 +4,36 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shlex
 from pathlib import Path
 from typing import Any
 
-from protein.output import fmt_value
+from protein.output import fmt_value, iso_time
 from protein.space import flatten
 from protein.trial import TrialState
 
 
 def reproduce_command(study: Any, trial: Any, runs_dir: str | Path = "runs") -> str:
-    """One line that reruns ``trial``'s config through the sweep's trainer or command."""
+    """One line that reruns ``trial``'s config, with its seed, through the sweep's trainer or
+    command."""
+    from protein.output import param_args
+    from protein.space import set_path
+
     spec = run_spec(study.name, runs_dir)
-    flat = flatten(study.space.nest(trial.params))
-
-    def text(v: Any) -> str:
-        return str(v).lower() if isinstance(v, bool) else (repr(v) if isinstance(v, float) else str(v))
-
+    nested = study.space.nest(trial.params)
     if spec.get("trainer"):
-        args = [f"--{k}={text(v)}" for k, v in flat.items()]
-        return shlex.join(["python", "-m", spec["trainer"], *args, f"--seed={trial.trial_id}"])
+        flat = flatten(nested)
+        return shlex.join(["python", "-m", spec["trainer"], *param_args(flat, "flags"),
+                           f"--seed={trial.trial_id}"])
+    if study.config.seed_key:
+        set_path(nested, study.config.seed_key, trial.trial_id)
+    flat = flatten(nested)
+    env = f"PROTEIN_SEED={trial.trial_id} "
     if spec.get("command"):
-        mode = spec.get("pass_mode", "flags")
-        if mode == "hydra":
-            args = [f"{k}={text(v)}" for k, v in flat.items()]
-        else:
-            args = [f"--{k}={text(v)}" for k, v in flat.items()]
-        return " ".join([spec["command"], *(shlex.quote(a) for a in args)])
-    return shlex.join(["python", "train.py", *[f"--{k}={text(v)}" for k, v in flat.items()]])
+        style = "hydra" if spec.get("pass_mode") == "hydra" else "flags"
+        return env + " ".join([spec["command"], *(shlex.quote(a) for a in param_args(flat, style))])
+    return env + shlex.join(["python", "train.py", *param_args(flat, "flags")])
 
 
 def run_spec(study: str, runs_dir: str | Path = "runs") -> dict[str, Any]:
@@ -57,29 +59,37 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     # results.csv
     names = study.space.names
     extra = [m for m in cfg.metric_names if m != cfg.metric] if cfg.multi else []
+    reported = list(dict.fromkeys(k for t in trials for k in (t.info.get("metrics") or {})
+                                  if k not in cfg.metric_names))
     path = out / "results.csv"
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["trial", "state", cfg.metric, *extra, "cost", *names, "reason", "failure",
-                    "worker", "created_at", "finished_at", "seconds"])
+        w.writerow(["trial", "state", cfg.metric, *extra, *reported, "cost", *names, "reason",
+                    "failure", "worker", "created_at", "finished_at", "seconds"])
         for t in trials:
             secs = (t.finished_at - t.created_at) if t.finished_at and t.created_at else ""
-            vals = t.info.get("values") or {}
+            vals = {**(t.info.get("metrics") or {}), **(t.info.get("values") or {})}
             w.writerow([t.trial_id, t.state.value, "" if t.score is None else t.score,
-                        *[vals.get(m, "") for m in extra],
+                        *[vals.get(m, "") for m in extra + reported],
                         "" if t.cost is None else t.cost,
                         *[t.params.get(n, "") for n in names], t.info.get("reason", ""),
                         t.info.get("failure", t.info.get("pruned", "")), t.worker or "",
-                        t.created_at or "", t.finished_at or "", secs])
+                        iso_time(t.created_at) or "", iso_time(t.finished_at) or "", secs])
     written.append(path)
 
-    # topk.json
+    # topk.json: complete trials and pruned ones (at their last value), best first
+    ranked = sorted(done + [t for t in trials if t.state is TrialState.PRUNED
+                            and t.score is not None and math.isfinite(t.score)],
+                    key=lambda t: (-cfg.sign * t.score, t.trial_id))
     path = out / "topk.json"
     path.write_text(json.dumps([
-        {"rank": i + 1, "trial": t.trial_id, "score": t.score, "cost": t.cost,
+        {"rank": i + 1, "trial": t.trial_id, "state": t.state.value, "score": t.score,
+         "cost": t.cost,
          **({"values": t.info["values"]} if "values" in t.info else {}),
+         **({"metrics": t.info["metrics"]} if "metrics" in t.info else {}),
+         **({"pruned": t.info["pruned"]} if "pruned" in t.info else {}),
          "params": t.nested_params}
-        for i, t in enumerate(done[:top_k])
+        for i, t in enumerate(ranked[:top_k])
     ], indent=2))
     written.append(path)
 
@@ -92,7 +102,8 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
             f"# Reproduce: {cmd}\n" + yaml.safe_dump(study.space.nest(best.params), sort_keys=False))
         written.append(path)
 
-    imp = importance(study.space, trials, cfg.sign) if len(done) >= 5 else {}
+    imp = (importance(study.space, trials, cfg.sign) if importance_meaningful(study, done)
+           else {})
     front = study.pareto()
     images: list[Path] = []
     if plots and trials:
@@ -114,6 +125,14 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     path.write_text(summary_markdown(study, trials, done, front, imp, images, runs_dir, pset))
     written.append(path)
     return written
+
+
+def importance_meaningful(study: Any, done: list) -> bool:
+    """Importance needs more complete trials than parameters (and at least 5)."""
+    return len(done) >= max(IMPORTANCE_MIN_TRIALS, len(study.space.names) + 1)
+
+
+IMPORTANCE_MIN_TRIALS = 5
 
 
 def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:
@@ -148,6 +167,10 @@ def summary_markdown(study: Any, trials: list, done: list, front: list, imp: dic
         rows.append([name, e["distribution"], rng, e.get("mean"), e.get("scale"),
                      imp.get(name, "")])
     L += _md_table(["parameter", "distribution", "range", "mean", "scale", "importance"], rows)
+    if not imp:
+        L += ["", f"Importance is not yet meaningful: {len(done)} complete trials for "
+              f"{len(cfg.space.names)} parameters (it needs at least "
+              f"{max(IMPORTANCE_MIN_TRIALS, len(cfg.space.names) + 1)})."]
     fixed = flatten(cfg.fixed)
     if fixed:
         L += ["", "Fixed overrides: " + ", ".join(f"`{k}={v}`" for k, v in fixed.items())]

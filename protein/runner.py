@@ -44,12 +44,25 @@ class RunSpec:
     max_trials: int | None = None
     early_stop: str = "auto"
     smooth: int = 1
+    grace: float = 0.25
+    max_resource: float | None = None
+    reduction_factor: float = 3.0
+    min_trials: int = 5
     out_dir: str = "runs"
     device: str | None = None
     threads: int = 1
     env: Mapping[str, str] = field(default_factory=dict)
     tensorboard: str | None = None
     wandb_project: str | None = None
+    wandb_entity: str | None = None
+
+    def stop_config(self, quantile: float = 0.3) -> Any:
+        """The early-stopping settings of this run."""
+        from protein.early_stop import StopConfig
+
+        return StopConfig(rule=self.early_stop, smooth=self.smooth, grace=self.grace,
+                          max_resource=self.max_resource, reduction_factor=self.reduction_factor,
+                          min_trials=self.min_trials, quantile=quantile)
 
 
 # ----------------------------------------------------------------------- worker
@@ -98,8 +111,14 @@ def trial_dir(spec: RunSpec, trial_id: int) -> Path:
 
 
 def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
-    """Run one trial and tell its result; failures become failed trials with a reason."""
+    """Run one trial and tell its result; failures become failed trials with a reason.
+
+    The trial's seed is its id: the trainer gets it as ``seed``, a command as the config's
+    ``seed_key`` (``--seed=N`` / ``seed=N``) and as ``$PROTEIN_SEED``.
+    """
     import yaml
+
+    from protein.early_stop import cost_unit_is_wall, decide
 
     cfg = study.config
     nested = cfg.space.nest(trial.params)
@@ -108,11 +127,13 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
     metrics = open(d / "metrics.csv", "w")
     metrics.write("step,value\n")
     history: list[tuple[float, float]] = []
-    stop_state = {"stop": False, "rule": "none", "last_beat": time.time()}
+    stop_state = {"stop": False, "rule": "none"}
+    stop_cfg = spec.stop_config(cfg.settings.early_stop_quantile)
     tb = _tensorboard(spec, trial.trial_id)
     wb = _wandb(spec, study, trial, nested)
+    start = time.time()
 
-    def report(step: float, value: float) -> bool:
+    def report(step: float, value: float, cost: float | None = None) -> bool:
         step, value = float(step), float(value)
         history.append((step, value))
         metrics.write(f"{step},{value}\n")
@@ -122,18 +143,21 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
             tb.add_scalar(cfg.metric, value, step)
         if wb is not None:
             wb.log({cfg.metric: value, "step": step})
-        finished = study.complete()
-        stop, rule = _decide(spec, cfg, history, finished)
+        if stop_cfg.rule == "none":
+            return False
+        others = [t for t in study.trials() if t.trial_id != trial.trial_id]
+        if cost is None and cost_unit_is_wall([t for t in others if t.is_complete]):
+            cost = time.time() - start
+        stop, rule = decide(stop_cfg, cfg.sign, history, others, cost)
         stop_state.update(stop=stop, rule=rule)
         return stop
 
-    start = time.time()
     seed = trial.trial_id
     try:
         if spec.trainer:
-            result = _run_trainer(spec, nested, seed, report)
+            result = _run_trainer(spec, nested, seed, report, d)
         else:
-            result = _run_command(spec, study, trial, nested, d, report)
+            result = _run_command(spec, cfg, trial.trial_id, seed, nested, d, report)
     except _Failure as f:
         _tell_failed(study, trial, f.reason, f.detail, d, startup=f.startup and not history)
         _close(metrics, tb, wb, "failed")
@@ -146,12 +170,15 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
     wall = time.time() - start
     score = result.get(cfg.metric, result.get("score"))
     cost = result.get("cost")
+    unit = "reported"
     if cost is None or not isinstance(cost, (int, float)) or not cost > 0:
-        cost = max(wall, 1e-3)
+        cost, unit = max(wall, 1e-3), "wall seconds"
     (d / "result.json").write_text(json.dumps({**result, "wall_seconds": wall}, default=str))
+    extra = reported_metrics(result, exclude=(*cfg.metric_names, "score", "cost"))
+    note = {"cost_unit": unit}
     if stop_state["stop"]:
         last = score if score is not None else (history[-1][1] if history else None)
-        study.tell(trial, last, cost, pruned=True,
+        study.tell(trial, last, cost, pruned=True, metrics=extra, info=note,
                    reason=f"early stop ({stop_state['rule']} rule) at step {history[-1][0]:g}")
     elif cfg.multi:
         missing = [m for m in cfg.metric_names if m not in result]
@@ -161,7 +188,8 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
                          d, startup=False)
         else:
             try:
-                study.tell(trial, {m: result[m] for m in cfg.metric_names}, cost)
+                study.tell(trial, {m: result[m] for m in cfg.metric_names}, cost, metrics=extra,
+                           info=note)
             except TrialError as e:
                 _tell_failed(study, trial, str(e), json.dumps(result, default=str)[:2000], d,
                              startup=False)
@@ -176,24 +204,28 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
         if not math.isfinite(score_f):
             study.tell(trial, failed=True, reason=f"non-finite score ({score})", cost=cost)
         else:
-            study.tell(trial, score_f, cost)
+            study.tell(trial, score_f, cost, metrics=extra, info=note)
     if tb is not None:
         t = study.trial(trial.trial_id)
         step = history[-1][0] if history else 0
         if t.score is not None:
             tb.add_scalar(f"final/{cfg.metric}", t.score, step)
-        for name, value in (t.info.get("values") or {}).items():
+        for name, value in {**(t.info.get("values") or {}), **(t.info.get("metrics") or {})}.items():
             if name != cfg.metric and t.state.value == "complete":
                 tb.add_scalar(f"final/{name}", value, step)
     _close(metrics, tb, wb, study.trial(trial.trial_id).state.value,
            study.trial(trial.trial_id), cfg.metric)
 
 
-def _decide(spec: RunSpec, cfg: Any, history: list, finished: list) -> tuple[bool, str]:
-    from protein.early_stop import decide
-
-    return decide(spec.early_stop, cfg.sign, history, finished,
-                  quantile=cfg.settings.early_stop_quantile, window=spec.smooth)
+def reported_metrics(result: Mapping[str, Any], exclude: tuple[str, ...] = ()) -> dict[str, float]:
+    """Every finite number a trainer or command reported, besides ``exclude``."""
+    out = {}
+    for k, v in result.items():
+        if k in exclude or isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if math.isfinite(float(v)):
+            out[str(k)] = float(v)
+    return out
 
 
 class _Failure(Exception):
@@ -218,7 +250,9 @@ def _failed_state():  # type: ignore[no-untyped-def]
     return TrialState.FAILED
 
 
-def _run_trainer(spec: RunSpec, nested: dict, seed: int, report: Any) -> dict:
+def _run_trainer(spec: RunSpec, nested: dict, seed: int, report: Any, d: Path | None = None) -> dict:
+    """Call ``train(params, seed=, device=, report=)`` in this process; its stdout and stderr
+    go to ``d/stdout.log`` and ``d/stderr.log`` (the file descriptors, so C output too)."""
     import importlib
 
     module = importlib.import_module(spec.trainer)  # type: ignore[arg-type]
@@ -233,7 +267,8 @@ def _run_trainer(spec: RunSpec, nested: dict, seed: int, report: Any) -> dict:
         signal.signal(signal.SIGALRM, alarm)
         signal.setitimer(signal.ITIMER_REAL, spec.timeout)
     try:
-        result = fn(nested, seed=seed, device=spec.device, report=report)
+        with _captured(d):
+            result = fn(nested, seed=seed, device=spec.device, report=report)
     finally:
         if spec.timeout:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -245,23 +280,53 @@ def _run_trainer(spec: RunSpec, nested: dict, seed: int, report: Any) -> dict:
     return dict(result)
 
 
-def command_argv(spec: RunSpec, study: Any, nested: dict, d: Path) -> tuple[list[str], dict]:
-    """The command line and extra environment for one trial, per ``--pass``."""
-    from protein.space import flatten
+class _captured:
+    """Send this process's stdout and stderr (file descriptors 1 and 2) to files in ``d``."""
 
+    def __init__(self, d: Path | None) -> None:
+        self.d = d
+        self.saved: list[int] = []
+
+    def __enter__(self) -> None:
+        if self.d is None:
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, name in ((1, "stdout.log"), (2, "stderr.log")):
+            self.saved.append(os.dup(fd))
+            with open(self.d / name, "ab") as f:
+                os.dup2(f.fileno(), fd)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.d is None:
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, saved in zip((1, 2), self.saved):
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+def command_argv(spec: RunSpec, nested: dict, d: Path, seed: int | None = None,
+                 seed_key: str | None = "seed") -> tuple[list[str], dict]:
+    """The command line and extra environment for one trial, per ``--pass``.
+
+    The seed goes in as ``seed_key`` (a flag, an override, a JSON key or a variable, as the
+    params do) unless ``seed_key`` is None, and always as ``$PROTEIN_SEED``.
+    """
+    import copy
+
+    from protein.output import env_name, param_args, value_text
+    from protein.space import flatten, set_path
+
+    if seed is not None and seed_key:
+        nested = copy.deepcopy(nested)
+        set_path(nested, seed_key, seed)
     flat = flatten(nested)
     argv = shlex.split(spec.command or "")
-    env: dict[str, str] = {}
-
-    def text(v: Any) -> str:
-        if isinstance(v, bool):
-            return str(v).lower()
-        return repr(v) if isinstance(v, float) else str(v)
-
-    if spec.pass_mode == "flags":
-        argv += [f"--{k}={text(v)}" for k, v in flat.items()]
-    elif spec.pass_mode == "hydra":
-        argv += [f"{k}={text(v)}" for k, v in flat.items()]
+    env: dict[str, str] = {} if seed is None else {"PROTEIN_SEED": str(seed)}
+    if spec.pass_mode in ("flags", "hydra"):
+        argv += param_args(flat, spec.pass_mode)
     elif spec.pass_mode == "json":
         path = d / "params.json"
         path.write_text(json.dumps(nested, indent=2))
@@ -269,18 +334,18 @@ def command_argv(spec: RunSpec, study: Any, nested: dict, d: Path) -> tuple[list
         env["PROTEIN_PARAMS_FILE"] = str(path)
     elif spec.pass_mode == "env":
         for k, v in flat.items():
-            env["".join(c if c.isalnum() else "_" for c in k).upper()] = text(v)
+            env[env_name(k)] = value_text(v)
     else:
         raise ProteinError(f"--pass: unknown mode {spec.pass_mode!r}; use flags, hydra, json or env")
     return argv, env
 
 
-def _run_command(spec: RunSpec, study: Any, trial: Any, nested: dict, d: Path,
+def _run_command(spec: RunSpec, cfg: Any, trial_id: int, seed: int, nested: dict, d: Path,
                  report: Any) -> dict:
-    argv, extra = command_argv(spec, study, nested, d)
-    env = {**os.environ, **extra, "PROTEIN_TRIAL": str(trial.trial_id),
+    argv, extra = command_argv(spec, nested, d, seed, cfg.seed_key)
+    env = {**os.environ, **extra, "PROTEIN_TRIAL": str(trial_id),
            "PROTEIN_TRIAL_DIR": str(d), "PROTEIN_STUDY": spec.study}
-    metric = study.config.metric
+    metric = cfg.metric
     out_log = open(d / "stdout.log", "w")
     err_log = open(d / "stderr.log", "w")
     try:
@@ -313,7 +378,9 @@ def _run_command(spec: RunSpec, study: Any, trial: Any, nested: dict, d: Path,
         if "step" in obj and ("value" in obj or metric in obj) and not stopped:
             value = obj.get("value", obj.get(metric))
             try:
-                if report(float(obj["step"]), float(value)):
+                spent = obj.get("cost")
+                spent = float(spent) if isinstance(spent, (int, float)) and spent > 0 else None
+                if report(float(obj["step"]), float(value), spent):
                     stopped = True
                     last = {metric: float(value), "stopped_early": True}
                     _kill(proc)
@@ -334,6 +401,10 @@ def _run_command(spec: RunSpec, study: Any, trial: Any, nested: dict, d: Path,
         tail = (d / "stderr.log").read_text()[-4000:]
         lines = [x for x in tail.splitlines() if x.strip()]
         reason = f"exit code {code}" + (f": {lines[-1][:300]}" if lines else "")
+        if cfg.seed_key and "unrecognized arguments" in tail and cfg.seed_key in tail:
+            reason += (f" (the command does not take the trial seed as {cfg.seed_key}; accept "
+                       "it, name its key with seed_key: in the config, or set seed_key: null "
+                       "to pass it only as $PROTEIN_SEED)")
         raise _Failure(reason, tail, startup=True)
     results_file = d / "result.json"
     if last is None and results_file.exists():

@@ -40,6 +40,8 @@ class Settings:
         max_gp_observations: most observations a GP is fit on (recent and best kept).
         cost_aware: ``auto`` (on when observed costs differ by more than 1.5x), or
             true / false.
+        threads: torch threads for the GP fits of one suggestion (1: the fastest on a
+            machine busy with trainers; more helps a lone ask on a large study).
     """
 
     num_random_samples: int = 10
@@ -57,6 +59,7 @@ class Settings:
     device: str = "cpu"
     max_gp_observations: int = 1000
     cost_aware: bool | str = "auto"
+    threads: int = 1
 
     def __post_init__(self) -> None:
         def bad(name: str, rule: str) -> ConfigError:
@@ -69,7 +72,7 @@ class Settings:
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise bad(name, "expected an integer >= 0")
         for name in ("suggestions_per_pareto", "random_suggestions", "grid_points",
-                     "max_gp_observations"):
+                     "max_gp_observations", "threads"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise bad(name, "expected an integer >= 1")

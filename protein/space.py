@@ -27,6 +27,9 @@ class Condition:
     values: tuple[Any, ...]
 
 
+MAX_ENUMERATED = 200_000
+
+
 @dataclass(frozen=True)
 class Space:
     """Ordered parameters, their activation conditions and the fixed overrides."""
@@ -120,6 +123,21 @@ class Space:
                 return None
             size *= d.n_values
         return size
+
+    @property
+    def n_points(self) -> int | None:
+        """Number of distinct points (active parameters only), or None if a parameter is
+        continuous. Above ``MAX_ENUMERATED`` combinations, their count (an upper bound)."""
+        size = self.grid_size
+        if size is None or not self.conditions or size > MAX_ENUMERATED:
+            return size
+        import itertools
+
+        seen = set()
+        for combo in itertools.product(*[range(d.n_values) for d in self.dists.values()]):
+            u = np.array([(i + 0.5) / d.n_values for i, d in zip(combo, self.dists.values())])
+            seen.add(tuple(np.round(self.snap(u[None, :])[0], 9)))
+        return len(seen)
 
     # ------------------------------------------------------------- activation
     def is_active(self, name: str, params: Mapping[str, Any]) -> bool:

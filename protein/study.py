@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from protein.config import SweepConfig, load_config
-from protein.errors import TrialError
+from protein.errors import SearchExhausted, TrialError
 from protein.trial import Trial, TrialState
 
 
@@ -38,6 +38,7 @@ class Study:
         self.storage = storage if storage is not None else MemoryStorage()
         self.lease_s = lease_s
         self.on_expire = on_expire
+        self.exhausted: str | None = None  # why the last ask handed out fewer trials
 
     @classmethod
     def create(cls, config: Any, name: str = "default", storage: Any = None, seed: int = 0,
@@ -117,7 +118,13 @@ class Study:
                 used = sum(1 for t in history if not _lost(t))
                 room = min(room, max(0, max_trials - used))
             if room > 0:
-                suggestions = suggest_config(self.config, history, seed=self.seed, n=room)
+                try:
+                    suggestions = suggest_config(self.config, history, seed=self.seed, n=room)
+                except SearchExhausted as e:
+                    suggestions, self.exhausted = [], str(e)
+                if 0 < len(suggestions) < room:
+                    self.exhausted = (f"the search space ran out after {len(suggestions)} more "
+                                      "trial(s): every point has been run or is running")
                 made += [self.storage.create_trial(s.params, dict(s.info), worker)
                          for s in suggestions]
         if n is None:
@@ -138,6 +145,8 @@ class Study:
         failed: bool = False,
         pruned: bool = False,
         reason: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+        info: Mapping[str, Any] | None = None,
     ) -> Trial:
         """Finish a running trial with ``score`` (and ``cost``, default 1), or as failed/pruned.
 
@@ -145,13 +154,18 @@ class Study:
         value (``{"reward": 1.2, "memory_gb": 31}``); the values are kept in
         ``info["values"]`` and the primary metric's value becomes the score.
         A NaN or infinite score is kept as a failed trial with that reason (and a warning
-        on stderr); it never reaches the GP as a number. Telling a finished trial the same
+        on stderr); it never reaches the GP as a number. ``metrics`` are further numbers
+        the trial reported (``success_rate``, ``max_reward``): kept in ``info["metrics"]``
+        and shown by ``trials``, ``report`` and ``summary``, never optimised. Telling a finished trial the same
         result again is harmless; a different result is an error.
         """
         trial_id = trial.trial_id if isinstance(trial, Trial) else int(trial)
-        state, score, cost, info = _validate_tell(trial_id, score, cost, failed, pruned, reason,
-                                                  self.config)
-        return self.storage.finish_trial(trial_id, state, score, cost, info)
+        state, score, cost, record = _validate_tell(trial_id, score, cost, failed, pruned,
+                                                    reason, self.config)
+        if metrics:
+            record["metrics"] = {str(k): _number(trial_id, f"metric {k}", v)
+                                 for k, v in metrics.items()}
+        return self.storage.finish_trial(trial_id, state, score, cost, {**(info or {}), **record})
 
     def report(self, trial: Trial | int, step: float, value: float) -> None:
         """Record an intermediate value of a running trial."""

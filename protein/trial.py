@@ -61,6 +61,9 @@ class Trial:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form: nested params, timestamps in ISO 8601 (UTC)."""
+        from protein.output import iso_time
+
         return {
             "trial": self.trial_id,
             "state": self.state.value,
@@ -69,6 +72,6 @@ class Trial:
             "cost": self.cost,
             "info": dict(self.info),
             "worker": self.worker,
-            "created_at": self.created_at,
-            "finished_at": self.finished_at,
+            "created_at": iso_time(self.created_at),
+            "finished_at": iso_time(self.finished_at),
         }

@@ -110,7 +110,7 @@ def test_progress_reports_and_answers_stop(study):
         cli("tell", "--study", "s", "--trial", str(t), "--score", "0.33", storage=study)
     t = json.loads(cli("ask", "--study", "s", storage=study).stdout)["trial"]
     bad = json.loads(cli("progress", "--study", "s", "--trial", str(t), "--step", "2",
-                         "--value", "9.0", storage=study).stdout)
+                         "--value", "9.0", "--rule", "median", storage=study).stdout)
     good = json.loads(cli("progress", "--study", "s", "--trial", str(t), "--step", "3",
                           "--value", "0.1", storage=study).stdout)
     assert bad == {"trial": t, "stop": True, "rule": "median"}
