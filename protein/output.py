@@ -23,15 +23,11 @@ def fmt_value(v: Any) -> str:
 
 def value_text(v: Any) -> str:
     """A value as a command line takes it: ``true``/``false``, the shortest float text that
-    round-trips (noise below 15 significant digits dropped: ``0.001``, not
-    ``0.0010000000000000002``), JSON for mappings."""
+    round-trips (``Space.decode`` already dropped exp/log noise), JSON for mappings."""
     if isinstance(v, bool):
         return str(v).lower()
     if isinstance(v, float):
-        r, s = repr(v), f"{v:.15g}"
-        if math.isfinite(v) and not any(c in s for c in ".en"):
-            s += ".0"
-        return r if len(r) <= len(s) else s
+        return repr(v)
     if isinstance(v, Mapping):
         return json.dumps(_plain(v))
     if isinstance(v, (list, tuple)):

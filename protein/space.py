@@ -9,6 +9,7 @@ condition does not hold is *inactive*: absent from ``params`` and encoded at a c
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,14 @@ class Condition:
 
 
 MAX_ENUMERATED = 200_000
+
+
+def _clean(v: Any) -> Any:
+    """A float without the noise below 15 significant digits that exp/log leave
+    (``0.001``, not ``0.0010000000000000002``), so its shortest text is short and exact."""
+    if isinstance(v, float) and math.isfinite(v):
+        return float(f"{v:.15g}")
+    return v
 
 
 @dataclass(frozen=True)
@@ -193,7 +202,7 @@ class Space:
         for j in self._order:
             name, dist = dists[j]
             if self.is_active(name, values):
-                values[name] = dist.from_unit(float(u[j]))
+                values[name] = _clean(dist.from_unit(float(u[j])))
         return {name: values[name] for name in self.dists if name in values}
 
     def decode_many(self, U: np.ndarray) -> list[dict[str, Any]]:

@@ -232,8 +232,11 @@ def test_grid_enumerates_every_point_once_then_stops():
     study = Study(cfg)
     seen = [study.ask().params for _ in range(6)]
     assert len({tuple(sorted(p.items())) for p in seen}) == 6
+    # the end of the grid ends the sweep: no trial, and the reason
+    assert study.ask() is None and "all 6 grid points" in study.exhausted
     with pytest.raises(GridExhausted, match="all 6 grid points"):
-        study.ask()
+        suggest_method("grid", study.space, study.trials(), sign=1.0,
+                       settings=study.config.settings, seed=0)
     c = load_config({"goal": "maximize", "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}})
     assert [p["x"] for p in grid_points(c.space, 3)] == [0.0, 0.5, 1.0]
 
