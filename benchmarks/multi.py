@@ -112,9 +112,20 @@ def protein_hash() -> str:
     return h.hexdigest()[:10]
 
 
+TAG: str | None = None  # set by --summarise-only when no runs of this source are stored
+
+
+def stored_tag() -> str | None:
+    """The hash with the most stored two-objective Protein runs."""
+    import collections
+
+    tags = collections.Counter(p.stem.rsplit("__", 1)[-1] for p in RUNS.glob("mo__protein__s*__*.json"))
+    return tags.most_common(1)[0][0] if tags else None
+
+
 def path_of(opt: str, seed: int) -> Path:
     if opt == "protein":
-        return RUNS / f"mo__protein__s{seed}__{protein_hash()}.json"
+        return RUNS / f"mo__protein__s{seed}__{TAG or protein_hash()}.json"
     return RUNS / f"mo__{opt}__s{seed}.json"
 
 

@@ -42,6 +42,18 @@ def source_hash() -> str:
     return h.hexdigest()[:10]
 
 
+def stored_tags() -> dict[str, int]:
+    """Source hash -> how many single-objective Protein runs are stored under it."""
+    import re
+
+    counts: dict[str, int] = {}
+    for p in OUT.glob("protein__*__s*__*.json"):
+        m = re.search(r"__s\d+__([0-9a-f]{10})\.json$", p.name)
+        if m:
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    return counts
+
+
 def task_path(opt: str, problem: str, seed: int, budget: int, tag: str) -> Path:
     if "@" in opt:  # "protein@TAG": Protein runs stored under another source hash
         opt, tag = opt.split("@", 1)
@@ -351,6 +363,14 @@ def main(argv: list[str] | None = None) -> int:
         args.seeds, args.budgets, args.puffer_seeds = 3, [30], 0
     budget = max(args.budgets)
     tag = args.tag or source_hash()
+    if args.summarise_only and args.tag is None and not stored_tags().get(tag):
+        # no runs of this exact source: summarise the most complete stored set, and say so
+        tags = stored_tags()
+        if tags:
+            tag = max(tags, key=lambda t: tags[t])
+            print(f"benchmarks: no Protein runs stored for source hash {source_hash()}; "
+                  f"summarising the {tags[tag]} runs of source hash {tag} (rerun without "
+                  "--summarise-only to measure this source)", file=sys.stderr)
     seeds = {o: (args.puffer_seeds if o == "pufferlib_protein" else args.seeds) for o in opts}
     plan = []
     for o in opts:
@@ -371,6 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_multi:
         from benchmarks import multi
 
+        if args.summarise_only and not multi.path_of("protein", 0).exists():
+            multi.TAG = multi.stored_tag()
+            print(f"benchmarks: two-objective Protein runs of source hash {multi.TAG} "
+                  f"(none stored for {multi.protein_hash()})", file=sys.stderr)
         if not args.summarise_only:
             multi.run_missing(list(multi.OPTIMIZERS), args.seeds, 50, args.workers)
         text, figures["multi"] = multi.summary(list(multi.OPTIMIZERS), args.seeds, [25, 50])

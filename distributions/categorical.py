@@ -1,4 +1,5 @@
-"""``categorical``: one of a list of choices (str, int, float or bool)."""
+"""``categorical``: one of a list of choices (str, int, float or bool, or a list of those:
+``[[64, 64], [128, 128, 128]]`` for layer sizes)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from distributions.base import Distribution, DistributionError, entry, is_number
 
 def _same(a: Any, b: Any) -> bool:
     """Equality that keeps ``True`` apart from ``1`` and ``1.0``."""
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b)
+                and all(_same(x, y) for x, y in zip(a, b)))
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if is_number(a) and is_number(b):
@@ -43,13 +47,17 @@ class Categorical(Distribution):
         choices = tuple(choices)
         if len(choices) < 1:
             raise DistributionError("categorical needs at least one choice, got an empty list")
+        def scalar(c: Any) -> bool:
+            return isinstance(c, (str, bool)) or (is_number(c) and math.isfinite(float(c)))
+
         for c in choices:
-            ok = isinstance(c, (str, bool)) or (is_number(c) and math.isfinite(float(c)))
+            ok = scalar(c) or (isinstance(c, (list, tuple)) and bool(c) and all(map(scalar, c)))
             if not ok:
                 raise DistributionError(
-                    f"categorical choices must be str, int, float or bool, got {c!r} "
-                    f"({type(c).__name__})"
+                    f"categorical choices must be str, int, float or bool, or non-empty lists "
+                    f"of those, got {c!r} ({type(c).__name__})"
                 )
+        choices = tuple(tuple(c) if isinstance(c, list) else c for c in choices)
         for i, a in enumerate(choices):
             for b in choices[:i]:
                 if _same(a, b):
@@ -114,8 +122,12 @@ class Categorical(Distribution):
 
     def from_unit(self, u: float) -> Any:
         n = self.n_values
-        return self.choices[min(n - 1, max(0, int(math.floor(float(u) * n))))]
+        c = self.choices[min(n - 1, max(0, int(math.floor(float(u) * n))))]
+        return list(c) if isinstance(c, tuple) else c
 
     def to_dict(self) -> dict[str, Any]:
         mean = self.mean if self.mean is not None else self.choices[(self.n_values - 1) // 2]
-        return entry(self.kind, {"choices": list(self.choices), "mean": mean, "scale": self.scale})
+        plain = [list(c) if isinstance(c, tuple) else c for c in self.choices]
+        return entry(self.kind, {"choices": plain,
+                                 "mean": list(mean) if isinstance(mean, tuple) else mean,
+                                 "scale": self.scale})

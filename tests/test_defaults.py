@@ -1,0 +1,340 @@
+"""The default paths give the right answer: early stopping, seeds, fixed keys, metrics, goals,
+study names, grids, repeats, threads, names and timestamps (issue "wrong results on default
+paths"). Each test failed before its fix."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import textwrap
+
+import pytest
+
+from protein.config import load_config
+from protein.early_stop import StopConfig, decide
+from protein.errors import ConfigError
+from protein.study import Study
+from protein.trial import Trial, TrialState
+from tests._cli import ROOT, protein
+
+
+def _curve(final: float, tau: float, steps: int = 10) -> tuple:
+    """A learning curve rising to ``final`` with time constant ``tau`` (in steps)."""
+    return tuple((float(s), final * (1 - math.exp(-s / tau))) for s in range(1, steps + 1))
+
+
+def _complete(i: int, final: float, cost: float, tau: float = 1.0, unit: str = "wall seconds"):
+    return Trial(i, {}, TrialState.COMPLETE, final, cost, {"cost_unit": unit},
+                 intermediate=_curve(final, tau))
+
+
+# ------------------------------------------------------------------ 1. protein rule
+def test_protein_rule_judges_in_the_cost_unit_and_spares_a_slow_starter():
+    # 12 finished runs of equal budget (10 steps, ~30 s each); the best one starts slowly
+    done = [_complete(i, 0.6 + 0.02 * i, 30.0 + i) for i in range(12)]
+    slow = _curve(0.95, tau=6.0)
+    for k in range(1, len(slow) + 1):
+        seconds = 3.0 * k  # what it has spent, in the unit of the recorded costs
+        for rule in ("auto", "protein"):
+            stop, why = decide(StopConfig(rule), 1.0, slow[:k], done, cost=seconds)
+            assert not stop, (k, rule, why)
+    # step 1 is never read as 1 second (the old bug compared steps with seconds)
+    assert decide(StopConfig("protein", grace=0), 1.0, slow[:1], done, cost=None)[0] is False
+
+
+def test_protein_rule_stops_a_hopeless_run_once_it_has_spent_enough():
+    done = [_complete(i, 0.5 + 0.4 * math.log(c) / math.log(100), c)
+            for i, c in enumerate([1, 2, 3, 5, 8, 13, 20, 30, 50, 70, 100, 100])]
+    flat = tuple((float(s), 0.01) for s in range(1, 8))
+    assert decide(StopConfig("protein", grace=0), 1.0, flat[:1], done, cost=5.0)[0] is False
+    stop, why = decide(StopConfig("protein", grace=0), 1.0, flat, done, cost=60.0)
+    assert stop and why == "protein"
+
+
+def test_protein_rule_cannot_judge_without_a_cost_unit():
+    done = [_complete(i, 0.5 + 0.03 * i, 10.0 * (i + 1), unit="reported") for i in range(12)]
+    flat = tuple((float(s), 0.0) for s in range(1, 9))
+    assert decide(StopConfig("auto", grace=0), 1.0, flat, done, cost=None) == (False, "none")
+
+
+# ---------------------------------------------------------- 2. median, ASHA, last step
+def test_rules_never_stop_in_the_grace_period_or_at_the_last_step():
+    done = [_complete(i, 1.0, 10.0) for i in range(8)]
+    bad = tuple((float(s), 0.0) for s in range(1, 11))
+    for rule in ("median", "asha"):
+        assert decide(StopConfig(rule), 1.0, bad[:2], done) == (False, "grace")
+        assert decide(StopConfig(rule), 1.0, bad, done) == (False, "last step")
+        assert decide(StopConfig(rule), 1.0, bad[:5], done)[0] is True
+    # nothing is known of the budget before a trial completes: nothing stops
+    assert decide(StopConfig("asha"), 1.0, bad[:5], [])[0] is False
+
+
+def test_median_waits_for_its_startup_trials():
+    done = [_complete(i, 1.0, 10.0) for i in range(3)]
+    bad = tuple((float(s), 0.0) for s in range(1, 6))
+    assert decide(StopConfig("median", min_trials=5), 1.0, bad, done)[0] is False
+    assert decide(StopConfig("median", min_trials=3), 1.0, bad, done)[0] is True
+
+
+def test_asha_keeps_the_top_third_at_a_rung():
+    peers = [_complete(i, 0.1 * (i + 1), 10.0) for i in range(8)]
+    cfg = StopConfig("asha", grace=3, reduction_factor=3)
+    top = tuple((float(s), 0.9 * (1 - math.exp(-s))) for s in range(1, 4))
+    low = tuple((float(s), 0.15 * (1 - math.exp(-s))) for s in range(1, 4))
+    assert decide(cfg, 1.0, top, peers)[0] is False
+    assert decide(cfg, 1.0, low, peers)[0] is True
+
+
+def test_bad_stop_settings_are_errors():
+    with pytest.raises(ConfigError, match="reduction_factor must be a number > 1"):
+        StopConfig("asha", reduction_factor=1)
+    with pytest.raises(ConfigError, match="unknown rule"):
+        StopConfig("hyperband")
+
+
+TRAIN = textwrap.dedent("""
+    import json, os, sys
+    args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--") and "=" in a)
+    lr = float(args["trainer.lr"])
+    seed = int(args.get("seed", -1))
+    env_seed = int(os.environ["PROTEIN_SEED"])
+    assert seed == env_seed, (seed, env_seed)
+    steps = int(args.get("max_steps", 10))
+    for s in range(1, steps + 1):
+        print(json.dumps({"step": s, "value": lr * s / steps}), flush=True)
+    print(json.dumps({"reward": lr, "success_rate": lr / 2, "max_reward": lr * 2,
+                      "seed_seen": seed, "device_seen": args.get("device")}))
+""")
+
+
+def _sweep(tmp_path, extra="", method="random", n=4):
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(textwrap.dedent(f"""
+        sweep:
+          metric: reward
+          goal: maximize
+          method: {method}
+          max_trials: {n}
+          parameters:
+            trainer.lr: {{distribution: log_normal, min: 0.001, max: 1.0}}
+          device: cpu
+          max_steps: 10
+        {extra}"""))
+    (tmp_path / "train.py").write_text(TRAIN)
+    return cfg
+
+
+# -------------------------------------------------- 3, 4, 5: seeds, fixed keys, metrics
+def test_command_gets_seed_fixed_keys_and_every_metric_is_kept(tmp_path):
+    cfg = _sweep(tmp_path)
+    r = protein("run", str(cfg), "--command", f"{sys.executable} train.py", cwd=tmp_path)
+    assert "study 'sweep' (the config file's name" in r.stderr
+    study = Study.load("sweep", str(tmp_path / "protein.db"))
+    ts = study.trials()
+    assert [t.state for t in ts] == [TrialState.COMPLETE] * 4, [t.info for t in ts]
+    for t in ts:
+        assert t.info["metrics"]["seed_seen"] == t.trial_id  # seed as --seed=N and env
+        assert t.info["metrics"]["success_rate"] == pytest.approx(t.score / 2)
+        assert t.info["cost_unit"] == "wall seconds"
+        result = json.loads((tmp_path / f"runs/sweep/trial_{t.trial_id:04d}/result.json").read_text())
+        assert result["device_seen"] == "cpu"  # a fixed key named like a setting reaches it
+    table = protein("trials", "--format", "table", cwd=tmp_path).stdout
+    assert "success_rate" in table and "max_reward" in table and "finished (UTC)" in table
+    rows = json.loads(protein("trials", cwd=tmp_path).stdout)
+    assert rows[0]["finished_at"].endswith("Z") and "T" in rows[0]["finished_at"]
+    protein("report", "--out", "rep", "--no-plots", cwd=tmp_path)
+    head = (tmp_path / "rep/results.csv").read_text().splitlines()[0]
+    assert "success_rate" in head and "max_reward" in head
+    top = json.loads((tmp_path / "rep/topk.json").read_text())
+    assert "success_rate" in top[0]["metrics"]
+
+
+def test_hydra_ask_keeps_fixed_keys(tmp_path):
+    cfg = _sweep(tmp_path)
+    protein("init", str(cfg), cwd=tmp_path)
+    line = protein("ask", "--format", "hydra", cwd=tmp_path).stdout.split()
+    assert "device=cpu" in line and "max_steps=10" in line and "seed=0" in line
+
+
+def test_verify_says_when_a_command_ignores_its_seed(tmp_path):
+    cfg = _sweep(tmp_path, n=2)
+    protein("run", str(cfg), "--command", f"{sys.executable} train.py", cwd=tmp_path)
+    r = protein("verify", "--seeds", "2", cwd=tmp_path)
+    out = json.loads(r.stdout)
+    assert out["seed_ignored"] is True and "seems to ignore its seed" in r.stderr
+    assert out["seed_values"] == [10000, 10001]
+
+
+def test_seed_key_names_the_key_and_must_not_collide():
+    base = {"goal": "maximize", "parameters": {"lr": {"distribution": "uniform", "min": 0, "max": 1}}}
+    assert load_config({**base, "seed_key": "train.seed"}).seed_key == "train.seed"
+    with pytest.raises(ConfigError, match="also a fixed override"):
+        load_config({**base, "seed_key": "train.seed", "train": {"seed": 3}})
+    with pytest.raises(ConfigError, match="searched parameter"):
+        load_config({**base, "seed_key": "lr"})
+
+
+def test_optimizer_setting_names_at_the_sweep_level_are_ambiguous():
+    base = {"goal": "maximize", "parameters": {"lr": {"distribution": "uniform", "min": 0, "max": 1}}}
+    with pytest.raises(ConfigError, match="ambiguous.*settings.num_random_samples.*trainer"):
+        load_config({**base, "num_random_samples": 3})
+    cfg = load_config({**base, "device": "cpu", "max_steps": 100})
+    assert dict(cfg.fixed) == {"device": "cpu", "max_steps": 100}
+    assert cfg.settings.device == "cpu"  # untouched by the fixed key
+
+
+# --------------------------------------------------------------------- 6. goals
+@pytest.mark.parametrize("metric, goal", [("mean_reward", "maximize"), ("val/loss", "minimize"),
+                                          ("episodeReturn", "maximize"), ("perplexity", "minimize")])
+def test_goal_is_inferred_only_from_clear_metric_names(metric, goal):
+    doc = {"metric": metric, "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}}
+    with pytest.warns(UserWarning, match="inferred from the metric's name"):
+        assert load_config(doc).goal == goal
+
+
+def test_an_unclear_metric_name_needs_a_goal():
+    doc = {"metric": "reward_loss", "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}}
+    with pytest.raises(ConfigError, match="does not say its direction"):
+        load_config(doc)
+
+
+def test_wandb_sweep_yaml(tmp_path):
+    p = tmp_path / "wb.yaml"
+    p.write_text(textwrap.dedent("""
+        program: train.py
+        method: bayes
+        metric: {name: val_loss, goal: minimize}
+        run_cap: 20
+        early_terminate: {type: hyperband, min_iter: 3, eta: 2}
+        parameters:
+          lr: {distribution: log_uniform_values, min: 0.0001, max: 0.1}
+          wd: {distribution: log_uniform, min: -9.21, max: -2.3}
+          layers: {distribution: int_uniform, min: 1, max: 4}
+          optimizer: {values: [adam, sgd]}
+          epochs: {value: 5}
+        project: my-proj
+        """))
+    cfg = load_config(p)
+    d = cfg.space.to_dict()
+    assert (cfg.method, cfg.metric, cfg.goal, cfg.max_trials) == ("protein", "val_loss", "minimize", 20)
+    assert d["lr"]["distribution"] == "log_normal" and d["wd"]["min"] == pytest.approx(1e-4, rel=1e-3)
+    assert d["optimizer"]["distribution"] == "categorical" and dict(cfg.fixed) == {"epochs": 5}
+    assert cfg.extras["command"] == "python train.py" and cfg.extras["early_stop"] == "asha"
+    assert cfg.extras["early_stop_grace"] == 3 and cfg.extras["wandb_project"] == "my-proj"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("metric: {name: loss, goal: minimize}\nparameters:\n  x: {distribution: normal, mu: 0, sigma: 1}\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:3: parameters.x.distribution: W&B's 'normal'"):
+        load_config(bad)
+
+
+# ---------------------------------------------------------------- 7. study names
+def test_one_study_name_rule(tmp_path):
+    cfg = _sweep(tmp_path)
+    r = protein("init", str(cfg), cwd=tmp_path)
+    assert json.loads(r.stdout)["study"] == "sweep"
+    r = protein("ask", cwd=tmp_path)
+    assert "study 'sweep' (the only one" in r.stderr
+    protein("init", str(cfg), "--study", "other", cwd=tmp_path)
+    r = protein("ask", cwd=tmp_path, check=False)
+    assert r.returncode == 2 and "choose one with --study" in r.stderr
+
+
+# --------------------------------------------------------------------- 8. grids
+def test_grid_run_defaults_to_the_grid_and_ends_cleanly(tmp_path):
+    cfg = tmp_path / "grid.yaml"
+    cfg.write_text(textwrap.dedent("""
+        sweep:
+          metric: reward
+          goal: maximize
+          method: grid
+          parameters:
+            trainer.lr: {values: [0.01, 0.1]}
+            hidden: {values: [[32, 32], [64, 64, 64]]}
+        """))
+    (tmp_path / "train.py").write_text(textwrap.dedent("""
+        import argparse, json
+        p = argparse.ArgumentParser()
+        p.add_argument("--trainer.lr", type=float)
+        p.add_argument("--hidden", type=int, nargs="+")
+        p.add_argument("--seed", type=int)
+        a = p.parse_args()
+        print(json.dumps({"reward": getattr(a, "trainer.lr") * len(a.hidden)}))
+        """))
+    r = protein("run", str(cfg), "--command", f"{sys.executable} train.py", cwd=tmp_path)
+    assert "4 trials, one per grid point" in r.stderr
+    ts = Study.load("grid", str(tmp_path / "protein.db")).trials()
+    assert sorted(t.score for t in ts) == pytest.approx([0.02, 0.03, 0.2, 0.3])
+    r = protein("run", str(cfg), "--command", f"{sys.executable} train.py", "--max-trials", "6",
+                cwd=tmp_path)
+    assert "exhausted after 4 trials" in r.stderr and "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------ 9. no repeated points
+def test_a_small_discrete_space_is_never_repeated_then_exhausted():
+    cfg = {"goal": "maximize", "settings": {"num_random_samples": 4},
+           "parameters": {"a": {"values": ["x", "y", "z"]}, "b": {"values": [1, 2, 3]},
+                          "c": {"values": [True, False]}}}
+    study = Study(cfg, seed=0)
+    seen = []
+    for _ in range(18):
+        t = study.ask()
+        seen.append(tuple(sorted(t.params.items())))
+        study.tell(t, float(t.params["b"]) + (t.params["a"] == "z"))
+    assert len(set(seen)) == 18
+    assert study.ask() is None and "every one of the 18 points" in study.exhausted
+
+
+# -------------------------------------------------------------------- 10. threads
+def test_suggest_runs_its_fits_on_the_configured_threads():
+    import torch
+
+    from protein import optimizer
+
+    before = torch.get_num_threads()
+    seen = []
+    real = optimizer._gp_step
+
+    def spy(*a, **k):
+        seen.append(torch.get_num_threads())
+        return real(*a, **k)
+
+    optimizer._gp_step = spy
+    try:
+        cfg = load_config({"goal": "maximize", "settings": {"num_random_samples": 3, "threads": 1},
+                           "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}})
+        trials = [Trial(i, {"x": i / 5}, TrialState.COMPLETE, float(i), 1.0) for i in range(5)]
+        optimizer.suggest(cfg.space, trials, sign=1.0, settings=cfg.settings)
+    finally:
+        optimizer._gp_step = real
+    assert seen == [1] and torch.get_num_threads() == before
+
+
+# ------------------------------------------------------------------- 12. smaller
+def test_floats_reach_commands_without_noise():
+    from protein.output import param_args, short_names
+
+    cfg = load_config({"goal": "maximize", "parameters": {
+        "lr": {"distribution": "log_normal", "min": 1e-5, "max": 1e-1}}})
+    params = cfg.space.decode(cfg.space.center)
+    assert param_args(params, "flags") == ["--lr=0.001"]
+    assert short_names(["policy.lr", "value.lr", "trainer.batch_size"]) == [
+        "policy.lr", "value.lr", "batch_size"]
+
+
+def test_trainer_trials_keep_stdout_and_stderr(tmp_path):
+    (tmp_path / "noisy_trainer.py").write_text(textwrap.dedent("""
+        import sys
+        def train(params, seed=0, device=None, report=None):
+            print("hello from the trainer")
+            print("a warning", file=sys.stderr)
+            return {"score": params["x"], "cost": 1.0}
+        """))
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text("sweep:\n  metric: score\n  goal: maximize\n  max_trials: 1\n  parameters:\n"
+                   "    x: {distribution: uniform, min: 0, max: 1}\n")
+    protein("run", str(cfg), "--trainer", "noisy_trainer", cwd=tmp_path,
+            env={"PYTHONPATH": f"{tmp_path}:{ROOT}"})
+    d = tmp_path / "runs/t/trial_0000"
+    assert "hello from the trainer" in (d / "stdout.log").read_text()
+    assert "a warning" in (d / "stderr.log").read_text()
