@@ -9,7 +9,8 @@ Rules (``StopConfig.rule``):
   that unit (reported with the value, wall seconds when the costs are wall time, or the step
   when every complete trial's cost equals its last step), with at least ``PROTEIN_MIN_TRIALS``
   complete trials, and never before the trial has spent the cost of the cheapest complete
-  trial and 30% of the dearest one.
+  trial and 30% of the dearest one. Where every complete trial cost about the same (within
+  ``COST_RATIO``) there is no cost-score front to judge by, and it does not judge.
 * ``median``: stop below the median of the other trials' values at the same step (Optuna's
   MedianPruner), once ``min_trials`` trials are complete.
 * ``asha``: asynchronous successive halving: rungs at ``grace * reduction_factor**k``; at
@@ -37,6 +38,7 @@ RULES = ("auto", "protein", "median", "asha", "none")
 PROTEIN_MIN_TRIALS = 10
 PROTEIN_EARLIEST = 0.3  # fraction of the dearest complete trial's cost before the rule judges
 COST_IS_STEP_TOLERANCE = 0.01
+COST_RATIO = 1.5  # the Protein rule judges only when complete trials' costs differ this much
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,9 @@ def decide(config: StopConfig, sign: float, history: Sequence[tuple[float, float
         if cost is None and cost_is_step(complete):
             cost = step
         fit = None
+        costs = [t.cost for t in complete if t.cost]
+        if costs and max(costs) < COST_RATIO * min(costs):
+            cost = None  # every run costs about the same: no cost-score front to judge by
         if cost is not None:
             fit = StopRule.fit(np.array([sign * t.score for t in complete]),
                                np.array([t.cost for t in complete]), quantile=config.quantile)

@@ -451,7 +451,7 @@ def _wandb(spec: RunSpec, study: Any, trial: Any, nested: dict) -> Any:
         return None
     from protein.integrations.wandb import start_trial_run
 
-    return start_trial_run(spec.wandb_project, study, trial, nested)
+    return start_trial_run(spec.wandb_project, study, trial, nested, spec.wandb_entity)
 
 
 def _close(metrics: Any, tb: Any, wb: Any, state: str, trial: Any = None,

@@ -24,10 +24,11 @@ def _wandb() -> Any:
     return require("wandb", "wandb", "W&B logging (--wandb-project)")
 
 
-def start_trial_run(project: str, study: Any, trial: Any, nested: dict) -> Any:
+def start_trial_run(project: str, study: Any, trial: Any, nested: dict,
+                    entity: str | None = None) -> Any:
     """A W&B run for a running trial; intermediate values go to ``run.log``."""
     wandb = _wandb()
-    return wandb.init(project=project, group=study.name, name=f"{study.name}-trial-{trial.trial_id}",
+    return wandb.init(project=project, entity=entity, group=study.name, name=f"{study.name}-trial-{trial.trial_id}",
                       config={**nested, "protein": {"trial": trial.trial_id, **dict(trial.info)}},
                       job_type="trial", reinit="create_new")
 
@@ -38,6 +39,8 @@ def finish_trial_run(run: Any, trial: Any, state: str, metric: str = "score") ->
         run.summary["protein/cost"] = trial.cost
         if trial.score is not None:
             run.summary[metric] = trial.score
+        for name, value in (trial.info.get("metrics") or {}).items():
+            run.summary[name] = value
             run.summary["protein/score"] = trial.score
         for name, value in (trial.info.get("values") or {}).items():
             run.summary[name] = value
