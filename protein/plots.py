@@ -13,6 +13,7 @@ from protein.errors import require
 from protein.trial import TrialState
 
 FAIL_STYLE = {"marker": "x", "color": "tab:red", "s": 30, "label": "failed", "zorder": 3}
+NOISE_RATIO = 1.5  # costs closer than this are one budget measured with noise
 PRUNED_STYLE = {"marker": "v", "color": "tab:orange", "s": 18, "label": "pruned", "zorder": 2}
 
 
@@ -38,7 +39,9 @@ def _log_like(dist: Any) -> bool:
 
 
 def history(study: Any, trials: list, path: Path) -> Path:
-    """Score and best-so-far against trial number and against cumulative cost."""
+    """Score and best-so-far against trial number and against cumulative cost. Failed trials
+    sit in a band of their own below the scores (red x); best-so-far counts only feasible
+    complete trials."""
     plt = _plt()
     cfg = study.config
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -46,31 +49,36 @@ def history(study: Any, trials: list, path: Path) -> Path:
     cost = np.array([t.cost or 0.0 for t in trials])
     cum = np.cumsum(cost)
     ok = np.array([t.is_complete for t in trials])
+    feasible = {t.trial_id for t in study.feasible(trials)}
     scores = np.array([t.score if t.is_complete else np.nan for t in trials], dtype=float)
     best = np.full(len(trials), np.nan)
     run = None
-    for i, s in enumerate(scores):
-        if np.isfinite(s) and (run is None or cfg.sign * s > cfg.sign * run):
+    for i, (t, s) in enumerate(zip(trials, scores)):
+        if t.trial_id in feasible and (run is None or cfg.sign * s > cfg.sign * run):
             run = s
         best[i] = np.nan if run is None else run
-    lo = np.nanmin(scores) if ok.any() else 0.0
+    lo, hi = (np.nanmin(scores), np.nanmax(scores)) if ok.any() else (0.0, 1.0)
+    band = lo - 0.12 * ((hi - lo) or 1.0)  # the failed trials' band, apart from real scores
+    failed = np.array([t.state is TrialState.FAILED for t in trials])
+    pruned = np.array([t.state is TrialState.PRUNED and t.score is not None for t in trials])
     for ax, x, label in ((axes[0], ids, "trial"), (axes[1], cum, "cumulative cost")):
         ax.scatter(x[ok], scores[ok], s=16, alpha=0.7, label=cfg.metric)
-        ax.step(x, best, where="post", color="black", lw=1.5, label=f"best so far ({cfg.goal})")
-        failed = np.array([t.state is TrialState.FAILED for t in trials])
+        ax.step(x, best, where="post", color="black", lw=1.5,
+                label=f"best so far ({cfg.goal}" + (", feasible only)" if cfg.constraints else ")"))
         if failed.any():
-            ax.scatter(x[failed], np.full(failed.sum(), lo), **FAIL_STYLE)
-        pruned = np.array([t.state is TrialState.PRUNED for t in trials])
+            ax.axhspan(band - 0.04 * ((hi - lo) or 1.0), band + 0.04 * ((hi - lo) or 1.0),
+                       color="tab:red", alpha=0.08)
+            ax.scatter(x[failed], np.full(failed.sum(), band), **FAIL_STYLE)
         if pruned.any():
-            ps = [t.score if t.score is not None else lo for t in trials if t.state is TrialState.PRUNED]
-            ax.scatter(x[pruned], ps, **PRUNED_STYLE)
+            ax.scatter(x[pruned], [t.score for t in trials if t.state is TrialState.PRUNED
+                                   and t.score is not None], **PRUNED_STYLE)
         ax.set_xlabel(label)
         ax.set_ylabel(cfg.metric)
         ax.grid(alpha=0.3)
     if cum.max() > 0 and cum[cum > 0].min() * 100 < cum.max():
         axes[1].set_xscale("log")
     axes[0].legend(loc="best", fontsize=8)
-    axes[0].set_title("optimisation history")
+    axes[0].set_title("optimisation history" + (" (failed: red band)" if failed.any() else ""))
     axes[1].set_title("against compute spent")
     return _save(fig, path)
 
@@ -82,6 +90,15 @@ def pareto(study: Any, trials: list, front: list, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     done = [t for t in trials if t.is_complete]
     ax.scatter([t.cost for t in done], [t.score for t in done], s=16, alpha=0.5, label="trials")
+    costs = [t.cost for t in done if t.cost]
+    if costs and max(costs) < NOISE_RATIO * min(costs):
+        ax.text(0.5, 0.95, f"costs differ by less than {NOISE_RATIO}x (noise): no cost-score "
+                "front", transform=ax.transAxes, ha="center", va="top", fontsize=9)
+        ax.set_xlabel("cost")
+        ax.set_ylabel(f"{cfg.metric} ({cfg.goal})")
+        ax.set_title("cost against score")
+        ax.grid(alpha=0.3)
+        return _save(fig, path)
     fc = [t.cost for t in front]
     fs = [t.score for t in front]
     ax.step(fc, fs, where="post", color="black", lw=1.2)
@@ -126,6 +143,10 @@ def pareto_set(study: Any, trials: list, front: list, path: Path) -> Path:
                    edgecolors="black", label="Pareto set")
         for x, y, tid in pts:
             ax.annotate(str(tid), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for axis, name, scale in (("x", a.name, ax.set_xscale), ("y", b.name, ax.set_yscale)):
+        v = np.array([t.info["values"][name] for t in done], dtype=float)
+        if len(v) and (v > 0).all() and v.max() > 100 * v.min():
+            scale("log")  # one far point would squash the rest
     ax.set_xlabel(f"{a.name} ({a.goal})")
     ax.set_ylabel(f"{b.name} ({b.goal})")
     ax.set_title("Pareto set" + (f" (first two of {len(cfg.objectives)} objectives)"
@@ -169,8 +190,8 @@ def parameters(study: Any, trials: list, imp: Mapping[str, float], path: Path) -
 
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         share = imp.get(name)
-        ax.set_title(f"{name}" + (f"  (importance {share:.2f})" if share is not None else ""),
-                     fontsize=9)
+        ax.set_title(f"{name}" + (f"  (importance {share:.2f})" if share is not None
+                                  else "  (importance: too few trials yet)"), fontsize=9)
         ax.set_xlabel(name.rsplit(".", 1)[-1])
         ax.set_ylabel(cfg.metric)
         ax.grid(alpha=0.3)
@@ -194,24 +215,35 @@ def distribution(study: Any, trials: list, path: Path) -> Path:
 
 
 def curves(study: Any, trials: list, path: Path) -> Path | None:
-    """Intermediate values of every trial that reported any (pruned ones dashed)."""
+    """Intermediate values of every trial that reported any, coloured by final score (a
+    colour bar), pruned ones dashed, failed ones ending in x; one-point curves as dots."""
     with_curves = [t for t in trials if t.intermediate]
     if not with_curves:
         return None
     plt = _plt()
+    from matplotlib import cm, colors
+
     cfg = study.config
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    finals = [t.score for t in with_curves if t.score is not None and np.isfinite(t.score)]
+    norm = colors.Normalize(min(finals), max(finals)) if finals else colors.Normalize(0, 1)
+    cmap = cm.viridis if cfg.sign > 0 else cm.viridis_r
     best = study.best()
     for t in with_curves:
         steps, values = zip(*t.intermediate)
+        is_best = best is not None and t.trial_id == best.trial_id
+        color = ("grey" if t.score is None or not np.isfinite(t.score) else cmap(norm(t.score)))
         style = "--" if t.state is TrialState.PRUNED else "-"
-        color = "black" if best is not None and t.trial_id == best.trial_id else None
-        lw = 2.0 if color else 0.9
-        ax.plot(steps, values, style, lw=lw, color=color, alpha=0.9 if color else 0.5)
+        ax.plot(steps, values, style, lw=2.4 if is_best else 1.0, color=color,
+                alpha=1.0 if is_best else 0.7, marker="o" if len(steps) == 1 else None,
+                markersize=4, label=f"best (trial {t.trial_id})" if is_best else None)
         if t.state is TrialState.FAILED:
             ax.scatter([steps[-1]], [values[-1]], **{**FAIL_STYLE, "label": None})
+    fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"final {cfg.metric}")
     ax.set_xlabel("step (as reported)")
     ax.set_ylabel(cfg.metric)
-    ax.set_title("learning curves (best in black, pruned dashed, failed x)")
+    ax.set_title("learning curves (colour: final score; pruned dashed; failed x)")
+    if best is not None and any(t.trial_id == best.trial_id for t in with_curves):
+        ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     return _save(fig, path)
