@@ -366,6 +366,10 @@ def summary_text(study: Any, width: int = 80) -> str:
     else:
         lines.append(f"OVERALL BEST RUN: trial {best.trial_id}")
         lines.append(f"  {cfg.metric}: {fmt_value(best.score)}   cost: {fmt_value(best.cost)}")
+        reported = best.info.get("metrics") or {}
+        if reported:
+            lines.append(_fit("  also reported: " + ", ".join(
+                f"{k}={fmt_value(v)}" for k, v in reported.items()), width))
         for k, v in best.params.items():
             lines.append(_fit(f"  {k} = {fmt_value(v)}", width))
     if len(cfg.objectives) > 1:

@@ -503,8 +503,15 @@ def _ray_workers(spec: RunSpec, workers: int, address: str | None,
 
     ray = require("ray", "ray", "--executor ray")
     if not ray.is_initialized():
-        ray.init(address=address, ignore_reinit_error=True, include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
+        try:
+            ray.init(address=address, ignore_reinit_error=True, include_dashboard=False,
+                     log_to_driver=False, configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ProteinError(
+                f"--ray-address {address}: no Ray cluster to join ({first}); start one with "
+                "`ray start --head`, give its address, or leave --ray-address out to start a "
+                "local Ray instance") from None
     gpus = gpus_per_trial
     if gpus is None:
         gpus = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0

@@ -338,3 +338,13 @@ def test_trainer_trials_keep_stdout_and_stderr(tmp_path):
     d = tmp_path / "runs/t/trial_0000"
     assert "hello from the trainer" in (d / "stdout.log").read_text()
     assert "a warning" in (d / "stderr.log").read_text()
+
+
+def test_ray_address_without_a_cluster_is_one_clear_error(tmp_path):
+    pytest.importorskip("ray")
+    cfg = _sweep(tmp_path, n=1)
+    r = protein("run", str(cfg), "--command", f"{sys.executable} train.py", "--executor", "ray",
+                "--ray-address", "auto", cwd=tmp_path, check=False,
+                env={"RAY_ADDRESS": ""})
+    assert r.returncode == 2 and "no Ray cluster to join" in r.stderr
+    assert "Traceback" not in r.stderr
