@@ -57,9 +57,9 @@ def _run(args: argparse.Namespace) -> int:
     spec = RunSpec(
         study=name, storage=storage, trainer=args.trainer, command=args.command,
         pass_mode=args.pass_mode, timeout=args.timeout, max_trials=max_trials,
-        early_stop=args.early_stop, smooth=args.smooth, grace=args.grace,
-        max_resource=args.max_resource, reduction_factor=args.reduction_factor,
-        min_trials=args.min_trials, out_dir=args.out, device=args.device,
+        stop={"rule": args.early_stop, "smooth": args.smooth, "grace": args.grace,
+              "max_resource": args.max_resource, "reduction_factor": args.reduction_factor,
+              "min_trials": args.min_trials}, out_dir=args.out, device=args.device,
         threads=threads, tensorboard=args.tensorboard, wandb_project=args.wandb_project,
         wandb_entity=args.wandb_entity,
     )
@@ -174,7 +174,7 @@ def dry_run(args: argparse.Namespace, cfg: Any, name: str) -> int:
         trial = study.storage.create_trial(params, {"reason": "dry-run"})
         spec = RunSpec(study=name, storage=":memory:", trainer=args.trainer, command=args.command,
                        pass_mode=args.pass_mode, timeout=args.timeout, out_dir=tmp,
-                       device=args.device, early_stop="none")
+                       device=args.device, stop={"rule": "none"})
         run_trial(study, trial, spec)
         t = study.trial(trial.trial_id)
     if t.state.value != "complete":

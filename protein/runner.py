@@ -42,12 +42,7 @@ class RunSpec:
     pass_mode: str = "flags"
     timeout: float | None = None
     max_trials: int | None = None
-    early_stop: str = "auto"
-    smooth: int = 1
-    grace: float = 0.25
-    max_resource: float | None = None
-    reduction_factor: float = 3.0
-    min_trials: int = 5
+    stop: Mapping[str, Any] = field(default_factory=dict)  # StopConfig's fields but quantile
     out_dir: str = "runs"
     device: str | None = None
     threads: int = 1
@@ -60,9 +55,7 @@ class RunSpec:
         """The early-stopping settings of this run."""
         from protein.early_stop import StopConfig
 
-        return StopConfig(rule=self.early_stop, smooth=self.smooth, grace=self.grace,
-                          max_resource=self.max_resource, reduction_factor=self.reduction_factor,
-                          min_trials=self.min_trials, quantile=quantile)
+        return StopConfig(**{**self.stop, "quantile": quantile})
 
 
 # ----------------------------------------------------------------------- worker
