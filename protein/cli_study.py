@@ -15,9 +15,9 @@ from protein.output import fmt_value, table, to_json
 from protein.space import flatten
 
 
-def _study_args(p: argparse.ArgumentParser, fmt: tuple[str, ...] = ("json", "table", "yaml")) -> None:
-    p.add_argument("--study", default=None,
-                   help="study name (default: the storage's only study)")
+def _study_args(p: argparse.ArgumentParser, fmt: tuple[str, ...] = ("json", "table", "yaml"),
+                study_help: str = "study name (default: the storage's only study)") -> None:
+    p.add_argument("--study", default=None, help=study_help)
     p.add_argument("--storage", default=None,
                    help="sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)")
     if fmt:
@@ -70,11 +70,8 @@ def _init(args: argparse.Namespace) -> int:
 def _add_init(sub: Any) -> None:
     p = sub.add_parser("init", help="create a study from a sweep config")
     p.add_argument("config", help="sweep config (.yaml, .json, .ini)")
-    _study_args(p, fmt=())
-    p.set_defaults(study=None)
-    for a in p._actions:
-        if a.dest == "study":
-            a.help = "study name (default: the config's study: key, else its file name)"
+    _study_args(p, fmt=(),
+                study_help="study name (default: the config's study: key, else its file name)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lease", type=float, default=None,
                    help="seconds without a heartbeat before a running trial expires (default 24h)")

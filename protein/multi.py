@@ -30,8 +30,8 @@ import numpy as np
 from protein import candidates
 from protein.pareto import nondominated
 from protein.objectives import Constraint, Objective, feasible
-from protein.optimizer import (COST_AWARE_RATIO, N_REFINE, Suggestion, _Data, _key, _refine,
-                               _sobol, _threads, _untried)
+from protein.optimizer import (COST_AWARE_RATIO, N_REFINE, Suggestion, _batch, _Data, _key,
+                               _refine, _sobol, _untried)
 from protein.settings import Settings
 from protein.space import Space
 from protein.trial import Trial, TrialState
@@ -96,31 +96,18 @@ def suggest(
     n: int = 1,
 ) -> list[Suggestion]:
     """The next ``n`` suggestions after ``trials`` (any states, in creation order)."""
-    from protein.errors import SearchExhausted
-
     obs = _arrays(space, trials, objectives, constraints)
-    out: list[Suggestion] = []
-    extra: list[np.ndarray] = []
-    with _threads(settings.threads):
-        for i in range(n):
-            k = len(trials) + i
-            pend = np.vstack([obs.X_pending, np.array(extra).reshape(-1, space.dim)])
-            o = _Obs(obs.X, obs.Y, obs.S, obs.log_c, obs.X_failed, pend)
-            try:
-                if k == 0 and settings.seed_with_search_center:
-                    s = Suggestion(space.decode(space.center), {"reason": "center"})
-                elif k < settings.num_random_samples or len(o.Y) < 2:
-                    s = _sobol(space, _Data(o.X, o.Y[:, 0], o.log_c, o.X_failed, o.X_pending),
-                               k, seed)
-                else:
-                    s = _model_step(space, o, k, objectives, constraints, settings, seed)
-            except SearchExhausted:
-                if not out:
-                    raise
-                break
-            out.append(s)
-            extra.append(space.encode(s.params))
-    return out
+
+    def one(i: int, extra: np.ndarray) -> Suggestion:
+        k = len(trials) + i
+        o = _Obs(obs.X, obs.Y, obs.S, obs.log_c, obs.X_failed, np.vstack([obs.X_pending, extra]))
+        if k == 0 and settings.seed_with_search_center:
+            return Suggestion(space.decode(space.center), {"reason": "center"})
+        if k < settings.num_random_samples or len(o.Y) < 2:
+            return _sobol(space, _Data(o.X, o.Y[:, 0], o.log_c, o.X_failed, o.X_pending), k, seed)
+        return _model_step(space, o, k, objectives, constraints, settings, seed)
+
+    return _batch(space, n, settings, one)
 
 
 def _arrays(space: Space, trials: Sequence[Trial], objectives: tuple[Objective, ...],

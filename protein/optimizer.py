@@ -78,25 +78,34 @@ def suggest(
 
     ``sign`` is +1 to maximise the score, -1 to minimise it.
     """
+    data = _arrays(space, trials, sign)
+
+    def one(i: int, extra: np.ndarray) -> Suggestion:
+        d = _Data(data.X, data.y, data.log_c, data.X_failed,
+                  np.vstack([data.X_pending, extra]) if len(extra) else data.X_pending)
+        return _one(space, d, len(trials) + i, sign=sign, settings=settings, seed=seed)
+
+    return _batch(space, n, settings, one)
+
+
+def _batch(space: Space, n: int, settings: Settings, one) -> list[Suggestion]:  # type: ignore[no-untyped-def]
+    """Up to ``n`` suggestions from ``one(i, extra)``, where ``extra`` (m, d) holds the points
+    already suggested in this batch (pending to the model). Fits run on ``settings.threads``
+    torch threads; a space that runs out ends the batch early (or raises if it is empty)."""
     from protein.errors import SearchExhausted
 
     out: list[Suggestion] = []
-    pending_extra: list[np.ndarray] = []
-    data = _arrays(space, trials, sign)
+    extra: list[np.ndarray] = []
     with _threads(settings.threads):
         for i in range(n):
-            k = len(trials) + i
-            extra = np.array(pending_extra).reshape(-1, space.dim)
-            d = _Data(data.X, data.y, data.log_c, data.X_failed,
-                      np.vstack([data.X_pending, extra]) if len(extra) else data.X_pending)
             try:
-                s = _one(space, d, k, sign=sign, settings=settings, seed=seed)
+                s = one(i, np.array(extra).reshape(-1, space.dim))
             except SearchExhausted:
                 if not out:
                     raise
                 break
             out.append(s)
-            pending_extra.append(space.encode(s.params))
+            extra.append(space.encode(s.params))
     return out
 
 
