@@ -30,7 +30,7 @@ PG = os.environ.get("PROTEIN_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
 
 
 def _worker(url: str, name: str, seconds: float, out: mp.Queue) -> None:
-    import protein.methods  # noqa: F401 - warm imports: measure the steady state
+    import protein.optimizer.baselines  # noqa: F401 - warm imports: measure the steady state
     from protein.study import Study
 
     study = Study.load(name, url)
@@ -59,8 +59,8 @@ def prefill(url: str, name: str, n: int) -> None:
     if not n:
         return
     backend = open_storage(url)
-    params = [s.params for s in __import__("protein.methods", fromlist=["x"]).suggest_method(
-        "random", study.space, [], sign=-1.0, settings=study.config.settings, seed=1, n=n)]
+    params = [s.params for s in __import__("protein.optimizer.baselines", fromlist=["x"]).suggest_baseline(
+        "random", study.space, [], settings=study.config.settings, seed=1, n=n)]
     now = time.time()
     rows = [(name, i, "complete", _dumps(p), float(p["lr"]), 1.0, _dumps({"reason": "random"}),
              "prefill", now, now, now) for i, p in enumerate(params)]

@@ -32,11 +32,10 @@ OUT = ROOT / "runs"
 
 def source_hash() -> str:
     h = hashlib.sha256()
-    files = sorted((ROOT.parent / "distributions").rglob("*.py")) + [
-        ROOT.parent / "protein" / f"{m}.py"
-        for m in ("optimizer", "surrogate", "acquisition", "candidates", "transforms", "pareto",
-                  "space", "settings", "methods", "api", "config")
-    ]
+    pkg = ROOT.parent / "protein"
+    files = (sorted((ROOT.parent / "distributions").rglob("*.py"))
+             + sorted((pkg / "optimizer").glob("*.py")) + sorted((pkg / "config").glob("*.py"))
+             + [pkg / f"{m}.py" for m in ("pareto", "space", "trial", "api")])
     for f in files:
         h.update(f.read_bytes())
     return h.hexdigest()[:10]
@@ -242,7 +241,7 @@ def overhead(sizes: list[int], dims: list[int], reps: int) -> tuple[str, dict]:
     import optuna
 
     from protein.config import load_config
-    from protein.optimizer import suggest
+    from protein.optimizer.single import suggest
     from protein.trial import Trial, TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

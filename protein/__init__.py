@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_config": "protein.config",
     "SweepConfig": "protein.config",
-    "Settings": "protein.settings",
+    "Settings": "protein.config.settings",
     "Space": "protein.space",
     "Protein": "protein.api",
     "Study": "protein.study",

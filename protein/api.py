@@ -16,7 +16,7 @@ from typing import Any
 
 from protein.config import load_config
 from protein.errors import SpaceError
-from protein.methods import suggest_config
+from protein.optimizer import suggest_config
 from protein.trial import Trial, TrialState
 
 

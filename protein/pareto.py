@@ -1,4 +1,5 @@
-"""The cost-score Pareto front, on arrays, in the maximise orientation.
+"""Pareto fronts, on arrays, in the maximise orientation: the cost-score front, non-dominated
+rows of several objectives, and the Pareto set of a study's trials.
 
 Notation: ``y`` (n,) scores to maximise (multiply by -1 first to minimise); ``c`` (n,)
 costs to minimise (any monotone transform of cost, e.g. log cost).
@@ -6,7 +7,14 @@ costs to minimise (any monotone transform of cost, e.g. log cost).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from protein.config.objectives import Constraint, Objective
+    from protein.trial import Trial
 
 
 def front(y: np.ndarray, c: np.ndarray, *, tol: float = 1e-12) -> np.ndarray:
@@ -83,12 +91,6 @@ def hypervolume_2d(
     return float(np.sum(widths * (ys - ref_y)))
 
 
-def best_at_cost(y: np.ndarray, c: np.ndarray, budget: float) -> float:
-    """Best ``y`` among points with ``c <= budget`` (``-inf`` if none)."""
-    m = np.isfinite(y) & (c <= budget)
-    return float(np.max(y[m])) if m.any() else -np.inf
-
-
 def nondominated(Y: np.ndarray) -> list[int]:
     """Indices of the rows of ``Y`` (n, m), maximise orientation, that no other row dominates
     (BoTorch's ``is_non_dominated``; duplicated rows are all kept), best first column first."""
@@ -100,3 +102,20 @@ def nondominated(Y: np.ndarray) -> list[int]:
         return []
     keep = np.flatnonzero(is_non_dominated(torch.as_tensor(Y), deduplicate=False).numpy())
     return [int(i) for i in keep[np.argsort(-Y[keep, 0], kind="stable")]]
+
+
+def pareto_set(objectives: Sequence[Objective], constraints: Sequence[Constraint],
+               trials: Sequence[Trial]) -> list[Trial]:
+    """The complete trials that meet every constraint and that no other such trial beats on
+    every objective, best on the first objective first."""
+    from protein.config.objectives import feasible
+    from protein.optimizer.observations import metric_names, values_of
+
+    names = metric_names(objectives, constraints)
+    rows, kept = [], []
+    for t in trials:
+        v = values_of(t, names) if t.is_complete else None
+        if v is not None and feasible(tuple(constraints), v):
+            rows.append([o.sign * v[o.name] for o in objectives])
+            kept.append(t)
+    return [kept[i] for i in nondominated(np.array(rows))] if rows else []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from distributions import Distribution, DistributionError
 from protein.errors import SpaceError
+from protein.tree import flatten, merge_into, set_path
 
 
 @dataclass(frozen=True)
@@ -281,40 +282,7 @@ class Space:
         return out
 
 
-def set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``tree[a][b][c] = value`` for ``dotted = 'a.b.c'``, creating dicts on the way."""
-    keys = dotted.split(".")
-    node = tree
-    for k in keys[:-1]:
-        nxt = node.get(k)
-        if not isinstance(nxt, dict):
-            nxt = node[k] = {}
-        node = nxt
-    node[keys[-1]] = value
-
-
-def merge_into(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
-    """Deep-merge ``src`` into ``dst`` (``src`` wins on leaves)."""
-    for k, v in src.items():
-        if isinstance(v, Mapping) and isinstance(dst.get(k), dict):
-            merge_into(dst[k], v)
-        else:
-            dst[k] = copy.deepcopy(v)
-
-
-def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dict -> ``{dotted.path: leaf}``."""
-    out: dict[str, Any] = {}
-    for k, v in tree.items():
-        path = f"{prefix}{k}"
-        if isinstance(v, Mapping) and v:
-            out.update(flatten(v, path + "."))
-        else:
-            out[path] = v
-    return out
-
-
-def conditions_from(names: Iterable[str], when: Mapping[str, Mapping[str, Any]]) -> dict:
+def conditions_from(when: Mapping[str, Mapping[str, Any]]) -> dict:
     """``{child: {parent: value | [values]}}`` -> ``{child: (Condition, ...)}``."""
     out: dict[str, tuple[Condition, ...]] = {}
     for child, spec in when.items():

@@ -89,16 +89,16 @@ class Study:
         out again first (at most ``MAX_RETRIES`` times each), whatever the study's
         ``on_expire``: this is how ``protein run`` resumes an interrupted sweep.
         """
-        from protein.methods import suggest_config
+        from protein.optimizer import suggest_config
         from protein.storage.sql import worker_name
 
         if self.config.method == "protein":
             # the heavy imports happen here, before the lock, not while holding it
-            import protein.optimizer
-            import protein.surrogate
+            import protein.optimizer.single
+            import protein.optimizer.surrogate
 
             if self.config.multi:
-                import protein.multi  # noqa: F401
+                import protein.optimizer.multi  # noqa: F401
         count = 1 if n is None else n
         worker = worker or worker_name()
         made: list[Trial] = []
@@ -174,7 +174,7 @@ class Study:
 
     def should_stop(self, trial: Trial | int, value: float, cost: float) -> bool:
         """Protein's early-stopping rule for a running trial at (``value``, ``cost``)."""
-        from protein.early_stop import StopRule
+        from protein.optimizer.early_stop import StopRule
 
         done = self.complete()
         rule = StopRule.fit(
@@ -198,7 +198,7 @@ class Study:
 
     def feasible(self, trials: Sequence[Trial] | None = None) -> list[Trial]:
         """Complete trials (of ``trials``, default the study's) that meet every constraint."""
-        from protein.objectives import feasible
+        from protein.config.objectives import feasible
 
         done = [t for t in (self.trials() if trials is None else trials) if t.is_complete]
         if not self.config.constraints:
@@ -215,11 +215,9 @@ class Study:
     def pareto_set(self) -> list[Trial]:
         """Feasible trials that no other feasible trial beats on every objective, best on the
         primary metric first. With a single objective: the best trial(s)."""
-        from protein.multi import pareto_set
-        from protein.objectives import Objective
+        from protein.pareto import pareto_set
 
-        objectives = self.config.objectives or (Objective(self.config.metric, self.config.goal),)
-        return pareto_set(objectives, self.config.constraints, self.trials())
+        return pareto_set(self.config.objectives, self.config.constraints, self.trials())
 
     def pareto(self) -> list[Trial]:
         """Complete trials on the cost-score front, cheapest first."""
@@ -287,7 +285,7 @@ def _validate_tell(
 def _values(trial_id: int, score: Any, config: SweepConfig) -> tuple[float, dict[str, float]]:
     """(primary value, every metric's value) from a mapping; a bare number only when the
     sweep has a single metric and no constraint."""
-    from protein.objectives import Objective, metric_values
+    from protein.config.objectives import metric_values
 
     if not isinstance(score, Mapping):
         if config.multi:
@@ -296,8 +294,7 @@ def _values(trial_id: int, score: Any, config: SweepConfig) -> tuple[float, dict
                              f"one's value ({names}), got {score!r}")
         score = {config.metric: score}
     try:
-        objectives = config.objectives or (Objective(config.metric, config.goal),)
-        values = metric_values(objectives, config.constraints, score)
+        values = metric_values(config.objectives, config.constraints, score)
     except ValueError as e:
         raise TrialError(f"trial {trial_id}: {e}") from None
     return values[config.metric], values

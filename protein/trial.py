@@ -1,4 +1,4 @@
-"""Trial records: what was run, with which params, and how it ended."""
+"""Records: what was run, with which params, and how it ended; what to run next, and why."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class Trial:
     @property
     def nested_params(self) -> dict[str, Any]:
         """``params`` as a tree: ``{"trainer": {"learning_rate": ...}}`` (no fixed overrides)."""
-        from protein.space import set_path
+        from protein.tree import set_path
 
         out: dict[str, Any] = {}
         for k, v in self.params.items():
@@ -75,3 +75,15 @@ class Trial:
             "created_at": iso_time(self.created_at),
             "finished_at": iso_time(self.finished_at),
         }
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Params to run next (flat) and why they were chosen (``info["reason"]``, predictions)."""
+
+    params: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        return str(self.info.get("reason", ""))

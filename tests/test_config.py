@@ -11,7 +11,7 @@ import pytest
 
 from protein.config import load_config
 from protein.errors import ConfigError
-from protein.settings import ProteinWarning
+from protein.config.settings import ProteinWarning
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

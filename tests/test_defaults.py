@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 from protein.config import load_config
-from protein.early_stop import StopConfig, decide
+from protein.optimizer.early_stop import StopConfig, decide
 from protein.errors import ConfigError
 from protein.study import Study
 from protein.trial import Trial, TrialState
@@ -289,7 +289,7 @@ def test_a_small_discrete_space_is_never_repeated_then_exhausted():
 def test_suggest_runs_its_fits_on_the_configured_threads():
     import torch
 
-    from protein import optimizer
+    from protein.optimizer import single as optimizer
 
     before = torch.get_num_threads()
     seen = []

@@ -14,8 +14,9 @@ import torch
 from protein import Study
 from protein.config import load_config
 from protein.errors import ConfigError, TrialError
-from protein.multi import log_ehvi, suggest
-from protein.objectives import parse_constraint
+from protein.optimizer.acquisition import log_ehvi
+from protein.optimizer.multi import suggest
+from protein.config.objectives import parse_constraint
 from protein.pareto import hypervolume_2d, nondominated
 from protein.trial import Trial, TrialState
 from tests._cli import protein

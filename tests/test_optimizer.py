@@ -10,12 +10,12 @@ import pytest
 
 from protein import pareto
 from protein.config import load_config
-from protein.early_stop import StopRule
-from protein.methods import GridExhausted, grid_points, suggest_method
-from protein.optimizer import suggest
+from protein.optimizer.early_stop import StopRule
+from protein.optimizer.baselines import GridExhausted, grid_points, suggest_baseline
+from protein.optimizer.single import suggest
 from protein.study import Study
 from protein.trial import Trial, TrialState
-from protein.transforms import Robust
+from protein.optimizer.transforms import Robust
 
 SPACE_CFG = {
     "goal": "minimize",
@@ -220,8 +220,8 @@ def test_conditional_parameters_are_absent_when_inactive():
 @pytest.mark.parametrize("method", ["random", "sobol"])
 def test_random_and_sobol_are_deterministic_per_index(method):
     cfg = load_config({**SPACE_CFG, "method": method})
-    a = suggest_method(method, cfg.space, [], sign=1.0, settings=cfg.settings, seed=0, n=5)
-    b = suggest_method(method, cfg.space, [], sign=1.0, settings=cfg.settings, seed=0, n=5)
+    a = suggest_baseline(method, cfg.space, [], settings=cfg.settings, seed=0, n=5)
+    b = suggest_baseline(method, cfg.space, [], settings=cfg.settings, seed=0, n=5)
     assert [s.params for s in a] == [s.params for s in b]
     assert len({tuple(sorted(s.params.items())) for s in a}) == 5
 
@@ -235,7 +235,7 @@ def test_grid_enumerates_every_point_once_then_stops():
     # the end of the grid ends the sweep: no trial, and the reason
     assert study.ask() is None and "all 6 grid points" in study.exhausted
     with pytest.raises(GridExhausted, match="all 6 grid points"):
-        suggest_method("grid", study.space, study.trials(), sign=1.0,
+        suggest_baseline("grid", study.space, study.trials(),
                        settings=study.config.settings, seed=0)
     c = load_config({"goal": "maximize", "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}})
     assert [p["x"] for p in grid_points(c.space, 3)] == [0.0, 0.5, 1.0]

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from protein import plots  # noqa: E402
+from protein.report import plots  # noqa: E402
 from protein.study import Study  # noqa: E402
 
 SPACE = {"x": {"distribution": "uniform", "min": 0, "max": 1},

@@ -10,7 +10,8 @@ from hypothesis.extra.numpy import arrays
 
 from distributions import Categorical, IntUniform, LogNormal, Uniform, UniformPow2
 from protein.errors import SpaceError
-from protein.space import Space, conditions_from, flatten
+from protein.space import Space, conditions_from
+from protein.tree import flatten
 
 SPACE = Space(
     {
@@ -21,7 +22,7 @@ SPACE = Space(
         "trainer.layers": IntUniform(1, 8),
         "dropout": Uniform(0.0, 0.5),
     },
-    conditions_from([], {"trainer.lstm_hidden_size": {"trainer.use_lstm": True}}),
+    conditions_from({"trainer.lstm_hidden_size": {"trainer.use_lstm": True}}),
     fixed={"trainer": {"total_timesteps": 1000}, "env": {"name": "cartpole"}},
 )
 
@@ -66,13 +67,13 @@ def test_encode_rejects_missing_unknown_and_inactive_parameters():
 
 def test_conditions_must_name_a_discrete_searched_parent():
     with pytest.raises(SpaceError, match="not a searched parameter"):
-        Space({"a": Uniform(0, 1)}, conditions_from([], {"a": {"b": 1}}))
+        Space({"a": Uniform(0, 1)}, conditions_from({"a": {"b": 1}}))
     with pytest.raises(SpaceError, match="continuous"):
-        Space({"a": Uniform(0, 1), "b": Uniform(0, 1)}, conditions_from([], {"a": {"b": 1}}))
+        Space({"a": Uniform(0, 1), "b": Uniform(0, 1)}, conditions_from({"a": {"b": 1}}))
     with pytest.raises(SpaceError, match="cycle"):
         Space(
             {"a": IntUniform(0, 1), "b": IntUniform(0, 1)},
-            conditions_from([], {"a": {"b": 1}, "b": {"a": 1}}),
+            conditions_from({"a": {"b": 1}, "b": {"a": 1}}),
         )
 
 

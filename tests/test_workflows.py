@@ -79,7 +79,7 @@ def test_runner_logs_each_trial_to_wandb_offline(tmp_path):
 
 
 def test_smoothed_early_stopping_ignores_one_bad_evaluation(tmp_path):
-    from protein.early_stop import StopConfig, decide
+    from protein.optimizer.early_stop import StopConfig, decide
     from protein.trial import Trial, TrialState
 
     done = [Trial(i, {}, TrialState.COMPLETE, 1.0, 1.0,

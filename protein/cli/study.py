@@ -4,55 +4,22 @@ pareto, studies, summary."""
 from __future__ import annotations
 
 import argparse
-import math
 import shlex
 import sys
 from typing import Any
 
-from protein.cli import _EXTRA_COMMANDS, emit
+from protein.cli.common import STORAGE_HELP, emit, open_study, study_args, study_name
 from protein.errors import ProteinError
-from protein.output import fmt_value, table, to_json
-from protein.space import flatten
+from protein.output import table, to_json
+from protein.tree import flatten
 
 
-def _study_args(p: argparse.ArgumentParser, fmt: tuple[str, ...] = ("json", "table", "yaml"),
-                study_help: str = "study name (default: the storage's only study)") -> None:
-    p.add_argument("--study", default=None, help=study_help)
-    p.add_argument("--storage", default=None,
-                   help="sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)")
-    if fmt:
-        p.add_argument("--format", choices=fmt, default=fmt[0])
-
-
-def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from protein.study import Study
-
-    return Study.load(sole_study(args.study, args.storage), args.storage)
-
-
-def sole_study(name: str | None, storage: str | None) -> str:
-    """``name``, or the storage's only study (printed); several or none is an error."""
-    if name is not None:
-        return name
-    from protein.storage import default_url, open_storage
-
-    names = open_storage(storage).study_names()
-    where = storage or default_url()
-    if len(names) == 1:
-        print(f"protein: study {names[0]!r} (the only one in {where})", file=sys.stderr)
-        return names[0]
-    if not names:
-        raise ProteinError(f"no study in {where}; create one with protein init CONFIG "
-                           "(or protein run CONFIG), or give --storage")
-    raise ProteinError(f"{where} holds {len(names)} studies ({', '.join(names)}); "
-                       "choose one with --study NAME")
 
 
 # ------------------------------------------------------------------------ init
 def _init(args: argparse.Namespace) -> int:
     from protein.study import Study
 
-    from protein.cli_run import study_name
     from protein.config import load_config
 
     cfg = load_config(args.config)
@@ -67,10 +34,10 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_init(sub: Any) -> None:
+def add_init(sub: Any) -> None:
     p = sub.add_parser("init", help="create a study from a sweep config")
     p.add_argument("config", help="sweep config (.yaml, .json, .ini)")
-    _study_args(p, fmt=(),
+    study_args(p, fmt=(),
                 study_help="study name (default: the config's study: key, else its file name)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lease", type=float, default=None,
@@ -90,7 +57,7 @@ def _ask(args: argparse.Namespace) -> int:
 
     if args.count < 1:
         raise ProteinError(f"--count must be >= 1, got {args.count}")
-    study = _open(args)
+    study = open_study(args)
     # not host:pid: this process exits at once, while the trial runs on in the caller's loop;
     # such trials expire by their lease (protein init --lease) instead
     worker = args.worker or f"{socket.gethostname()}:cli"
@@ -102,7 +69,7 @@ def _ask(args: argparse.Namespace) -> int:
     for t in made:
         nested = study.space.nest(t.params)
         if seed_key:
-            from protein.space import set_path
+            from protein.tree import set_path
 
             set_path(nested, seed_key, t.trial_id)
         full = flatten(nested)
@@ -122,9 +89,9 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_ask(sub: Any) -> None:
+def add_ask(sub: Any) -> None:
     p = sub.add_parser("ask", help="start trials and print their params")
-    _study_args(p, fmt=("json", "flags", "hydra", "env", "yaml"))
+    study_args(p, fmt=("json", "flags", "hydra", "env", "yaml"))
     p.add_argument("--count", type=int, default=1, help="how many trials to start")
     p.add_argument("--worker", default=None, help="worker name stored with the trial (default host:cli); "
                         "trials expire after the study's --lease without a progress call")
@@ -137,7 +104,7 @@ def _add_ask(sub: Any) -> None:
 
 # ------------------------------------------------------------------------ tell
 def _tell(args: argparse.Namespace) -> int:
-    study = _open(args)
+    study = open_study(args)
     if not args.score and not (args.failed or args.pruned):
         raise ProteinError(f"trial {args.trial}: give --score X, --failed or --pruned")
     score = _scores(args.trial, args.score or [])
@@ -188,9 +155,9 @@ def _scores(trial: int, given: list[tuple[str | None, float]]) -> Any:
     return named
 
 
-def _add_tell(sub: Any) -> None:
+def add_tell(sub: Any) -> None:
     p = sub.add_parser("tell", help="record how a trial ended")
-    _study_args(p, fmt=())
+    study_args(p, fmt=())
     p.add_argument("--trial", type=int, required=True)
     p.add_argument("--score", type=_score_arg, action="append",
                    help="the metric's final value (nan is recorded as failed); with several "
@@ -207,9 +174,9 @@ def _add_tell(sub: Any) -> None:
 
 # -------------------------------------------------------------------- progress
 def _progress(args: argparse.Namespace) -> int:
-    from protein.early_stop import StopConfig, decide
+    from protein.optimizer.early_stop import StopConfig, decide
 
-    study = _open(args)
+    study = open_study(args)
     study.report(args.trial, args.step, args.value)
     trial = study.trial(args.trial)
     others = [t for t in study.trials() if t.trial_id != args.trial]
@@ -221,9 +188,9 @@ def _progress(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_progress(sub: Any) -> None:
+def add_progress(sub: Any) -> None:
     p = sub.add_parser("progress", help="record an intermediate value; prints whether to stop")
-    _study_args(p, fmt=())
+    study_args(p, fmt=())
     p.add_argument("--trial", type=int, required=True)
     p.add_argument("--step", type=float, required=True)
     p.add_argument("--value", type=_score, required=True)
@@ -246,7 +213,7 @@ def _add_progress(sub: Any) -> None:
 
 # ------------------------------------------------------------ trials/best/...
 def _trials(args: argparse.Namespace) -> int:
-    study = _open(args)
+    study = open_study(args)
     ts = [t for t in study.trials() if args.state is None or t.state.value == args.state]
     rows = [t.to_dict() for t in ts]
     emit(rows, args.format, lambda: _trial_table(study, ts))
@@ -271,7 +238,7 @@ def _trial_table(study: Any, ts: list) -> str:
 
 
 def _best(args: argparse.Namespace) -> int:
-    study = _open(args)
+    study = open_study(args)
     if study.config.multi and len(study.config.objectives) > 1:
         front = study.pareto_set()
         if not front:
@@ -287,7 +254,7 @@ def _best(args: argparse.Namespace) -> int:
 
 
 def _pareto(args: argparse.Namespace) -> int:
-    study = _open(args)
+    study = open_study(args)
     front = study.pareto()
     emit([t.to_dict() for t in front], args.format, lambda: _trial_table(study, front))
     return 0
@@ -314,106 +281,42 @@ def _studies(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------- summary
-def summary_text(study: Any, width: int = 80) -> str:
-    cfg = study.config
-    ts = study.trials()
-    rule = "=" * min(width, 65)
-    lines = [f"SWEEP SUMMARY: {study.name}", rule, "", "CONFIGURATION", rule]
-    if len(cfg.objectives) > 1:
-        goals = ", ".join(f"{o.goal} {o.name}" for o in cfg.objectives)
-        lines.append(f"Method: {cfg.method}   Goals: {goals}")
-    else:
-        lines.append(f"Method: {cfg.method}   Goal: {cfg.goal} {cfg.metric}")
-    if cfg.constraints:
-        lines.append("Constraints: " + ", ".join(map(str, cfg.constraints)))
-    if cfg.rollout_count:
-        lines.append(f"Rollout count limit: {cfg.rollout_count}")
-    lines.append(f"Samples per rollout: {cfg.num_samples}")
-    lines += ["", "Parameter space:"]
-    for name, e in cfg.space.to_dict().items():
-        if e["distribution"] == "categorical":
-            rng = "[" + ", ".join(map(str, e["choices"])) + "]"
-        else:
-            rng = f"[{fmt_value(e['min'])}, {fmt_value(e['max'])}]"
-        lines.append(_fit(f"  {name}: {e['distribution']} {rng}", width))
-    fixed = flatten(cfg.fixed)
-    if fixed:
-        lines += ["", "Fixed overrides:"] + [_fit(f"  {k}: {v}", width) for k, v in fixed.items()]
-    counts: dict[str, int] = {}
-    for t in ts:
-        counts[t.state.value] = counts.get(t.state.value, 0) + 1
-    lines += ["", "ROLLOUT RESULTS", rule,
-              "Trials: " + ", ".join(f"{v} {k}" for k, v in counts.items()) if ts else "No trials yet."]
-    per = max(1, cfg.num_samples)
-    for r in range(math.ceil(len(ts) / per)):
-        group = ts[r * per:(r + 1) * per]
-        done = [t for t in group if t.is_complete]
-        lines.append(f"Rollout {r}: {len(group)} run{'s' if len(group) != 1 else ''}")
-        if done:
-            b = max(done, key=lambda t: cfg.sign * t.score)
-            lines.append(f"  Best {cfg.metric}: {fmt_value(b.score)} (trial {b.trial_id})")
-            lines.append(_fit("  Parameters: " + _brief(b.params), width))
-        else:
-            lines.append("  (no complete run)")
-    best = study.best()
-    lines += ["", rule]
-    if best is None:
-        lines.append("OVERALL BEST RUN: none yet")
-    else:
-        lines.append(f"OVERALL BEST RUN: trial {best.trial_id}")
-        lines.append(f"  {cfg.metric}: {fmt_value(best.score)}   cost: {fmt_value(best.cost)}")
-        reported = best.info.get("metrics") or {}
-        if reported:
-            lines.append(_fit("  also reported: " + ", ".join(
-                f"{k}={fmt_value(v)}" for k, v in reported.items()), width))
-        for k, v in best.params.items():
-            lines.append(_fit(f"  {k} = {fmt_value(v)}", width))
-    if len(cfg.objectives) > 1:
-        front = study.pareto_set()
-        lines += ["", rule, f"PARETO SET: {len(front)} trial{'s' if len(front) != 1 else ''}"]
-        for t in front:
-            vals = "  ".join(f"{k}={fmt_value(v)}" for k, v in t.info["values"].items())
-            lines.append(_fit(f"  trial {t.trial_id}: {vals}   ({_brief(t.params)})", width))
-    return "\n".join(lines)
-
-
-def _brief(params: dict) -> str:
-    from protein.output import short_names
-
-    return ", ".join(f"{k}={fmt_value(v)}" for k, v in zip(short_names(list(params)),
-                                                             params.values()))
-
-
-def _fit(s: str, width: int) -> str:
-    return s if len(s) <= width else s[: width - 3] + "..."
-
-
 def _summary(args: argparse.Namespace) -> int:
-    study = _open(args)
+    study = open_study(args)
+    from protein.report.summary import summary_text
+
     print(summary_text(study))
     return 0
 
 
-def _add_queries(sub: Any) -> None:
+def add_trials(sub: Any) -> None:
     p = sub.add_parser("trials", help="list the trials of a study")
-    _study_args(p)
+    study_args(p)
     p.add_argument("--state", choices=["running", "complete", "failed", "pruned"])
     p.set_defaults(func=_trials)
+
+
+def add_best(sub: Any) -> None:
     p = sub.add_parser("best", help="print the best complete trial (with several metrics: "
                                     "the Pareto set of the feasible trials)")
-    _study_args(p)
+    study_args(p)
     p.set_defaults(func=_best)
+
+
+def add_pareto(sub: Any) -> None:
     p = sub.add_parser("pareto", help="print the cost-score Pareto front")
-    _study_args(p)
+    study_args(p)
     p.set_defaults(func=_pareto)
+
+
+def add_studies(sub: Any) -> None:
     p = sub.add_parser("studies", help="list the studies in a storage")
-    p.add_argument("--storage", default=None)
+    p.add_argument("--storage", default=None, help=STORAGE_HELP)
     p.add_argument("--format", choices=["json", "table", "yaml"], default="json")
     p.set_defaults(func=_studies)
+
+
+def add_summary(sub: Any) -> None:
     p = sub.add_parser("summary", help="a terminal summary: configuration, per-rollout best, best run")
-    _study_args(p, fmt=())
+    study_args(p, fmt=())
     p.set_defaults(func=_summary)
-
-
-_EXTRA_COMMANDS.extend([_add_init, _add_ask, _add_tell, _add_progress, _add_queries])

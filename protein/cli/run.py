@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from protein.cli import _EXTRA_COMMANDS
+from protein.cli.common import grid_size, study_name
 from protein.errors import ProteinError
 
 
@@ -116,21 +116,6 @@ def _defaults_from_config(args: argparse.Namespace, cfg: Any) -> None:
               "config's environments", file=sys.stderr)
 
 
-def study_name(cfg: Any, path: str) -> str:
-    """The config's ``study:`` or its file name; printed so the user knows what to pass."""
-    name = cfg.study_name(path)
-    origin = "the config's study: key" if cfg.study else "the config file's name"
-    print(f"protein: study {name!r} ({origin}; --study NAME to choose another)", file=sys.stderr)
-    return name
-
-
-def grid_size(cfg: Any) -> int:
-    """How many distinct points the config's grid has."""
-    from protein.methods import grid_points
-
-    return len(grid_points(cfg.space, cfg.settings.grid_points))
-
-
 BUDGET_WORDS = ("epochs", "epoch", "steps", "timesteps", "total_timesteps", "iterations",
                 "iters", "max_iter", "max_steps", "budget", "n_iterations", "episodes")
 GRID_WARN = 1000
@@ -150,11 +135,11 @@ def dry_run(args: argparse.Namespace, cfg: Any, name: str) -> int:
     """Validate, show the space and the trial count, run one cheap trial; store nothing."""
     import tempfile
 
-    from protein.cli import _check
+    from protein.cli.check import check
     from protein.runner import RunSpec, run_trial
     from protein.study import Study
 
-    _check(argparse.Namespace(config=args.config, format="table"))
+    check(argparse.Namespace(config=args.config, format="table"))
     total = args.max_trials or cfg.max_trials
     print(f"\ntrials: {total}" + (f" ({cfg.rollout_count} rollouts x {cfg.num_samples} samples)"
                                   if cfg.rollout_count else ""))
@@ -193,10 +178,12 @@ def run_over(args: argparse.Namespace, cfg: Any, name: str, storage: str,
     import ast
     import copy
 
-    from protein.cli_report import study_stats
-    from protein.config import SweepConfig
+    import dataclasses
+
+    from protein.report.stats import study_stats
     from protein.output import table
-    from protein.space import Space, set_path
+    from protein.space import Space
+    from protein.tree import set_path
     from protein.study import Study
 
     path, _, values = args.over.partition("=")
@@ -213,7 +200,7 @@ def run_over(args: argparse.Namespace, cfg: Any, name: str, storage: str,
             v = raw
         fixed = copy.deepcopy(dict(cfg.fixed))
         set_path(fixed, path, v)
-        sub = SweepConfig(**{**cfg.__dict__, "space": Space(cfg.space.dists, cfg.space.conditions, fixed)})
+        sub = dataclasses.replace(cfg, space=Space(cfg.space.dists, cfg.space.conditions, fixed))
         sub_name = f"{name}-{raw}"
         names.append(sub_name)
         print(f"protein run: study {sub_name} ({path}={raw})", file=sys.stderr)
@@ -233,7 +220,7 @@ def run_over(args: argparse.Namespace, cfg: Any, name: str, storage: str,
     return max(codes)
 
 
-def _add_run(sub: Any) -> None:
+def add_run(sub: Any) -> None:
     p = sub.add_parser("run", help="run a sweep: ask, train, tell with parallel workers")
     p.add_argument("config", help="sweep config")
     p.add_argument("--study", default=None,
@@ -300,4 +287,3 @@ def _add_run(sub: Any) -> None:
     p.set_defaults(func=_run)
 
 
-_EXTRA_COMMANDS.append(_add_run)

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from protein.cli import _EXTRA_COMMANDS
 from protein.errors import ConfigError
 from protein.output import table
 
@@ -59,7 +58,7 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_migrate(sub: Any) -> None:
+def add_migrate(sub: Any) -> None:
     p = sub.add_parser("migrate", help="convert a CARBS sweep config to a Protein sweep config")
     p.add_argument("input", help="CARBS config: YAML with ${ss:...} or {space: ...} leaves, "
                                  "or a JSON/YAML list of CARBS params")
@@ -70,4 +69,3 @@ def _add_migrate(sub: Any) -> None:
     p.set_defaults(func=_migrate)
 
 
-_EXTRA_COMMANDS.append(_add_migrate)

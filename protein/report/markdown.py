@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from protein.output import fmt_value, iso_time
-from protein.space import flatten
+from protein.tree import flatten
 from protein.trial import TrialState
 
 
@@ -18,7 +18,7 @@ def reproduce_command(study: Any, trial: Any, runs_dir: str | Path = "runs") -> 
     """One line that reruns ``trial``'s config, with its seed, through the sweep's trainer or
     command."""
     from protein.output import param_args
-    from protein.space import set_path
+    from protein.tree import set_path
 
     spec = run_spec(study.name, runs_dir)
     nested = study.space.nest(trial.params)
@@ -46,8 +46,8 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     """Write every report file into ``out``; returns their paths."""
     import yaml
 
-    from protein.importance import importance
-    from protein.multi import pareto_set
+    from protein.optimizer.importance import importance
+    from protein.pareto import pareto_set
 
     out.mkdir(parents=True, exist_ok=True)
     cfg = study.config
@@ -107,7 +107,7 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     front = study.pareto()
     images: list[Path] = []
     if plots and trials:
-        from protein import plots as P
+        from protein.report import plots as P
 
         images.append(P.history(study, trials, out / "history.png"))
         if done:

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
 
-import numpy as np
 
-from protein import candidates
+from protein.optimizer import candidates, streams
 from protein.errors import SearchExhausted
-from protein.optimizer import Suggestion
-from protein.settings import Settings
+from protein.config.settings import Settings
 from protein.space import Space
-from protein.trial import Trial
+from protein.trial import Suggestion, Trial
 
 
 class GridExhausted(SearchExhausted):
@@ -25,7 +22,7 @@ class GridExhausted(SearchExhausted):
 
 
 def suggest_random(space: Space, k: int, seed: int) -> Suggestion:
-    u = np.random.default_rng([seed, k, 11]).random(space.dim)
+    u = streams.stream(seed, k, streams.RANDOM).random(space.dim)
     return Suggestion(space.decode(space.snap(u[None, :])[0]), {"reason": "random"})
 
 
@@ -58,27 +55,9 @@ def suggest_grid(space: Space, k: int, settings: Settings) -> Suggestion:
     return Suggestion(grid[k], {"reason": "grid", "grid_index": k, "grid_size": len(grid)})
 
 
-def suggest_config(config: Any, trials: Sequence[Trial], *, seed: int, n: int = 1) -> list[Suggestion]:
-    """The next ``n`` suggestions for a ``SweepConfig``: several metrics or constraints go to
-    ``protein.multi``, everything else to ``suggest_method``."""
-    if config.method == "protein" and config.multi:
-        from protein.multi import suggest
-
-        return suggest(config.space, trials, objectives=config.objectives,
-                       constraints=config.constraints, settings=config.settings, seed=seed, n=n)
-    return suggest_method(config.method, config.space, trials, sign=config.sign,
-                          settings=config.settings, seed=seed, n=n)
-
-
-def suggest_method(
-    method: str, space: Space, trials: Sequence[Trial], *, sign: float, settings: Settings,
-    seed: int, n: int = 1,
-) -> list[Suggestion]:
-    """Dispatch on the config's ``method``."""
-    if method == "protein":
-        from protein.optimizer import suggest
-
-        return suggest(space, trials, sign=sign, settings=settings, seed=seed, n=n)
+def suggest_baseline(method: str, space: Space, trials: Sequence[Trial], *, settings: Settings,
+                     seed: int, n: int = 1) -> list[Suggestion]:
+    """The next ``n`` points of ``method`` (random, sobol or grid) after ``trials``."""
     k0 = len(trials)
     if method == "random":
         return [suggest_random(space, k0 + i, seed) for i in range(n)]

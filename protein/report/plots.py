@@ -120,7 +120,7 @@ def pareto(study: Any, trials: list, front: list, path: Path) -> Path:
 def pareto_set(study: Any, trials: list, front: list, path: Path) -> Path:
     """The first two objectives of every complete trial, infeasible ones crossed out, the
     Pareto set of the feasible ones joined by a step line."""
-    from protein.objectives import feasible
+    from protein.config.objectives import feasible
 
     plt = _plt()
     cfg = study.config

@@ -28,14 +28,15 @@ from typing import Any
 
 from distributions import DistributionError, from_config
 from protein.errors import ConfigError, SpaceError
-from protein.objectives import Constraint, Objective, parse_constraint, parse_metrics
-from protein.settings import FIELDS as SETTING_FIELDS
-from protein.settings import IGNORED as IGNORED_SETTINGS
-from protein.settings import RENAMED as RENAMED_SETTINGS
-from protein.settings import ProteinWarning, Settings, settings_from
+from protein.config.objectives import (GOALS, Constraint, Objective, parse_constraint,
+                                       parse_metrics)
+from protein.config.settings import FIELDS as SETTING_FIELDS
+from protein.config.settings import IGNORED as IGNORED_SETTINGS
+from protein.config.settings import RENAMED as RENAMED_SETTINGS
+from protein.config.settings import ProteinWarning, Settings, settings_from
 from protein.space import Space, conditions_from
+from protein.tree import has_path
 
-GOALS = ("maximize", "minimize")
 METHODS = {
     "protein": "protein", "bayes": "protein", "bayesian": "protein",
     "random": "random", "grid": "grid", "sobol": "sobol",
@@ -64,18 +65,30 @@ class SweepConfig:
     """
 
     space: Space
-    goal: str = "maximize"
-    metric: str = "score"
+    objectives: tuple[Objective, ...] = (Objective("score", "maximize"),)
     method: str = "protein"
     settings: Settings = field(default_factory=Settings)
     rollout_count: int | None = None
     num_samples: int = 1
     source: str = "<dict>"
     extras: Mapping[str, Any] = field(default_factory=dict)
-    objectives: tuple[Objective, ...] = ()
     constraints: tuple[Constraint, ...] = ()
     study: str | None = None
     seed_key: str | None = "seed"
+
+    @property
+    def metric(self) -> str:
+        """The primary metric: its value is a trial's score."""
+        return self.objectives[0].name
+
+    @property
+    def goal(self) -> str:
+        return self.objectives[0].goal
+
+    @property
+    def sign(self) -> float:
+        """+1 to maximise, -1 to minimise: internals maximise ``sign * score``."""
+        return self.objectives[0].sign
 
     @property
     def multi(self) -> bool:
@@ -85,7 +98,7 @@ class SweepConfig:
     @property
     def metric_names(self) -> tuple[str, ...]:
         """Every metric a trial reports: the objectives, then constrained-only metrics."""
-        names = [o.name for o in self.objectives] or [self.metric]
+        names = [o.name for o in self.objectives]
         return tuple(dict.fromkeys(names + [c.metric for c in self.constraints]))
 
     @property
@@ -99,11 +112,6 @@ class SweepConfig:
         if self.rollout_count is None:
             return None
         return self.rollout_count * self.num_samples
-
-    @property
-    def sign(self) -> float:
-        """+1 to maximise, -1 to minimise: internals maximise ``sign * score``."""
-        return 1.0 if self.goal == "maximize" else -1.0
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical dict form; ``load_config(cfg.to_dict())`` rebuilds an equal config."""
@@ -161,7 +169,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepConf
         raise ConfigError(f"{path}: is a directory; give the path of a sweep config file")
     text = path.read_text()
     if path.suffix.lower() in (".ini", ".cfg"):
-        from protein.config_ini import parse_ini
+        from protein.config.ini import parse_ini
 
         doc, lines = parse_ini(text, str(path))
         return _from_ini_document(doc, _Where(str(path), lines))
@@ -246,7 +254,7 @@ def _from_document(doc: dict[str, Any], where: _Where) -> SweepConfig:
         return _from_hyperparameter_yaml(doc, where)
     if "sweep" in doc:
         return _from_sweep_yaml(doc, where)
-    from protein.config_wandb import is_wandb, section_from_wandb
+    from protein.config.wandb import is_wandb, section_from_wandb
 
     if is_wandb(doc):
         sec, extras = section_from_wandb(doc, where.error)
@@ -423,34 +431,23 @@ def _finish(
         if seed_key in space.dists:
             raise where.error(at + ("seed_key",), f"{seed_key!r} is a searched parameter; the "
                               "trial seed needs a key of its own (or seed_key: null)")
-        if _has_path(space.fixed, seed_key):
+        if has_path(space.fixed, seed_key):
             raise where.error(at + ("seed_key",), f"{seed_key!r} is also a fixed override: "
                               "either every trial gets that fixed value or its own seed; "
                               "remove the fixed value, or set seed_key to another key or null")
     return SweepConfig(
         space=space,
-        goal=goal,
-        metric=metric,
+        objectives=objectives,
         method=method,
         settings=settings,
         rollout_count=counts["rollout_count"],
         num_samples=counts["num_samples"] or 1,
         source=where.source,
         extras=extras,
-        objectives=objectives,
         constraints=tuple(constraints),
         study=study,
         seed_key=seed_key,
     )
-
-
-def _has_path(tree: Mapping[str, Any], dotted: str) -> bool:
-    node: Any = tree
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return dotted in tree
-        node = node[part]
-    return True
 
 
 def _settings(raw: Mapping[str, Any], at: tuple[str, ...], where: _Where) -> Settings:
@@ -503,7 +500,7 @@ def _space(
                 )
             when[name] = w
     try:
-        return Space(dists, conditions_from(dists, when), fixed=fixed)
+        return Space(dists, conditions_from(when), fixed=fixed)
     except SpaceError as e:
         name = str(e).split(":", 1)[0].removesuffix(".when")
         p = leaves[name][0] + ("when",) if name in leaves else at

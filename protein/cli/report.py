@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from protein.cli import _EXTRA_COMMANDS, emit
+from protein.cli.common import STORAGE_HELP, emit, sole_study, study_args
 from protein.errors import ProteinError
 from protein.output import fmt_value, table
 
@@ -17,7 +17,6 @@ def _report(args: argparse.Namespace) -> int:
     from protein.report import write_report
     from protein.study import Study
 
-    from protein.cli_study import sole_study
 
     study = Study.load(sole_study(args.study, args.storage), args.storage)
     if not study.trials():
@@ -39,9 +38,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from protein.cli_study import sole_study
     from protein.report import run_spec
-    from protein.runner import RunSpec, _run_command, _run_trainer, trial_dir
+    from protein.runner.execute import run_command, run_trainer
+    from protein.runner.spec import RunSpec, trial_dir
     from protein.study import Study
 
     if args.seeds < 2:
@@ -70,9 +69,9 @@ def _verify(args: argparse.Namespace) -> int:
         d = trial_dir(spec, trial.trial_id) / f"seed_{seed}"
         d.mkdir(parents=True, exist_ok=True)
         if spec.trainer:
-            result = _run_trainer(spec, nested, seed, lambda s, v: False, d)
+            result = run_trainer(spec, nested, seed, lambda s, v: False, d)
         else:
-            result = _run_command(spec, study.config, trial.trial_id, seed, nested, d,
+            result = run_command(spec, study.config, trial.trial_id, seed, nested, d,
                                   lambda s, v, c=None: False)
         score = float(result.get(metric, result.get("score", float("nan"))))
         scores.append(score)
@@ -98,26 +97,8 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def study_stats(study: Any) -> dict[str, Any]:
-    cfg = study.config
-    trials = study.trials()
-    best = study.best()
-    cum, to_best = 0.0, None
-    for t in trials:
-        cum += t.cost or 0.0
-        if best is not None and t.trial_id == best.trial_id:
-            to_best = cum
-    done = [t.score for t in trials if t.is_complete]
-    return {"study": study.name, "trials": len(trials), "complete": len(done),
-            "failed": sum(t.state.value == "failed" for t in trials),
-            "best": None if best is None else best.score,
-            "best_trial": None if best is None else best.trial_id,
-            "cost_to_best": to_best, "total_cost": cum,
-            "median": statistics.median(done) if done else None,
-            "metric": cfg.metric, "goal": cfg.goal}
-
-
 def _compare(args: argparse.Namespace) -> int:
+    from protein.report.stats import study_stats
     from protein.study import Study
 
     if len(args.studies) < 2:
@@ -135,11 +116,9 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add(sub: Any) -> None:
+def add_report(sub: Any) -> None:
     p = sub.add_parser("report", help="write results.csv, topk.json, best_config.yaml, SUMMARY.md, plots")
-    p.add_argument("--study", default=None, help="study name (default: the storage's only study)")
-    p.add_argument("--storage", default=None,
-                   help="sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)")
+    study_args(p, fmt=())
     p.add_argument("--out", default=None, help="directory for the files (default reports/<study>)")
     p.add_argument("--top-k", type=int, default=5, help="trials in topk.json (default 5)")
     p.add_argument("--runs", default="runs",
@@ -148,10 +127,10 @@ def _add(sub: Any) -> None:
     p.add_argument("--wandb-project", default=None, help="also log every trial and the summary to W&B")
     p.set_defaults(func=_report)
 
+
+def add_verify(sub: Any) -> None:
     p = sub.add_parser("verify", help="rerun the best (or --trial) config with several seeds")
-    p.add_argument("--study", default=None, help="study name (default: the storage's only study)")
-    p.add_argument("--storage", default=None,
-                   help="sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)")
+    study_args(p, fmt=())
     p.add_argument("--trial", type=int, default=None, help="the trial to rerun (default: the best)")
     p.add_argument("--seeds", type=int, default=5, help="how many seeds (default 5)")
     p.add_argument("--first-seed", type=int, default=10_000,
@@ -166,12 +145,12 @@ def _add(sub: Any) -> None:
     p.add_argument("--format", choices=["json", "table", "yaml"], default="json")
     p.set_defaults(func=_verify)
 
+
+def add_compare(sub: Any) -> None:
     p = sub.add_parser("compare", help="two or more studies side by side")
     p.add_argument("studies", nargs="+", help="study names")
-    p.add_argument("--storage", default=None,
-                   help="sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)")
+    p.add_argument("--storage", default=None, help=STORAGE_HELP)
     p.add_argument("--format", choices=["table", "json", "yaml"], default="table")
     p.set_defaults(func=_compare)
 
 
-_EXTRA_COMMANDS.append(_add)

@@ -1,0 +1,73 @@
+"""What the CLI's commands share: output in the chosen format, the --study/--storage
+options, finding the study to work on."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from protein.errors import ProteinError
+from protein.output import to_json, to_yaml
+
+STORAGE_HELP = "sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)"
+STUDY_HELP = "study name (default: the storage's only study)"
+
+
+def emit(obj: Any, fmt: str, table_text: Callable[[], str] | None = None) -> None:
+    if fmt == "json":
+        print(to_json(obj))
+    elif fmt == "yaml":
+        print(to_yaml(obj))
+    elif table_text is not None:
+        print(table_text())
+    else:
+        print(to_yaml(obj))
+
+
+def study_args(p: argparse.ArgumentParser, fmt: tuple[str, ...] = ("json", "table", "yaml"),
+                study_help: str = STUDY_HELP) -> None:
+    p.add_argument("--study", default=None, help=study_help)
+    p.add_argument("--storage", default=None, help=STORAGE_HELP)
+    if fmt:
+        p.add_argument("--format", choices=fmt, default=fmt[0])
+
+
+def open_study(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from protein.study import Study
+
+    return Study.load(sole_study(args.study, args.storage), args.storage)
+
+
+def sole_study(name: str | None, storage: str | None) -> str:
+    """``name``, or the storage's only study (printed); several or none is an error."""
+    if name is not None:
+        return name
+    from protein.storage import default_url, open_storage
+
+    names = open_storage(storage).study_names()
+    where = storage or default_url()
+    if len(names) == 1:
+        print(f"protein: study {names[0]!r} (the only one in {where})", file=sys.stderr)
+        return names[0]
+    if not names:
+        raise ProteinError(f"no study in {where}; create one with protein init CONFIG "
+                           "(or protein run CONFIG), or give --storage")
+    raise ProteinError(f"{where} holds {len(names)} studies ({', '.join(names)}); "
+                       "choose one with --study NAME")
+
+
+def study_name(cfg: Any, path: str) -> str:
+    """The config's ``study:`` or its file name; printed so the user knows what to pass."""
+    name = cfg.study_name(path)
+    origin = "the config's study: key" if cfg.study else "the config file's name"
+    print(f"protein: study {name!r} ({origin}; --study NAME to choose another)", file=sys.stderr)
+    return name
+
+
+def grid_size(cfg: Any) -> int:
+    """How many distinct points the config's grid has."""
+    from protein.optimizer.baselines import grid_points
+
+    return len(grid_points(cfg.space, cfg.settings.grid_points))

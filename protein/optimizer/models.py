@@ -1,0 +1,160 @@
+"""The surrogates of one model step, fitted on ``Observations``.
+
+* one GP per objective on its robustly transformed values; failed points enter each at
+  the worst transformed value, so the mean drops where runs crash;
+* one on standardised log cost, when costs matter (cost-aware search or a cost cap) and
+  differ at all;
+* one per constraint on its slack, scaled to unit spread;
+* one on success (1 finished, 0 failed), when some run failed.
+
+Running trials are fantasised at their predicted values (kriging believer), so workers
+asking at once are pushed apart. Nothing here knows about acquisition or search.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from protein.config.settings import Settings
+from protein.optimizer.observations import Observations
+from protein.optimizer.surrogate import GP
+from protein.optimizer.transforms import Robust
+
+COST_AWARE_RATIO = 1.5  # "auto" cost-awareness: the dearest run costs at least this x the cheapest
+SUCCESS_FLOOR = 0.02  # the success probability never scores a point below this
+
+
+def cost_aware(settings: Settings, log_c: np.ndarray) -> bool:
+    """Whether the search trades score against cost: always, never, or ("auto") when the
+    observed costs differ by ``COST_AWARE_RATIO`` or more."""
+    return settings.cost_aware is True or (
+        settings.cost_aware == "auto" and np.ptp(log_c) > math.log(COST_AWARE_RATIO)
+    )
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """A GP on standardised log cost: ``(log_c - mu) / sd``."""
+
+    gp: GP
+    mu: float
+    sd: float
+
+    def standardise(self, log_cost: float) -> float:
+        return (log_cost - self.mu) / self.sd
+
+    def predict_cost(self, u: np.ndarray) -> float:
+        """The predicted cost at one point (d,), in the user's units."""
+        m, _ = self.gp.predict(u[None, :])
+        return float(math.exp(m[0] * self.sd + self.mu))
+
+    def with_points(self, X: np.ndarray, log_c: np.ndarray) -> CostModel:
+        """Conditioned on standardised log costs ``log_c`` (k,) at ``X`` (k, d)."""
+        return CostModel(self.gp.with_points(X, log_c), self.mu, self.sd)
+
+
+@dataclass(frozen=True)
+class SuccessModel:
+    """A GP on success labels, centred: ``label - mu``."""
+
+    gp: GP
+    mu: float
+
+    def log_prob(self, U: Any) -> Any:
+        """``log P(success)`` at ``U`` (c, d) tensor, floored at ``SUCCESS_FLOOR``; (c,)."""
+        import torch
+
+        m, _ = self.gp.posterior(U)
+        return torch.log(torch.clamp(m + self.mu, SUCCESS_FLOOR, 1.0))
+
+    def prob(self, u: np.ndarray) -> float:
+        m, _ = self.gp.predict(u[None, :])
+        return float(np.clip(m[0] + self.mu, 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Models:
+    """Fitted surrogates (see the module docstring). ``Z`` (n, m) the transformed objective
+    values the objective GPs were fit on; ``Z_pending`` (p, m) and ``S_pending`` (p, q) the
+    fantasised values at pending points."""
+
+    objectives: tuple[GP, ...]
+    transforms: tuple[Robust, ...]
+    Z: np.ndarray
+    cost: CostModel | None
+    constraints: tuple[GP, ...]
+    success: SuccessModel | None
+    Z_pending: np.ndarray
+    S_pending: np.ndarray
+    C_pending: np.ndarray
+
+    @property
+    def device(self) -> Any:
+        return self.objectives[0].device
+
+    def predicted_values(self, u: np.ndarray) -> list[float]:
+        """Each objective's predicted value at ``u`` (d,), maximise-oriented, in the
+        observations' units (before the robust transform)."""
+        out = []
+        for gp, tf in zip(self.objectives, self.transforms):
+            m, _ = gp.predict(u[None, :])
+            out.append(float(tf.inverse(m)[0]))
+        return out
+
+    def p_feasible(self, u: np.ndarray) -> float:
+        p = 1.0
+        for g in self.constraints:
+            m, s = g.predict(u[None, :])
+            p *= float(0.5 * math.erfc(-m[0] / s[0] / math.sqrt(2)))
+        return p
+
+
+def fit(obs: Observations, settings: Settings) -> Models:
+    """Fit every surrogate the observations call for, then fantasise the pending points."""
+    dev = settings.device
+    n_fail = len(obs.X_failed)
+    Xs = np.vstack([obs.X, obs.X_failed]) if n_fail else obs.X
+
+    gps, tfs, Z_cols = [], [], []
+    for j in range(obs.Y.shape[1]):
+        tf = Robust.fit(obs.Y[:, j])
+        z = tf.forward(obs.Y[:, j])
+        target = np.concatenate([z, np.full(n_fail, z.min())]) if n_fail else z
+        gps.append(GP.fit(Xs, target, device=dev))
+        tfs.append(tf)
+        Z_cols.append(z)
+
+    cost = None
+    if (cost_aware(settings, obs.log_c) or settings.max_suggestion_cost is not None) \
+            and np.ptp(obs.log_c) > 0:
+        mu, sd = float(np.mean(obs.log_c)), float(np.std(obs.log_c)) or 1.0
+        cost = CostModel(GP.fit(obs.X, (obs.log_c - mu) / sd, device=dev), mu, sd)
+
+    scales = [float(np.std(obs.S[:, i])) or 1.0 for i in range(obs.S.shape[1])]
+    cons = [GP.fit(obs.X, obs.S[:, i] / scales[i], device=dev) for i in range(obs.S.shape[1])]
+
+    success = None
+    if n_fail:
+        labels = np.concatenate([np.ones(len(obs.X)), np.zeros(n_fail)])
+        mu = float(labels.mean())
+        success = SuccessModel(GP.fit(Xs, labels - mu, device=dev), mu)
+
+    P = obs.X_pending
+    Zp = np.empty((0, len(gps)))
+    Sp = np.empty((0, len(cons)))
+    Cp = np.empty(0)
+    if len(P):  # kriging believer: pending points at their predicted values
+        Zp = np.stack([gp.predict(P)[0] for gp in gps], axis=1)
+        gps = [gp.with_points(P, Zp[:, j]) for j, gp in enumerate(gps)]
+        if cost is not None:
+            Cp = cost.gp.predict(P)[0]
+            cost = cost.with_points(P, Cp)
+        if cons:
+            Sp = np.stack([g.predict(P)[0] for g in cons], axis=1)
+            cons = [g.with_points(P, Sp[:, i]) for i, g in enumerate(cons)]
+    return Models(tuple(gps), tuple(tfs), np.stack(Z_cols, axis=1), cost, tuple(cons), success,
+                  Zp, Sp, Cp)

@@ -1,0 +1,105 @@
+"""Protein's method, phase by phase: a pure function from the trials so far to the next params.
+
+Phases, by the number ``k`` of trials created so far (running ones included):
+
+1. ``k == 0`` and ``seed_with_search_center``: the search centre (every ``mean``).
+2. ``k < num_random_samples`` (or fewer than two usable observations): point ``k`` of a
+   scrambled Sobol sequence, so parallel workers never collide.
+3. the model step: observations -> fitted models (``models``) -> an acquisition object ->
+   ``search`` -> a suggestion with its explanation. One objective without constraints
+   takes the cost-aware step of ``single``; several objectives or any constraint take the
+   hypervolume step of ``multi``.
+
+A batch of ``n`` suggestions counts the ones already made as running. Nothing is kept
+between calls: the same trials, settings and seed give the same result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from protein.config.objectives import Constraint, Objective
+from protein.config.settings import Settings
+from protein.errors import SearchExhausted
+from protein.optimizer import candidates, streams
+from protein.optimizer.observations import Observations, key, observe
+from protein.space import Space
+from protein.trial import Suggestion, Trial
+
+SOBOL_RETRIES = 8  # Sobol points tried (4096 apart) before a random untried point
+SOBOL_STRIDE = 4096
+
+
+def suggest(space: Space, trials: Sequence[Trial], *, objectives: Sequence[Objective],
+            constraints: Sequence[Constraint] = (), settings: Settings, seed: int = 0,
+            n: int = 1) -> list[Suggestion]:
+    """The next ``n`` suggestions after ``trials`` (any states, in creation order).
+
+    Fewer come back when a finite space runs out part way; ``SearchExhausted`` when it has
+    no point left at all.
+    """
+    from protein.optimizer import multi, single
+
+    obs = observe(space, trials, objectives, constraints)
+    step = single.step if len(objectives) == 1 and not constraints else multi.step
+
+    def one(k: int, o: Observations) -> Suggestion:
+        if k == 0 and settings.seed_with_search_center:
+            return Suggestion(space.decode(space.center), {"reason": "center"})
+        if k < settings.num_random_samples or len(o) < 2:
+            return sobol_point(space, o, k, seed)
+        return step(space, o, k, objectives=tuple(objectives), constraints=tuple(constraints),
+                    settings=settings, seed=seed)
+
+    out: list[Suggestion] = []
+    extra: list[np.ndarray] = []
+    with threads(settings.threads):
+        for i in range(n):
+            try:
+                s = one(len(trials) + i, obs.with_pending(np.array(extra).reshape(-1, space.dim)))
+            except SearchExhausted:
+                if not out:
+                    raise
+                break
+            out.append(s)
+            extra.append(space.encode(s.params))
+    return out
+
+
+def sobol_point(space: Space, obs: Observations, k: int, seed: int) -> Suggestion:
+    """Point ``k`` of the seed's Sobol sequence; if snapping made it a repeat of a point
+    run or running, points far down the sequence, then a random untried point."""
+    from protein.optimizer.search import untried
+
+    seen = obs.taken()
+    for j in range(SOBOL_RETRIES):
+        u = space.snap(candidates.sobol(space.dim, 1, seed, skip=k + j * SOBOL_STRIDE))[0]
+        if key(u) not in seen:
+            return Suggestion(space.decode(u), {"reason": "sobol"})
+    rng = streams.stream(seed, k, streams.SOBOL_FALLBACK)
+    u = untried(space, seen, rng, lambda U: np.zeros(len(U)))
+    return Suggestion(space.decode(u), {"reason": "sobol"})
+
+
+class threads:
+    """torch's intra-op thread count set to ``n`` for the fits, then restored."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.saved: int | None = None
+
+    def __enter__(self) -> None:
+        import torch
+
+        self.saved = torch.get_num_threads()
+        if self.saved != self.n:
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc: Any) -> None:
+        import torch
+
+        if self.saved is not None and torch.get_num_threads() != self.saved:
+            torch.set_num_threads(self.saved)

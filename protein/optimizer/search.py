@@ -1,0 +1,143 @@
+"""Maximising an acquisition over the search space: pool -> refine -> pick.
+
+One search serves every acquisition (``protein.optimizer.acquisition.Acquisition``):
+
+1. a pool of candidates: perturbations around the given centres (the search centre, the
+   best and front points) plus global Sobol points, snapped to representable values;
+2. the best ``N_REFINE`` of the pool are refined by L-BFGS-B on their active continuous
+   coordinates (one batched run) and then by a neighbour search on discrete ones;
+3. the best point not run, failed or running is picked; when every candidate was taken,
+   fresh random points are tried, and a finite space with nothing left raises
+   ``SearchExhausted``.
+
+Notation: ``d`` dimensions; points are rows in the unit cube, ``U`` (c, d).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from protein.config.settings import Settings
+from protein.errors import SearchExhausted
+from protein.optimizer import candidates
+from protein.optimizer.observations import key
+from protein.space import Space
+
+N_REFINE = 4  # pool points refined by gradient and neighbour search
+UNTRIED_DRAWS = 4096  # random points per try when every candidate was taken (8 tries)
+MAX_POOL = 4096  # local candidates in all, shared among the centres
+
+
+def search(space: Space, acq: Any, centres: np.ndarray, taken: set[tuple],
+           settings: Settings, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """The point (d,) the acquisition ``acq`` rates best among the untaken, and its value.
+
+    ``centres`` (k, d) anchor the local candidates; ``taken`` holds the keys
+    (``observations.key``) of points never to return.
+    """
+    C = np.unique(centres, axis=0)
+    per = max(16, min(settings.suggestions_per_pareto, MAX_POOL // len(C)))
+    U = np.vstack([
+        candidates.around(C, space.spread * settings.global_search_scale, per, rng),
+        candidates.sobol(space.dim, settings.random_suggestions, rng),
+    ])
+    U = np.unique(space.snap(U), axis=0)
+    a = acq.rate(U)
+    a = np.where(np.isfinite(a), a, -np.inf)
+    top = U[np.argsort(-a)[:N_REFINE]]
+    pool = np.vstack([top, refine(space, top, acq)])
+    pool_a = acq.rate(pool)
+    ranked = [pool[j] for j in np.argsort(-pool_a)] + [U[j] for j in np.argsort(-a)]
+    pick = next((u for u in ranked if key(u) not in taken), None)
+    if pick is None:
+        pick = untried(space, taken, rng, acq.rate)
+    return pick, float(acq.rate(pick[None, :])[0])
+
+
+def untried(space: Space, taken: set[tuple], rng: np.random.Generator, rate: Any) -> np.ndarray:
+    """The best-rated point (d,) not in ``taken``, from fresh random points; raises
+    SearchExhausted when a finite space has no such point left."""
+    n_points = space.n_points
+    if n_points is not None and len(taken) >= n_points:
+        raise SearchExhausted(f"every one of the {n_points} points of the search space has "
+                              "been run or is running; the search is complete")
+    for _ in range(8):
+        U = np.unique(space.snap(rng.random((UNTRIED_DRAWS, space.dim))), axis=0)
+        new = np.array([u for u in U if key(u) not in taken]).reshape(-1, space.dim)
+        if len(new):
+            return new[int(np.argmax(rate(new)))]
+    raise SearchExhausted(f"no untried point found in {8 * UNTRIED_DRAWS} random draws; the "
+                          "discrete space is all but exhausted")
+
+
+def refine(space: Space, starts: np.ndarray, acq: Any) -> np.ndarray:
+    """Improve each row of ``starts`` (k, d): L-BFGS-B on active continuous coordinates, then
+    a neighbour search on discrete ones. Returns (k, d).
+
+    The k continuous problems are independent, so one L-BFGS-B run on the sum of their
+    acquisition values optimises all of them at once (each gradient block is its own).
+    """
+    import torch
+    from scipy.optimize import minimize
+
+    from protein.optimizer.surrogate import DTYPE
+
+    device = acq.device
+    U = starts.copy()
+    active = space.active_mask(U)
+    cont = active & ~space.is_discrete[None, :]
+    rows, cols = np.nonzero(cont)
+    if len(rows):
+        base = torch.as_tensor(U, dtype=DTYPE, device=device)
+        r_idx = torch.as_tensor(rows, device=device)
+        c_idx = torch.as_tensor(cols, device=device)
+
+        def f(xc: np.ndarray) -> tuple[float, np.ndarray]:
+            x = torch.as_tensor(xc, dtype=DTYPE, device=device).requires_grad_(True)
+            full = base.clone()
+            full[r_idx, c_idx] = x
+            vals = acq(full)
+            if not torch.isfinite(vals).all():
+                vals = torch.where(torch.isfinite(vals), vals, torch.full_like(vals, -1e10))
+            val = -vals.sum()
+            val.backward()
+            return float(val.detach()), x.grad.detach().cpu().numpy().astype(float)
+
+        try:
+            res = minimize(f, U[rows, cols], jac=True, method="L-BFGS-B",
+                           bounds=[(0.0, 1.0)] * len(rows),
+                           options={"maxiter": 50 * max(1, len(starts) // 2)})
+            moved = U.copy()
+            moved[rows, cols] = np.clip(res.x, 0.0, 1.0)
+            # keep a start where its own block did not improve (the sum can trade them off)
+            better = acq.rate(moved) >= acq.rate(U)
+            U[better] = moved[better]
+        except (ValueError, RuntimeError):
+            pass
+    U = space.snap(U)
+    return np.array([neighbours(space, u, active[i], acq.rate) for i, u in enumerate(U)])
+
+
+def neighbours(space: Space, u: np.ndarray, active: np.ndarray, rate: Any) -> np.ndarray:
+    """Greedy moves of one cell up or down on the active discrete coordinates of ``u`` (d,)."""
+    disc = np.flatnonzero(active & space.is_discrete)
+    if not len(disc):
+        return u
+    dists = list(space.dists.values())
+    for _ in range(2):
+        moves = [u]
+        for j in disc:
+            nv = dists[j].n_values
+            for step in (-1.0 / nv, 1.0 / nv):
+                v = u.copy()
+                v[j] = u[j] + step
+                if 0.0 < v[j] < 1.0:
+                    moves.append(v)
+        M = space.snap(np.array(moves))
+        best = int(np.argmax(rate(M)))
+        if best == 0:
+            break
+        u = M[best]
+    return u

@@ -1,0 +1,117 @@
+"""The model step for one objective: cost-aware log expected improvement.
+
+* every ``resample_frequency``-th suggestion is a point of the cost-score front, exactly,
+  to measure noise;
+* otherwise the models of ``protein.optimizer.models`` are fitted; a cost budget ``t`` is
+  drawn from strata of the observed log-cost range (widened by ``expansion_rate`` at both
+  ends; one budget in seven is unbounded), and candidates are rated by
+  ``log EI(score; best score with cost <= t) + log P(cost <= t) + log P(success)
+  + log P(cost <= max_suggestion_cost)``;
+* the search starts around the search centre, the best observations and (when cost-aware)
+  the cost-score front.
+
+``suggest`` is the library entry point for one objective (``sign`` +1 to maximise).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from protein import pareto
+from protein.config.objectives import Constraint, Objective
+from protein.config.settings import Settings
+from protein.optimizer import streams
+from protein.optimizer.observations import Observations
+from protein.space import Space
+from protein.trial import Suggestion, Trial
+
+N_STRATA = 6  # finite budget strata per block; one unbounded budget is added to each block
+
+
+def suggest(space: Space, trials: Sequence[Trial], *, sign: float, settings: Settings,
+            seed: int = 0, n: int = 1) -> list[Suggestion]:
+    """The next ``n`` suggestions after ``trials`` (any states, in creation order), for a
+    score to maximise (``sign`` +1) or minimise (-1)."""
+    from protein.optimizer.phases import suggest as run
+
+    goal = "maximize" if sign > 0 else "minimize"
+    return run(space, trials, objectives=(Objective("score", goal),), settings=settings,
+               seed=seed, n=n)
+
+
+def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective, ...],
+         constraints: tuple[Constraint, ...], settings: Settings, seed: int) -> Suggestion:
+    """Suggestion ``k`` from the model (or a resample of a front point)."""
+    from protein.optimizer import models as M
+    from protein.optimizer.acquisition import Acquisition, Below, LogEI
+    from protein.optimizer.search import search
+
+    sign = objectives[0].sign
+    freq = settings.resample_frequency
+    if freq and (k + 1) % freq == 0:
+        front = pareto.front(obs.y, obs.log_c)
+        j = int(front[streams.stream(seed, k, streams.RESAMPLE).integers(len(front))])
+        return Suggestion(space.decode(obs.X[j]),
+                          {"reason": "resample", "resampled_score": float(sign * obs.y[j])})
+
+    rng = streams.stream(seed, k, streams.SEARCH)
+    obs = obs.limited(settings.max_gp_observations)
+    models = M.fit(obs, settings)
+    score_gp, cost = models.objectives[0], models.cost
+    aware = M.cost_aware(settings, obs.log_c)
+
+    # the budget for this suggestion, and the incumbent within it: the best posterior mean
+    # at observed points (plug-in EI), since with a noisy GP an isolated lucky observation
+    # would otherwise make EI vanish around the best region
+    budget = budget_of(obs.log_c, k, seed, settings.expansion_rate) \
+        if aware and cost is not None else math.inf
+    within = obs.log_c <= budget + 1e-12
+    fitted, _ = score_gp.predict(obs.X)
+    best = float(fitted[within].max()) if within.any() else float(fitted.min())
+    cap = math.log(settings.max_suggestion_cost) if settings.max_suggestion_cost else math.inf
+
+    terms: list = [LogEI(score_gp, best)]
+    if cost is not None:
+        terms += [Below(cost.gp, cost.standardise(b)) for b in (budget, cap) if math.isfinite(b)]
+    if models.success is not None:
+        terms.append(models.success.log_prob)
+    acq = Acquisition(tuple(terms), models.device)
+
+    centres = [space.center[None, :], obs.X[np.argsort(-models.Z[:, 0])[: settings.num_keep_top_obs]]]
+    if aware:
+        f = pareto.front(obs.y, obs.log_c)
+        if settings.prune_pareto:
+            f = pareto.prune(obs.y, obs.log_c, f)
+        centres.append(obs.X[f])
+    pick, value = search(space, acq, np.vstack(centres), obs.taken(), settings, rng)
+
+    info = {"reason": "gp", "predicted_score": sign * models.predicted_values(pick)[0],
+            "acquisition": value}
+    if cost is not None:
+        info["predicted_cost"] = cost.predict_cost(pick)
+    if math.isfinite(budget):
+        info["budget"] = float(math.exp(budget))
+    if models.success is not None:
+        info["p_success"] = models.success.prob(pick)
+    return Suggestion(space.decode(pick), info)
+
+
+def budget_of(log_c: np.ndarray, k: int, seed: int, expansion: float) -> float:
+    """The log-cost budget of suggestion ``k``: stratified over the observed range ``log_c`` (n,).
+
+    Suggestions come in blocks of ``N_STRATA + 1``: one budget drawn uniformly inside each
+    of ``N_STRATA`` equal strata of the observed log-cost range widened by ``expansion`` at
+    both ends (so the front grows toward cheaper and dearer runs), and one unbounded.
+    """
+    n = N_STRATA + 1
+    order = streams.stream(seed, k // n, streams.BUDGET_ORDER).permutation(n)
+    stratum = int(order[k % n])
+    if stratum == N_STRATA:
+        return math.inf
+    lo, hi = float(log_c.min()), float(log_c.max())
+    width = (hi - lo) * (1 + 2 * expansion)
+    u = (stratum + streams.stream(seed, k, streams.BUDGET).random()) / N_STRATA
+    return lo - expansion * (hi - lo) + u * width

@@ -1,0 +1,222 @@
+"""Running one trial's training: a trainer function in this process, or any command.
+
+Both get the params, the trial's seed and a ``report(step, value, cost=None) -> stop``
+callback; both return the result mapping (the metric, ``cost``, other numbers) or raise
+``Failure`` with a reason for the trial's record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from protein.errors import ProteinError
+from protein.runner.spec import RunSpec
+
+CHILD: dict[str, Any] = {}  # the running command's process, for a worker's SIGTERM handler
+
+
+class Failure(Exception):
+    """A trial that could not finish: ``reason`` for its record, ``detail`` for error.txt,
+    ``startup`` when it ended before training began."""
+
+    def __init__(self, reason: str, detail: str = "", startup: bool = False) -> None:
+        super().__init__(reason)
+        self.reason, self.detail, self.startup = reason, detail, startup
+
+
+def run_trainer(spec: RunSpec, nested: dict, seed: int, report: Any, d: Path | None = None) -> dict:
+    """Call ``train(params, seed=, device=, report=)`` in this process; its stdout and stderr
+    go to ``d/stdout.log`` and ``d/stderr.log`` (the file descriptors, so C output too)."""
+    import importlib
+
+    module = importlib.import_module(spec.trainer)  # type: ignore[arg-type]
+    fn = getattr(module, "train", None)
+    if fn is None:
+        raise Failure(f"{spec.trainer} has no train(params, seed, device, report) function",
+                       startup=True)
+    if spec.timeout:
+        def alarm(signum: int, frame: Any) -> None:
+            raise Failure(f"timeout after {spec.timeout:g}s")
+
+        signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, spec.timeout)
+    try:
+        with captured(d):
+            result = fn(nested, seed=seed, device=spec.device, report=report)
+    finally:
+        if spec.timeout:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    if not isinstance(result, Mapping):
+        raise Failure(f"{spec.trainer}.train returned {type(result).__name__}, expected a "
+                       "dict with 'score' and 'cost'")
+    if "error" in result and not isinstance(result.get("score"), (int, float)):
+        raise Failure(str(result["error"]))
+    return dict(result)
+
+
+class captured:
+    """Send this process's stdout and stderr (file descriptors 1 and 2) to files in ``d``."""
+
+    def __init__(self, d: Path | None) -> None:
+        self.d = d
+        self.saved: list[int] = []
+
+    def __enter__(self) -> None:
+        if self.d is None:
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, name in ((1, "stdout.log"), (2, "stderr.log")):
+            self.saved.append(os.dup(fd))
+            with open(self.d / name, "ab") as f:
+                os.dup2(f.fileno(), fd)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.d is None:
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, saved in zip((1, 2), self.saved):
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+def command_argv(spec: RunSpec, nested: dict, d: Path, seed: int | None = None,
+                 seed_key: str | None = "seed") -> tuple[list[str], dict]:
+    """The command line and extra environment for one trial, per ``--pass``.
+
+    The seed goes in as ``seed_key`` (a flag, an override, a JSON key or a variable, as the
+    params do) unless ``seed_key`` is None, and always as ``$PROTEIN_SEED``.
+    """
+    import copy
+
+    from protein.output import env_name, param_args, value_text
+    from protein.tree import flatten, set_path
+
+    if seed is not None and seed_key:
+        nested = copy.deepcopy(nested)
+        set_path(nested, seed_key, seed)
+    flat = flatten(nested)
+    argv = shlex.split(spec.command or "")
+    env: dict[str, str] = {} if seed is None else {"PROTEIN_SEED": str(seed)}
+    if spec.pass_mode in ("flags", "hydra"):
+        argv += param_args(flat, spec.pass_mode)
+    elif spec.pass_mode == "json":
+        path = d / "params.json"
+        path.write_text(json.dumps(nested, indent=2))
+        argv.append(str(path))
+        env["PROTEIN_PARAMS_FILE"] = str(path)
+    elif spec.pass_mode == "env":
+        for k, v in flat.items():
+            env[env_name(k)] = value_text(v)
+    else:
+        raise ProteinError(f"--pass: unknown mode {spec.pass_mode!r}; use flags, hydra, json or env")
+    return argv, env
+
+
+def run_command(spec: RunSpec, cfg: Any, trial_id: int, seed: int, nested: dict, d: Path,
+                 report: Any) -> dict:
+    argv, extra = command_argv(spec, nested, d, seed, cfg.seed_key)
+    env = {**os.environ, **extra, "PROTEIN_TRIAL": str(trial_id),
+           "PROTEIN_TRIAL_DIR": str(d), "PROTEIN_STUDY": spec.study}
+    metric = cfg.metric
+    out_log = open(d / "stdout.log", "w")
+    err_log = open(d / "stderr.log", "w")
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err_log, text=True,
+                                env=env, start_new_session=True)
+    except OSError as e:
+        raise Failure(f"cannot start {argv[0]!r}: {e.strerror}", startup=True) from None
+    CHILD["proc"] = proc
+    deadline = time.time() + spec.timeout if spec.timeout else None
+    timed_out = {"v": False}
+    if deadline:
+        def watchdog() -> None:
+            while proc.poll() is None:
+                if time.time() > deadline:
+                    timed_out["v"] = True
+                    kill(proc)
+                    return
+                time.sleep(0.2)
+
+        threading.Thread(target=watchdog, daemon=True).start()
+    last: dict[str, Any] | None = None
+    stopped = False
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        out_log.write(line)
+        out_log.flush()
+        obj = json_line(line)
+        if obj is None:
+            continue
+        if "step" in obj and ("value" in obj or metric in obj) and not stopped:
+            value = obj.get("value", obj.get(metric))
+            try:
+                spent = obj.get("cost")
+                spent = float(spent) if isinstance(spent, (int, float)) and spent > 0 else None
+                if report(float(obj["step"]), float(value), spent):
+                    stopped = True
+                    last = {metric: float(value), "stopped_early": True}
+                    kill(proc)
+                    break
+            except (TypeError, ValueError):
+                pass
+        if metric in obj or "score" in obj:
+            last = obj
+    code = proc.wait()
+    CHILD.pop("proc", None)
+    out_log.close()
+    err_log.close()
+    if stopped and last is not None:
+        return last
+    if timed_out["v"]:
+        raise Failure(f"timeout after {spec.timeout:g}s")
+    if code != 0:
+        tail = (d / "stderr.log").read_text()[-4000:]
+        lines = [x for x in tail.splitlines() if x.strip()]
+        reason = f"exit code {code}" + (f": {lines[-1][:300]}" if lines else "")
+        if cfg.seed_key and "unrecognized arguments" in tail and cfg.seed_key in tail:
+            reason += (f" (the command does not take the trial seed as {cfg.seed_key}; accept "
+                       "it, name its key with seed_key: in the config, or set seed_key: null "
+                       "to pass it only as $PROTEIN_SEED)")
+        raise Failure(reason, tail, startup=True)
+    results_file = d / "result.json"
+    if last is None and results_file.exists():
+        last = json_line(results_file.read_text())
+    if last is None:
+        raise Failure(
+            f"the command printed no JSON line with '{metric}' (e.g. {{\"{metric}\": 0.93, "
+            f"\"cost\": 120}}) and wrote no $PROTEIN_TRIAL_DIR/result.json", startup=True)
+    return last
+
+
+def json_line(line: str) -> dict | None:
+    line = line.strip()
+    if not (line.startswith("{") and line.endswith("}")):
+        return None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

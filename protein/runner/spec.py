@@ -1,0 +1,41 @@
+"""What a sweep's workers share: the run's settings (picklable) and where trial files go."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a worker needs, picklable."""
+
+    study: str
+    storage: str
+    trainer: str | None = None
+    command: str | None = None
+    pass_mode: str = "flags"
+    timeout: float | None = None
+    max_trials: int | None = None
+    stop: Mapping[str, Any] = field(default_factory=dict)  # StopConfig's fields but quantile
+    out_dir: str = "runs"
+    device: str | None = None
+    threads: int = 1
+    env: Mapping[str, str] = field(default_factory=dict)
+    tensorboard: str | None = None
+    wandb_project: str | None = None
+    wandb_entity: str | None = None
+
+    def stop_config(self, quantile: float = 0.3) -> Any:
+        """The early-stopping settings of this run."""
+        from protein.optimizer.early_stop import StopConfig
+
+        return StopConfig(**{**self.stop, "quantile": quantile})
+
+
+def trial_dir(spec: RunSpec, trial_id: int) -> Path:
+    d = Path(spec.out_dir) / spec.study / f"trial_{trial_id:04d}"
+    d.mkdir(parents=True, exist_ok=True)
+    return d

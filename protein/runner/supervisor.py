@@ -1,0 +1,124 @@
+"""``protein run``'s supervisor: starts the workers, shows progress, stops the sweep.
+
+Each worker is an independent process (or Ray task) running the same loop a shell user
+would. The supervisor only starts workers, keeps their trials' heartbeats, shows progress
+and stops them; so a worker killed mid-trial loses nothing finished, and ``protein run``
+again resumes: trials of dead workers are handed out again first.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from protein.runner.progress import Progress
+from protein.runner.ray import ray_workers
+from protein.runner.spec import RunSpec
+from protein.runner.worker import STARTUP_CRASHES, startup_crashes, worker_main
+
+HEARTBEAT_S = 20.0
+
+
+def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str = "local",
+              ray_address: str | None = None, gpus_per_trial: float | None = None) -> int:
+    """Start ``workers`` worker loops (processes, or Ray tasks) and watch them."""
+    from protein.study import Study
+
+    study = Study.load(spec.study, spec.storage)
+    run_dir = Path(spec.out_dir) / spec.study
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "run.json").write_text(json.dumps(
+        {"trainer": spec.trainer, "command": spec.command, "pass_mode": spec.pass_mode,
+         "storage": spec.storage, "study": spec.study, "device": spec.device}, indent=2))
+    procs: list[Any] = []
+    if executor == "ray":
+        procs = ray_workers(spec, workers, ray_address, gpus_per_trial)
+    else:
+        gpus = _gpu_count()
+        ctx = mp.get_context("spawn")
+        for i in range(workers):
+            env = dict(spec.env)
+            if gpus > 1:
+                env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
+            s = RunSpec(**{**asdict(spec), "env": env})
+            p = ctx.Process(target=worker_main, args=(asdict(s), i), daemon=False)
+            p.start()
+            procs.append(p)
+    show = Progress(study, spec.max_trials, enabled=progress)
+    code = 0
+    try:
+        while True:
+            alive = any(p.is_alive() for p in procs)
+            time.sleep(0.5 if alive else 0)
+            trials = study.trials()
+            show.update(trials)
+            crash = startup_crashes(trials)
+            if crash is not None:
+                _stop(procs)
+                show.done(trials)
+                print(f"protein run: error: {STARTUP_CRASHES} trials in a row crashed at start-up; "
+                      f"stopping the sweep. First traceback (trial {crash.trial_id}):\n"
+                      f"{crash.info.get('traceback') or crash.info.get('failure')}",
+                      file=sys.stderr)
+                return 3
+            if not alive:
+                break
+            _heartbeat(study, trials, procs)
+    except KeyboardInterrupt:
+        _stop(procs)
+        trials = study.trials()
+        show.done(trials)
+        print(f"protein run: interrupted; {sum(t.state.finished for t in trials)} trials "
+              "finished are stored. Run the same command again to resume (running trials are "
+              "restarted).", file=sys.stderr)
+        return 130
+    for p in procs:
+        p.join()
+        if p.exitcode not in (0, None):
+            code = 1
+    show.done(study.trials())
+    if code:
+        print("protein run: error: a worker process exited abnormally; its trial is handed "
+              "out again on resume", file=sys.stderr)
+    return code
+
+
+def _heartbeat(study: Any, trials: list, procs: list) -> None:
+    now = time.time()
+    if now - getattr(_heartbeat, "last", 0.0) < HEARTBEAT_S:
+        return
+    _heartbeat.last = now  # type: ignore[attr-defined]
+    pids = {str(p.pid) for p in procs if p.pid is not None and p.is_alive()}
+    if any(p.pid is None for p in procs):  # Ray tasks: every running trial of this study
+        mine = [t.trial_id for t in trials if t.state.value == "running"]
+    else:
+        mine = [t.trial_id for t in trials
+                if t.state.value == "running" and t.worker and t.worker.rpartition(":")[2] in pids]
+    if mine:
+        study.heartbeat(mine)
+
+
+def _stop(procs: list) -> None:
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
+
+
+
+
+def _gpu_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except Exception:  # noqa: BLE001
+        return 0

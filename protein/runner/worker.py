@@ -1,0 +1,215 @@
+"""A worker: the loop a shell user would run. Ask the study for a trial, run it (through
+``execute``), report its intermediate values (with early stopping), tell the result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from protein.errors import TrialError
+from protein.runner.execute import CHILD, Failure, kill, run_command, run_trainer
+from protein.runner.spec import RunSpec, trial_dir
+
+STARTUP_CRASHES = 3
+
+
+def worker_main(spec_dict: dict[str, Any], index: int) -> None:
+    """Entry of a worker process: loop until the study has ``max_trials`` trials."""
+
+    def on_term(signum: int, frame: Any) -> None:
+        child = CHILD.get("proc")
+        if child is not None and child.poll() is None:
+            kill(child)
+        os._exit(143)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides
+        signal.signal(signal.SIGTERM, on_term)
+    spec = RunSpec(**spec_dict)
+    os.environ.update(spec.env)
+    import torch
+
+    torch.set_num_threads(max(1, spec.threads))
+    from protein.storage.sql import worker_name
+    from protein.study import Study
+
+    study = Study.load(spec.study, spec.storage)
+    name = worker_name()
+    while True:
+        if startup_crashes(study.trials()) is not None:
+            return  # the supervisor reports it and stops the sweep
+        trial = study.ask(worker=name, max_trials=spec.max_trials, retry_stale=True)
+        if trial is None:
+            return
+        run_trial(study, trial, spec)
+
+
+def startup_crashes(trials: list) -> Any:
+    """The first of the last ``STARTUP_CRASHES`` finished trials if all crashed at start-up."""
+    finished = [t for t in trials if t.state.finished]
+    finished.sort(key=lambda t: t.finished_at or 0)
+    tail = finished[-STARTUP_CRASHES:]
+    if len(tail) == STARTUP_CRASHES and all(t.info.get("startup_crash") for t in tail):
+        return min(tail, key=lambda t: t.trial_id)
+    return None
+
+
+def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
+    """Run one trial and tell its result; failures become failed trials with a reason.
+
+    The trial's seed is its id: the trainer gets it as ``seed``, a command as the config's
+    ``seed_key`` (``--seed=N`` / ``seed=N``) and as ``$PROTEIN_SEED``.
+    """
+    import yaml
+
+    from protein.optimizer.early_stop import cost_unit_is_wall, decide
+
+    cfg = study.config
+    nested = cfg.space.nest(trial.params)
+    d = trial_dir(spec, trial.trial_id)
+    (d / "params.yaml").write_text(yaml.safe_dump(nested, sort_keys=False))
+    metrics = open(d / "metrics.csv", "w")
+    metrics.write("step,value\n")
+    history: list[tuple[float, float]] = []
+    stop_state = {"stop": False, "rule": "none"}
+    stop_cfg = spec.stop_config(cfg.settings.early_stop_quantile)
+    tb = _tensorboard(spec, trial.trial_id)
+    wb = _wandb(spec, study, trial, nested)
+    start = time.time()
+
+    def report(step: float, value: float, cost: float | None = None) -> bool:
+        step, value = float(step), float(value)
+        history.append((step, value))
+        metrics.write(f"{step},{value}\n")
+        metrics.flush()
+        study.report(trial, step, value)
+        if tb is not None:
+            tb.add_scalar(cfg.metric, value, step)
+        if wb is not None:
+            wb.log({cfg.metric: value, "step": step})
+        if stop_cfg.rule == "none":
+            return False
+        others = [t for t in study.trials() if t.trial_id != trial.trial_id]
+        if cost is None and cost_unit_is_wall([t for t in others if t.is_complete]):
+            cost = time.time() - start
+        stop, rule = decide(stop_cfg, cfg.sign, history, others, cost)
+        stop_state.update(stop=stop, rule=rule)
+        return stop
+
+    seed = trial.trial_id
+    try:
+        if spec.trainer:
+            result = run_trainer(spec, nested, seed, report, d)
+        else:
+            result = run_command(spec, cfg, trial.trial_id, seed, nested, d, report)
+    except Failure as f:
+        _tell_failed(study, trial, f.reason, f.detail, d, startup=f.startup and not history)
+        _close(metrics, tb, wb, "failed")
+        return
+    except Exception as e:  # noqa: BLE001 - a crashing trainer fails its trial, not the sweep
+        detail = traceback.format_exc()
+        _tell_failed(study, trial, f"{type(e).__name__}: {e}", detail, d, startup=not history)
+        _close(metrics, tb, wb, "failed")
+        return
+    wall = time.time() - start
+    score = result.get(cfg.metric, result.get("score"))
+    cost = result.get("cost")
+    unit = "reported"
+    if cost is None or not isinstance(cost, (int, float)) or not cost > 0:
+        cost, unit = max(wall, 1e-3), "wall seconds"
+    (d / "result.json").write_text(json.dumps({**result, "wall_seconds": wall}, default=str))
+    extra = reported_metrics(result, exclude=(*cfg.metric_names, "score", "cost"))
+    note = {"cost_unit": unit}
+    if stop_state["stop"]:
+        last = score if score is not None else (history[-1][1] if history else None)
+        study.tell(trial, last, cost, pruned=True, metrics=extra, info=note,
+                   reason=f"early stop ({stop_state['rule']} rule) at step {history[-1][0]:g}")
+    elif cfg.multi:
+        missing = [m for m in cfg.metric_names if m not in result]
+        if missing:
+            _tell_failed(study, trial, f"no '{missing[0]}' in the result (this sweep needs "
+                         f"{', '.join(cfg.metric_names)})", json.dumps(result, default=str)[:2000],
+                         d, startup=False)
+        else:
+            try:
+                study.tell(trial, {m: result[m] for m in cfg.metric_names}, cost, metrics=extra,
+                           info=note)
+            except TrialError as e:
+                _tell_failed(study, trial, str(e), json.dumps(result, default=str)[:2000], d,
+                             startup=False)
+    elif score is None:
+        _tell_failed(study, trial, f"no '{cfg.metric}' in the result", json.dumps(result)[:2000],
+                     d, startup=False)
+    else:
+        try:
+            score_f = float(score)
+        except (TypeError, ValueError):
+            score_f = float("nan")
+        if not math.isfinite(score_f):
+            study.tell(trial, failed=True, reason=f"non-finite score ({score})", cost=cost)
+        else:
+            study.tell(trial, score_f, cost, metrics=extra, info=note)
+    if tb is not None:
+        t = study.trial(trial.trial_id)
+        step = history[-1][0] if history else 0
+        if t.score is not None:
+            tb.add_scalar(f"final/{cfg.metric}", t.score, step)
+        for name, value in {**(t.info.get("values") or {}), **(t.info.get("metrics") or {})}.items():
+            if name != cfg.metric and t.state.value == "complete":
+                tb.add_scalar(f"final/{name}", value, step)
+    _close(metrics, tb, wb, study.trial(trial.trial_id).state.value,
+           study.trial(trial.trial_id), cfg.metric)
+
+
+def reported_metrics(result: Mapping[str, Any], exclude: tuple[str, ...] = ()) -> dict[str, float]:
+    """Every finite number a trainer or command reported, besides ``exclude``."""
+    out = {}
+    for k, v in result.items():
+        if k in exclude or isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if math.isfinite(float(v)):
+            out[str(k)] = float(v)
+    return out
+
+
+def _tell_failed(study: Any, trial: Any, reason: str, detail: str, d: Path,
+                 startup: bool) -> None:
+    (d / "error.txt").write_text(detail or reason)
+    study.tell(trial, failed=True, reason=reason.splitlines()[0][:500] if reason else "failed",
+               info={"startup_crash": startup, "traceback": (detail or "")[-4000:]})
+
+
+def _tensorboard(spec: RunSpec, trial_id: int) -> Any:
+    if not spec.tensorboard:
+        return None
+    from protein.integrations.tensorboard import writer
+
+    return writer(spec.tensorboard, spec.study, trial_id)
+
+
+def _wandb(spec: RunSpec, study: Any, trial: Any, nested: dict) -> Any:
+    if not spec.wandb_project:
+        return None
+    from protein.integrations.wandb import start_trial_run
+
+    return start_trial_run(spec.wandb_project, study, trial, nested, spec.wandb_entity)
+
+
+def _close(metrics: Any, tb: Any, wb: Any, state: str, trial: Any = None,
+           metric: str = "score") -> None:
+    metrics.close()
+    if tb is not None:
+        tb.close()
+    if wb is not None:
+        from protein.integrations.wandb import finish_trial_run
+
+        finish_trial_run(wb, trial, state, metric)
