@@ -8,7 +8,7 @@ Notation used across the package:
   whole range is 2 wide (so ``scale=0.5`` perturbs by up to a quarter of the range).
 
 Discrete distributions give each of their ``n`` values the cell ``[k/n, (k+1)/n)`` of the
-unit interval and encode value ``k`` at the cell's centre ``(k + 0.5)/n``; every value owns
+unit interval and encode value ``k`` at the cell's center ``(k + 0.5)/n``; every value owns
 an equal share of the interval, the two ends included.
 """
 
@@ -60,7 +60,6 @@ class Distribution(abc.ABC):
     """
 
     kind: ClassVar[str]
-    is_discrete: ClassVar[bool] = False
     is_categorical: ClassVar[bool] = False
 
     @abc.abstractmethod
@@ -78,11 +77,11 @@ class Distribution(abc.ABC):
     @property
     @abc.abstractmethod
     def center(self) -> float:
-        """The search centre (``mean``) as a unit coordinate."""
+        """The search center (``mean``) as a unit coordinate."""
 
     @property
     @abc.abstractmethod
-    def spread(self) -> float:
+    def norm_scale(self) -> float:
         """``scale`` resolved to a number, in Protein's normalised units (range width 2)."""
 
     @property

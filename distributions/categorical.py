@@ -30,7 +30,6 @@ class Categorical(Distribution):
     """
 
     kind: ClassVar[str] = "categorical"
-    is_discrete: ClassVar[bool] = True
     is_categorical: ClassVar[bool] = True
 
     choices: tuple[Any, ...]
@@ -91,7 +90,7 @@ class Categorical(Distribution):
         return (i + 0.5) / self.n_values  # type: ignore[operator]
 
     @property
-    def spread(self) -> float:
+    def norm_scale(self) -> float:
         return resolve_scale(self.kind, self.scale)
 
     def contains(self, value: Any) -> bool:

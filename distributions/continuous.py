@@ -2,7 +2,7 @@
 
 Each maps its range to the unit interval through a monotone transform ``T``:
 ``u = (T(v) - T(min)) / (T(max) - T(min))``. The names follow Protein configs; no normal
-sampling happens -- ``mean`` is the centre of local search and ``scale`` its spread.
+sampling happens -- ``mean`` is the center of local search and ``scale`` its spread.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class _Continuous(Distribution):
         return self.from_unit(0.5)
 
     @property
-    def spread(self) -> float:
+    def norm_scale(self) -> float:
         return resolve_scale(self.kind, self.scale, self._time_scale())
 
     def contains(self, value: Any) -> bool:

@@ -1,7 +1,7 @@
 """Integer distributions: ``int_uniform`` and ``uniform_pow2``.
 
 Both index their ``n`` values by ``k = 0 .. n-1`` and give value ``k`` the unit cell
-``[k/n, (k+1)/n)``, encoding it at the centre ``(k + 0.5)/n``; each value owns an equal
+``[k/n, (k+1)/n)``, encoding it at the center ``(k + 0.5)/n``; each value owns an equal
 share of the interval, so uniform sampling hits each with probability ``1/n``.
 """
 
@@ -41,7 +41,6 @@ class _Indexed(Distribution):
     mean: float | None = None
     scale: float | str = "auto"
 
-    is_discrete: ClassVar[bool] = True
 
     @property
     def n_values(self) -> int:
@@ -57,7 +56,7 @@ class _Indexed(Distribution):
         raise NotImplementedError
 
     def _k_real(self, mean: float) -> float:
-        """Position of a (possibly non-representable) centre on the k axis."""
+        """Position of a (possibly non-representable) center on the k axis."""
         raise NotImplementedError
 
     def _check_mean(self) -> None:
@@ -79,7 +78,7 @@ class _Indexed(Distribution):
         return (self._k_real(float(self.mean)) + 0.5) / self.n_values
 
     @property
-    def spread(self) -> float:
+    def norm_scale(self) -> float:
         return resolve_scale(self.kind, self.scale)
 
     def coerce(self, value: Any) -> Any:

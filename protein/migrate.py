@@ -11,7 +11,7 @@ Reads three shapes:
   ``base``; ``search_center``) with ``CARBSParams`` settings beside them.
 
 ``carbs_to_protein`` is pure: it returns the new config (a dict in the ``sweep:`` YAML
-format that ``load_config`` reads) and the warnings; unbounded ranges and centres outside
+format that ``load_config`` reads) and the warnings; unbounded ranges and centers outside
 their range are errors, never invented values.
 """
 
@@ -311,7 +311,7 @@ def _from_param_list(params: list, settings_src: Mapping[str, Any], base: Mappin
 
 
 def check_rows(doc: Any, new: Mapping[str, Any]) -> list[list[Any]]:
-    """Rows (path, CARBS space, Protein distribution, min, max, centre) for ``--check``."""
+    """Rows (path, CARBS space, Protein distribution, min, max, center) for ``--check``."""
     rows = []
     old = _old_spaces(doc)
     for name, e in new["sweep"]["parameters"].items():

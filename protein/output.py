@@ -63,6 +63,25 @@ def env_name(key: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in key).upper()
 
 
+def env_vars(flat: Mapping[str, Any]) -> dict[str, str]:
+    """``{dotted.key: value}`` -> ``{DOTTED_KEY: text}``, as ``--pass env`` and ``ask --format
+    env`` export them."""
+    return {env_name(k): value_text(v) for k, v in flat.items()}
+
+
+def with_seed(nested: Mapping[str, Any], seed_key: str | None, seed: int | None) -> dict[str, Any]:
+    """A copy of the params tree with the trial's seed at ``seed_key`` (unchanged when either
+    is None): every place that hands a trial to a command puts the seed in the same way."""
+    import copy
+
+    from protein.tree import set_path
+
+    out = copy.deepcopy(dict(nested))
+    if seed is not None and seed_key:
+        set_path(out, seed_key, seed)
+    return out
+
+
 def iso_time(t: float | None) -> str | None:
     """An epoch timestamp as ISO 8601 in UTC (``2026-11-23T14:22:08Z``)."""
     if t is None:

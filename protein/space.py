@@ -115,14 +115,14 @@ class Space:
 
     @property
     def center(self) -> np.ndarray:
-        """Shape ``(d,)``: the search centre (``mean`` of each parameter), snapped."""
+        """Shape ``(d,)``: the search center (``mean`` of each parameter), snapped."""
         c = np.array([d.center for d in self.dists.values()])
         return self.snap(c[None, :])[0]
 
     @property
-    def spread(self) -> np.ndarray:
+    def local_radius(self) -> np.ndarray:
         """Shape ``(d,)``: each parameter's ``scale`` as a half-width in unit coordinates."""
-        return np.array([d.spread / 2.0 for d in self.dists.values()])
+        return np.array([d.norm_scale / 2.0 for d in self.dists.values()])
 
     @property
     def grid_size(self) -> int | None:
@@ -212,7 +212,7 @@ class Space:
     def snap(self, U: np.ndarray) -> np.ndarray:
         """Round each row of ``U``, shape ``(n, d)``, to a representable point.
 
-        Discrete columns move to their cell centres; inactive columns to their constant.
+        Discrete columns move to their cell centers; inactive columns to their constant.
         """
         U = np.clip(np.asarray(U, dtype=float), 0.0, 1.0).copy()
         for j, dist in enumerate(self.dists.values()):

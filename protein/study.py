@@ -10,13 +10,16 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from protein.config import SweepConfig, load_config
 from protein.errors import SearchExhausted, TrialError
 from protein.trial import Trial, TrialState
+
+if TYPE_CHECKING:
+    from protein.storage.base import Storage
 
 
 class Study:
@@ -28,14 +31,15 @@ class Study:
         storage: a ``Storage``; in memory when omitted.
     """
 
-    def __init__(self, config: Any, seed: int = 0, storage: Any = None, name: str = "default",
+    def __init__(self, config: Any, seed: int = 0, storage: Storage | None = None,
+                 name: str = "default",
                  lease_s: float | None = None, on_expire: str = "fail"):
         from protein.storage.memory import MemoryStorage
 
         self.config: SweepConfig = load_config(config)
         self.seed = seed
         self.name = name
-        self.storage = storage if storage is not None else MemoryStorage()
+        self.storage: Storage = storage if storage is not None else MemoryStorage()
         self.lease_s = lease_s
         self.on_expire = on_expire
         self.exhausted: str | None = None  # why the last ask handed out fewer trials
@@ -94,16 +98,14 @@ class Study:
 
         if self.config.method == "protein":
             # the heavy imports happen here, before the lock, not while holding it
+            import protein.optimizer.multi
             import protein.optimizer.single
-            import protein.optimizer.surrogate
-
-            if self.config.multi:
-                import protein.optimizer.multi  # noqa: F401
+            import protein.optimizer.surrogate  # noqa: F401
         count = 1 if n is None else n
         worker = worker or worker_name()
         made: list[Trial] = []
         with self.storage.lock():
-            if self.lease_s is not None and hasattr(self.storage, "expire"):
+            if self.lease_s is not None:
                 retry = retry_stale or self.on_expire == "retry"
                 stale = self.storage.expire(self.lease_s, "retry" if retry else self.on_expire)
                 for t in stale:
@@ -131,10 +133,18 @@ class Study:
             return made[0] if made else None
         return made
 
+    def start(self, params: Mapping[str, Any], *, worker: str | None = None,
+              reason: str = "given") -> Trial:
+        """Start a trial with params of the caller's choosing (flat or nested; checked against
+        the space), e.g. a known-good config or a dry run. ``info["reason"]`` is ``reason``."""
+        flat = self.space.flatten(params)
+        self.space.encode(flat, where="params")
+        with self.storage.lock():
+            return self.storage.create_trial(flat, {"reason": reason}, worker)
+
     def heartbeat(self, trials: Sequence[Trial | int]) -> None:
         """Tell the study these running trials' workers are alive."""
-        if hasattr(self.storage, "heartbeat"):
-            self.storage.heartbeat([t.trial_id if isinstance(t, Trial) else int(t) for t in trials])
+        self.storage.heartbeat([t.trial_id if isinstance(t, Trial) else int(t) for t in trials])
 
     def tell(
         self,
@@ -174,17 +184,11 @@ class Study:
 
     def should_stop(self, trial: Trial | int, value: float, cost: float) -> bool:
         """Protein's early-stopping rule for a running trial at (``value``, ``cost``)."""
-        from protein.optimizer.early_stop import StopRule
+        from protein.optimizer.early_stop import protein_verdict
 
-        done = self.complete()
-        rule = StopRule.fit(
-            np.array([self.config.sign * t.score for t in done]),
-            np.array([t.cost for t in done]),
-            quantile=self.config.settings.early_stop_quantile,
-        )
-        if rule is None:
-            return False
-        return rule.should_stop(self.config.sign * value, cost)
+        sign = self.config.sign
+        return bool(protein_verdict(sign, self.complete(), sign * value, cost,
+                                    self.config.settings.early_stop_quantile))
 
     # ----------------------------------------------------------------- queries
     def trials(self) -> list[Trial]:
@@ -255,25 +259,25 @@ def _validate_tell(
             print(f"protein: warning: trial {trial_id}: {bad[0]} is {values[bad[0]]}; "
                   "recorded as failed", file=sys.stderr)
             info["failure"] = f"non-finite {bad[0]} ({values[bad[0]]})"
-            return TrialState.FAILED, None, _cost(trial_id, cost, required=False), info
+            return TrialState.FAILED, None, _cost(trial_id, cost), info
     if failed and pruned:
         raise TrialError(f"trial {trial_id}: give one of failed and pruned, not both")
     if failed:
         if score is not None:
             raise TrialError(f"trial {trial_id}: a failed trial takes no score; drop --score")
         info["failure"] = reason or "failed"
-        return TrialState.FAILED, None, _cost(trial_id, cost, required=False), info
+        return TrialState.FAILED, None, _cost(trial_id, cost), info
     if pruned:
         if reason:
             info["pruned"] = reason
         s = None if score is None else _number(trial_id, "score", score)
-        return TrialState.PRUNED, s, _cost(trial_id, cost, required=False), info
+        return TrialState.PRUNED, s, _cost(trial_id, cost), info
     if score is None:
         raise TrialError(
             f"trial {trial_id}: missing score; give score=..., or failed=True / pruned=True"
         )
     s = _number(trial_id, "score", score)
-    c = _cost(trial_id, cost, required=False)
+    c = _cost(trial_id, cost)
     if not math.isfinite(s):
         print(f"protein: warning: trial {trial_id}: score is {s}; recorded as failed",
               file=sys.stderr)
@@ -309,7 +313,7 @@ def _number(trial_id: int, what: str, v: Any) -> float:
         raise TrialError(f"trial {trial_id}: {what} must be a number, got {v!r}") from None
 
 
-def _cost(trial_id: int, cost: Any, required: bool) -> float | None:
+def _cost(trial_id: int, cost: Any) -> float | None:
     if cost is None:
         return None
     c = _number(trial_id, "cost", cost)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
+import subprocess
 import textwrap
 
 import pytest
+from _cli import Result, protein
 
 CONFIG = textwrap.dedent("""\
     rollout_count: 4
@@ -25,13 +26,8 @@ CONFIG = textwrap.dedent("""\
     """)
 
 
-def cli(*args: str, storage: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PROTEIN_STORAGE": storage}
-    r = subprocess.run([sys.executable, "-m", "protein", *args], capture_output=True,
-                       text=True, env=env)
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
+def cli(*args: str, storage: str, check: bool = True) -> Result:
+    return protein(*args, env={"PROTEIN_STORAGE": storage}, check=check)
 
 
 @pytest.fixture
@@ -70,18 +66,19 @@ def test_errors_are_one_line(study):
 LOOP = textwrap.dedent("""\
     set -euo pipefail
     for i in 1 2; do
-      read -r trial args <<< "$(python -m protein ask --study s --format flags)"
+      read -r trial args <<< "$("$PY" -m protein ask --study s --format flags)"
       lr=$(printf '%s\\n' $args | sed -n 's/^--trainer.lr=//p')
-      loss=$(python -c "import math; print((math.log10($lr) + 2) ** 2)")
-      python -m protein tell --study s --trial "$trial" --score "$loss" --cost 1.5 > /dev/null
+      loss=$("$PY" -c "import math; print((math.log10($lr) + 2) ** 2)")
+      "$PY" -m protein tell --study s --trial "$trial" --score "$loss" --cost 1.5 > /dev/null
     done
     """)
 
 
+@pytest.mark.slow
 def test_eight_parallel_bash_workers_account_for_every_trial(study, tmp_path):
     script = tmp_path / "worker.sh"
     script.write_text(LOOP)
-    env = {**os.environ, "PROTEIN_STORAGE": study}
+    env = {**os.environ, "PROTEIN_STORAGE": study, "PY": sys.executable}
     procs = [subprocess.Popen(["bash", str(script)], env=env, stderr=subprocess.PIPE, text=True)
              for _ in range(8)]
     for p in procs:
@@ -101,6 +98,7 @@ def test_eight_parallel_bash_workers_account_for_every_trial(study, tmp_path):
     assert studies[0]["study"] == "s" and studies[0]["complete"] == 16
 
 
+@pytest.mark.slow
 def test_progress_reports_and_answers_stop(study):
     for _ in range(6):
         t = json.loads(cli("ask", "--study", "s", storage=study).stdout)["trial"]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from _cli import Result, protein
 
 from protein.config import load_config
 from protein.errors import ConfigError
@@ -136,8 +135,8 @@ def test_to_dict_round_trips(tmp_path):
         assert again.to_dict() == cfg.to_dict()
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "protein", *args], capture_output=True, text=True)
+def run_cli(*args: str) -> Result:
+    return protein(*args, check=False)
 
 
 @pytest.mark.parametrize("name", ["metta_sweep.yaml", "pufferlib.ini", "conspec_search.yaml"])

@@ -126,6 +126,7 @@ def _sweep(tmp_path, extra="", method="random", n=4):
 
 
 # -------------------------------------------------- 3, 4, 5: seeds, fixed keys, metrics
+@pytest.mark.slow
 def test_command_gets_seed_fixed_keys_and_every_metric_is_kept(tmp_path):
     cfg = _sweep(tmp_path)
     r = protein("run", str(cfg), "--command", f"{sys.executable} train.py", cwd=tmp_path)
@@ -157,6 +158,7 @@ def test_hydra_ask_keeps_fixed_keys(tmp_path):
     assert "device=cpu" in line and "max_steps=10" in line and "seed=0" in line
 
 
+@pytest.mark.slow
 def test_verify_says_when_a_command_ignores_its_seed(tmp_path):
     cfg = _sweep(tmp_path, n=2)
     protein("run", str(cfg), "--command", f"{sys.executable} train.py", cwd=tmp_path)
@@ -241,6 +243,7 @@ def test_one_study_name_rule(tmp_path):
 
 
 # --------------------------------------------------------------------- 8. grids
+@pytest.mark.slow
 def test_grid_run_defaults_to_the_grid_and_ends_cleanly(tmp_path):
     cfg = tmp_path / "grid.yaml"
     cfg.write_text(textwrap.dedent("""
@@ -271,6 +274,7 @@ def test_grid_run_defaults_to_the_grid_and_ends_cleanly(tmp_path):
 
 
 # ------------------------------------------------------------ 9. no repeated points
+@pytest.mark.slow
 def test_a_small_discrete_space_is_never_repeated_then_exhausted():
     cfg = {"goal": "maximize", "settings": {"num_random_samples": 4},
            "parameters": {"a": {"values": ["x", "y", "z"]}, "b": {"values": [1, 2, 3]},
@@ -289,24 +293,24 @@ def test_a_small_discrete_space_is_never_repeated_then_exhausted():
 def test_suggest_runs_its_fits_on_the_configured_threads():
     import torch
 
-    from protein.optimizer import single as optimizer
+    from protein.optimizer import models, single
 
     before = torch.get_num_threads()
     seen = []
-    real = optimizer._gp_step
+    real = models.fit
 
     def spy(*a, **k):
         seen.append(torch.get_num_threads())
         return real(*a, **k)
 
-    optimizer._gp_step = spy
+    models.fit = spy
     try:
         cfg = load_config({"goal": "maximize", "settings": {"num_random_samples": 3, "threads": 1},
                            "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}})
         trials = [Trial(i, {"x": i / 5}, TrialState.COMPLETE, float(i), 1.0) for i in range(5)]
-        optimizer.suggest(cfg.space, trials, sign=1.0, settings=cfg.settings)
+        single.suggest(cfg.space, trials, sign=1.0, settings=cfg.settings)
     finally:
-        optimizer._gp_step = real
+        models.fit = real
     assert seen == [1] and torch.get_num_threads() == before
 
 
@@ -344,7 +348,7 @@ def test_ray_address_without_a_cluster_is_one_clear_error(tmp_path):
     pytest.importorskip("ray")
     cfg = _sweep(tmp_path, n=1)
     r = protein("run", str(cfg), "--command", f"{sys.executable} train.py", "--executor", "ray",
-                "--ray-address", "auto", cwd=tmp_path, check=False,
+                "--ray-address", "auto", cwd=tmp_path, check=False, real=True,
                 env={"RAY_ADDRESS": ""})
     assert r.returncode == 2 and "no Ray cluster to join" in r.stderr
     assert "Traceback" not in r.stderr

@@ -91,7 +91,7 @@ def test_logit_normal_is_a_true_logit():
 
 def test_time_scale_is_half_a_doubling():
     d = LogNormal(1e-5, 1e-1, scale="time")
-    assert d.spread == pytest.approx(1 / math.log2(1e4))
+    assert d.norm_scale == pytest.approx(1 / math.log2(1e4))
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from _cli import protein
 
 from protein.config import load_config, yaml_loader
 from protein.errors import ConfigError
@@ -104,13 +103,11 @@ def test_carbs_param_list_and_settings():
 @pytest.mark.parametrize("name", ["metta_carbs.yaml", "pong.yaml", "carbs_params.json"])
 def test_examples_migrate_and_load_through_the_cli(name, tmp_path):
     out = tmp_path / "sweep.yaml"
-    r = subprocess.run([sys.executable, "-m", "protein", "migrate", str(EXAMPLES / name),
-                        "-o", str(out)], capture_output=True, text=True)
+    r = protein("migrate", str(EXAMPLES / name), "-o", str(out), check=False)
     assert r.returncode == 0, r.stderr
     cfg = load_config(out)
     assert cfg.method == "protein" and cfg.space.names
-    check = subprocess.run([sys.executable, "-m", "protein", "migrate", str(EXAMPLES / name),
-                            "--check"], capture_output=True, text=True)
+    check = protein("migrate", str(EXAMPLES / name), "--check", check=False)
     assert check.returncode == 0 and "Protein distribution" in check.stdout
 
 

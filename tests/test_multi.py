@@ -134,6 +134,7 @@ def test_log_ehvi_matches_monte_carlo():
         assert box[:200].mean() == pytest.approx(exact, rel=1e-6, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_front_grows_better_than_random_search():
     ours = [hypervolume([(t.info["values"]["f1"], t.info["values"]["f2"])
                          for t in run(CFG, 20, seed).complete()]) for seed in (0, 1)]
@@ -143,6 +144,7 @@ def test_front_grows_better_than_random_search():
     assert min(ours) > max(rand), (ours, rand)
 
 
+@pytest.mark.slow
 def test_constraints_steer_suggestions_into_the_feasible_region():
     st = run({**CFG, "constraints": ["f1 <= 0.3"]}, 22)
     gp = [t for t in st.trials() if t.info.get("reason") == "gp"]
@@ -152,6 +154,7 @@ def test_constraints_steer_suggestions_into_the_feasible_region():
     assert all(t.info["values"]["f1"] <= 0.3 for t in st.pareto_set())
 
 
+@pytest.mark.slow
 def test_batches_differ_and_are_deterministic():
     st = run(CFG, 14)
     trials = st.trials()
@@ -167,6 +170,7 @@ def test_batches_differ_and_are_deterministic():
     assert nxt[0].params != a[0].params
 
 
+@pytest.mark.slow
 def test_failed_trials_count_against_their_region():
     st = Study(CFG, seed=0)
     for _ in range(16):
@@ -198,6 +202,7 @@ MULTI_YAML = textwrap.dedent("""\
     """)
 
 
+@pytest.mark.slow
 def test_cli_tells_named_scores_and_best_is_the_pareto_set(tmp_path, storage_url):
     (tmp_path / "sweep.yaml").write_text(MULTI_YAML)
     env = {"PROTEIN_STORAGE": storage_url}
@@ -237,6 +242,7 @@ RUN_SCRIPT = textwrap.dedent("""\
     """)
 
 
+@pytest.mark.slow
 def test_run_command_mode_records_every_metric(tmp_path):
     (tmp_path / "sweep.yaml").write_text(MULTI_YAML.replace("sweep:\n", "rollout_count: 6\nsweep:\n"))
     (tmp_path / "train.py").write_text(RUN_SCRIPT)
@@ -262,6 +268,7 @@ def test_run_command_mode_records_every_metric(tmp_path):
     assert t.state is TrialState.FAILED and "memory_gb" in t.info["failure"]
 
 
+@pytest.mark.slow
 def test_api_observe_takes_a_mapping():
     import protein as P
 
@@ -275,6 +282,7 @@ def test_api_observe_takes_a_mapping():
         sweep.observe(params, 0.5)
 
 
+@pytest.mark.slow
 def test_dry_run_of_the_bundled_example_shows_every_metric(tmp_path):
     from tests._cli import ROOT
 
@@ -286,6 +294,7 @@ def test_dry_run_of_the_bundled_example_shows_every_metric(tmp_path):
     assert not (tmp_path / "protein.db").exists()
 
 
+@pytest.mark.slow
 def test_one_objective_with_a_constraint_finds_the_bound():
     cfg = {"metric": "loss", "goal": "minimize", "constraints": ["mem <= 0.5"],
            "parameters": {"x": PARAMS["x"], "y": PARAMS["y"]}}

@@ -80,6 +80,7 @@ def test_robust_transform_tames_heavy_tails_and_keeps_order():
 
 
 # ------------------------------------------------------------------ suggestions
+@pytest.mark.slow
 def test_every_suggestion_is_representable_and_in_bounds():
     study = run(SPACE_CFG, 14)
     space = study.space
@@ -92,6 +93,7 @@ def test_every_suggestion_is_representable_and_in_bounds():
     assert reasons[0] == "center" and set(reasons[1:5]) == {"sobol"} and "gp" in reasons
 
 
+@pytest.mark.slow
 def test_gp_phase_beats_the_random_phase_on_a_smooth_problem():
     study = run(SPACE_CFG, 22)
     scores = [t.score for t in study.trials()]
@@ -99,6 +101,7 @@ def test_gp_phase_beats_the_random_phase_on_a_smooth_problem():
     assert study.best().score < 0.35
 
 
+@pytest.mark.slow
 def test_direction_maximize_and_minimize_find_the_same_point():
     lo = run(SPACE_CFG, 18)
     hi = run({**SPACE_CFG, "goal": "maximize"}, 18, f=lambda p: -loss(p))
@@ -106,6 +109,7 @@ def test_direction_maximize_and_minimize_find_the_same_point():
     assert hi.best().score > -0.5
 
 
+@pytest.mark.slow
 def test_same_seed_same_suggestions_and_state_rebuilt_from_trials():
     a = run(SPACE_CFG, 13, seed=3)
     b = run(SPACE_CFG, 13, seed=3)
@@ -116,6 +120,7 @@ def test_same_seed_same_suggestions_and_state_rebuilt_from_trials():
     assert nxt.params == a.ask().params
 
 
+@pytest.mark.slow
 def test_pending_points_make_a_batch_of_distinct_suggestions():
     study = run(SPACE_CFG, 10)
     batch = study.ask(n=6)
@@ -124,6 +129,7 @@ def test_pending_points_make_a_batch_of_distinct_suggestions():
     assert all(t.state is TrialState.RUNNING for t in batch)
 
 
+@pytest.mark.slow
 def test_failures_teach_where_not_to_go():
     # the score improves toward lr = 1e-2, but every run above 3e-3 crashes
     def f(p):
@@ -153,6 +159,7 @@ def test_nan_and_bad_cost_never_reach_the_gp():
     assert s.reason == "gp" and math.isfinite(s.info["predicted_score"])
 
 
+@pytest.mark.slow
 def test_cost_aware_search_spreads_along_the_cost_axis():
     cfg = {
         "goal": "minimize",
@@ -176,6 +183,7 @@ def test_cost_aware_search_spreads_along_the_cost_axis():
     assert [t.cost for t in front] == sorted(t.cost for t in front)
 
 
+@pytest.mark.slow
 def test_max_suggestion_cost_keeps_proposals_affordable():
     cfg = {
         "goal": "minimize",
@@ -200,6 +208,7 @@ def test_resample_repeats_a_pareto_point_exactly():
     assert res[0].params in earlier
 
 
+@pytest.mark.slow
 def test_conditional_parameters_are_absent_when_inactive():
     cfg = {
         "goal": "maximize",
@@ -254,12 +263,14 @@ def test_stop_rule_fits_a_low_quantile_line_and_stops_laggards():
     assert StopRule.fit(y[:5], cost[:5]) is None
 
 
+@pytest.mark.slow
 def test_heavy_tailed_scores_do_not_derail_the_search():
     # the same landscape as loss(), but spanning ~10 orders of magnitude
     heavy = run(SPACE_CFG, 22, f=lambda p: math.exp(8 * loss(p)))
     assert math.log(heavy.best().score) / 8 < 0.35
 
 
+@pytest.mark.slow
 def test_noisy_scores_still_find_the_good_region():
     rng = np.random.default_rng(0)
     noisy = run(SPACE_CFG, 22, f=lambda p: loss(p) + rng.normal(0, 0.2))

@@ -17,6 +17,7 @@ ROOT = Path(__file__).parent.parent
 pytest.importorskip("ray", reason="ray is in the dev extra: pip install -e '.[dev]'")
 
 
+@pytest.mark.slow
 def test_ray_executor_runs_every_trial(tmp_path):
     (tmp_path / "s.yaml").write_text(textwrap.dedent("""\
         rollout_count: 4

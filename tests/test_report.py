@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -39,6 +40,7 @@ def sweep(tmp_path_factory):
     return d
 
 
+@pytest.mark.slow
 def test_report_writes_every_file(sweep):
     r = protein("report", "--study", "sweep", "--out", "rep", cwd=sweep)
     rep = sweep / "rep"
@@ -65,6 +67,7 @@ def test_report_writes_every_file(sweep):
     assert "rep/SUMMARY.md" in r.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_the_reproduce_command_reproduces_the_best_score(sweep):
     best_text = (sweep / "rep" / "best_config.yaml").read_text() if (sweep / "rep").exists() else None
     if best_text is None:
@@ -72,12 +75,14 @@ def test_the_reproduce_command_reproduces_the_best_score(sweep):
         best_text = (sweep / "rep" / "best_config.yaml").read_text()
     cmd = next(line for line in best_text.splitlines() if line.startswith("# Reproduce: "))
     score = float(best_text.splitlines()[0].rsplit("=", 1)[1])
-    out = subprocess.run(cmd[len("# Reproduce: "):] + " --device=cpu", shell=True, cwd=ROOT,
-                         capture_output=True, text=True)
+    argv = shlex.split(cmd[len("# Reproduce: "):]) + ["--device=cpu"]
+    assert argv[0] == "python"  # as printed for users; run with this environment's interpreter
+    out = subprocess.run([sys.executable, *argv[1:]], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1])["score"] == pytest.approx(score)
 
 
+@pytest.mark.slow
 def test_verify_reruns_the_best_with_other_seeds(sweep):
     r = protein("verify", "--study", "sweep", "--seeds", "2", "--device", "cpu", cwd=sweep)
     out = json.loads(r.stdout)
@@ -85,6 +90,7 @@ def test_verify_reruns_the_best_with_other_seeds(sweep):
     assert min(out["scores"]) <= out["mean"] <= max(out["scores"])
 
 
+@pytest.mark.slow
 def test_compare_puts_studies_side_by_side(sweep):
     cfg = sweep / "random.yaml"
     cfg.write_text(CONFIG.replace("goal: maximize", "goal: maximize\n  method: random"))
@@ -95,6 +101,7 @@ def test_compare_puts_studies_side_by_side(sweep):
     assert all(x["complete"] == 6 and x["cost_to_best"] <= x["total_cost"] for x in rows)
 
 
+@pytest.mark.slow
 def test_wandb_offline_runs_are_written(sweep, tmp_path):
     env = {"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true"}
     protein("report", "--study", "sweep", "--out", str(tmp_path / "rep"), "--no-plots",

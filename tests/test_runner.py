@@ -41,6 +41,7 @@ def write_config(tmp_path: Path, n=4, metric="score", goal="maximize", method="p
 
 
 
+@pytest.mark.slow
 def test_trainer_sweep_with_two_workers(tmp_path):
     cfg = write_config(tmp_path, n=4)
     r = protein("run", str(cfg), "--trainer", "trainers.digits", "--workers", "2",
@@ -74,6 +75,7 @@ SCRIPT = textwrap.dedent("""\
 
 
 @pytest.mark.parametrize("mode", ["flags", "hydra", "json", "env"])
+@pytest.mark.slow
 def test_command_sweep_reads_the_last_json_line(tmp_path, mode):
     cfg = write_config(tmp_path, n=2, metric="loss", goal="minimize", method="random")
     script = tmp_path / "train.py"
@@ -97,6 +99,7 @@ def test_command_sweep_reads_the_last_json_line(tmp_path, mode):
     assert "some log line" in log
 
 
+@pytest.mark.slow
 def test_three_start_up_crashes_stop_the_sweep_with_the_traceback(tmp_path):
     cfg = write_config(tmp_path, n=10, method="random")
     script = tmp_path / "train.py"
@@ -112,6 +115,7 @@ def test_three_start_up_crashes_stop_the_sweep_with_the_traceback(tmp_path):
     assert "exit code 1" in ts[0].info["failure"]
 
 
+@pytest.mark.slow
 def test_timeouts_and_nan_scores_fail_their_trial_only(tmp_path):
     cfg = write_config(tmp_path, n=3, metric="loss", goal="minimize", method="random")
     script = tmp_path / "train.py"
@@ -131,6 +135,7 @@ def test_timeouts_and_nan_scores_fail_their_trial_only(tmp_path):
     assert ts[2].state is TrialState.COMPLETE
 
 
+@pytest.mark.slow
 def test_early_stopping_prunes_laggards(tmp_path):
     cfg = write_config(tmp_path, n=9, method="random")
     script = tmp_path / "train.py"
@@ -150,6 +155,7 @@ def test_early_stopping_prunes_laggards(tmp_path):
     assert all("median rule" in t.info["pruned"] for t in ts[6:])
 
 
+@pytest.mark.slow
 def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
     cfg = write_config(tmp_path, n=4, method="random")
     script = tmp_path / "train.py"

@@ -3,6 +3,8 @@ sweep (examples/seeds/)."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import sys
 
@@ -14,6 +16,7 @@ STUB = f"{sys.executable} {SEEDS / 'stub_train.py'}"
 OFFLINE = {"WANDB_MODE": "offline", "WANDB_SILENT": "true"}
 
 
+@pytest.mark.slow
 def test_seed_000_conspec_one_study_per_environment(tmp_path):
     r = protein("run", str(SEEDS / "seed_000_conspec.yaml"), "--command", STUB, "--max-trials",
                 "2", cwd=tmp_path, env={**OFFLINE, "WANDB_DIR": str(tmp_path)})
@@ -28,6 +31,7 @@ def test_seed_000_conspec_one_study_per_environment(tmp_path):
     assert (tmp_path / "wandb").exists()
 
 
+@pytest.mark.slow
 def test_seed_001_jepa_asha_with_smoothing_and_artifacts(tmp_path):
     protein("run", str(SEEDS / "seed_001_jepa.yaml"), "--command", STUB, "--max-trials", "8",
             "--early-stop", "asha", "--smooth", "3", "--workers", "2", cwd=tmp_path)
@@ -43,6 +47,7 @@ def test_seed_001_jepa_asha_with_smoothing_and_artifacts(tmp_path):
     assert "algo.jepa_proj_dim" in (tmp_path / "rep/SUMMARY.md").read_text()
 
 
+@pytest.mark.slow
 def test_seed_002_policy_gradient_tuples_reach_argparse(tmp_path):
     protein("run", str(SEEDS / "seed_002_policy_gradient.yaml"), "--command", STUB,
             "--max-trials", "4", "--workers", "2", cwd=tmp_path)
@@ -54,6 +59,7 @@ def test_seed_002_policy_gradient_tuples_reach_argparse(tmp_path):
     assert "--policy_hidden" in line and "--device=cpu" in line
 
 
+@pytest.mark.slow
 def test_seed_003_metta_quick_sweep_on_the_cartpole_trainer(tmp_path):
     protein("run", str(SEEDS / "seed_003_metta.yaml"), "--trainer", "trainers.cartpole",
             cwd=tmp_path)
@@ -62,6 +68,7 @@ def test_seed_003_metta_quick_sweep_on_the_cartpole_trainer(tmp_path):
     assert "total_timesteps: 2048" in r.stdout
 
 
+@pytest.mark.slow
 def test_seed_004_hrm_grid_with_hydra_overrides(tmp_path):
     # the stub's runs take ~0.1 s, so wall-time noise alone makes their costs differ 1.5x and
     # lets the cost rule judge; the HRM sweep reports no early stopping anyway

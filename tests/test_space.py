@@ -80,7 +80,7 @@ def test_conditions_must_name_a_discrete_searched_parent():
 def test_centre_and_spread_follow_mean_and_scale():
     s = Space({"lr": LogNormal(1e-4, 1e-2, mean=1e-3, scale=0.5), "bs": UniformPow2(32, 128)})
     assert s.center[0] == pytest.approx(0.5)
-    assert s.spread[0] == pytest.approx(0.25)
+    assert s.local_radius[0] == pytest.approx(0.25)
     assert s.decode(s.center)["bs"] == 64
 
 

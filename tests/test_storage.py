@@ -32,6 +32,7 @@ def loss(p):
     return (math.log10(p["trainer.lr"]) + 2) ** 2 + 0.1 * abs(math.log2(p["trainer.bs"]) - 5)
 
 
+@pytest.mark.slow
 def test_trials_survive_reopening_and_the_next_ask_continues(storage_url):
     s = Study.create(CFG, "s", storage_url, seed=1)
     for _ in range(7):
@@ -117,6 +118,7 @@ WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_parallel_worker_processes_lose_nothing(storage_url, tmp_path):
     cfg = {**CFG, "method": "random"}
     Study.create(cfg, "race", storage_url)
@@ -143,6 +145,7 @@ KILLED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_trial_loses_no_finished_trial(storage_url, tmp_path):
     s = Study.create(CFG, "kill", storage_url, lease_s=3600, on_expire="fail")
     for _ in range(3):
@@ -179,3 +182,19 @@ def test_a_nan_intermediate_value_is_kept_as_nan(storage_url):
     s.report(t, 2, float("nan"))  # a diverging loss must not break the write
     steps = Study.load("s", storage_url).trial(t.trial_id).intermediate
     assert steps[0] == (1.0, 0.5) and steps[1][0] == 2.0 and math.isnan(steps[1][1])
+
+
+@pytest.mark.parametrize("backend", ["memory", "sql"])
+def test_every_backend_is_a_storage_and_starts_given_params(backend, tmp_path):
+    from protein.errors import SpaceError
+    from protein.storage.base import Storage
+
+    s = Study(CFG) if backend == "memory" else Study.create(CFG, "s", str(tmp_path / "s.db"))
+    assert isinstance(s.storage, Storage)
+    t = s.start({"trainer": {"lr": 0.01, "bs": 32}}, worker="me", reason="baseline")
+    assert t.params == {"trainer.lr": 0.01, "trainer.bs": 32} and t.info["reason"] == "baseline"
+    s.heartbeat([t])
+    assert s.storage.reassign(t.trial_id, "you").worker == "you"
+    assert s.ask().trial_id == 1  # the optimizer counts the given trial as running
+    with pytest.raises(SpaceError, match="trainer.bs"):
+        s.start({"trainer.lr": 0.01, "trainer.bs": 33})

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import ast
+import pytest
+
 import json
 import subprocess
 import sys
@@ -41,6 +42,7 @@ def test_cartpole_ppo_runs_and_is_deterministic():
     assert a["episodes"] > 0 and 0 < a["score"] <= 500
 
 
+@pytest.mark.slow
 def test_cartpole_learns_with_good_settings():
     out = cartpole.train({"trainer": {"total_timesteps": 2**15, "learning_rate": 3e-3,
                                       "num_envs": 64, "num_steps": 64, "minibatch_size": 512}},
@@ -51,6 +53,7 @@ def test_cartpole_learns_with_good_settings():
     assert out["score"] > 2 * early["score"]
 
 
+@pytest.mark.slow
 def test_script_mode_prints_a_final_json_line():
     r = subprocess.run([sys.executable, "-m", "trainers.digits", "--trainer.epochs=1",
                         "--trainer.width=16", "--seed=2", "--device=cpu"],
@@ -65,15 +68,3 @@ def test_flag_parsing():
                                 "--env.name=single"])
     assert params == {"trainer": {"lr": 0.001, "use_lstm": True}, "env": {"name": "single"}}
     assert opts == {"seed": 3}
-
-
-def test_trainers_never_import_protein():
-    for path in (ROOT / "trainers").glob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            assert not any(n == "protein" or n.startswith("protein.") for n in names), path

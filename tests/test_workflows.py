@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import sys
 import textwrap
 
@@ -37,6 +39,7 @@ def test_dry_run_validates_runs_one_cheap_trial_and_stores_nothing(tmp_path):
     assert not (tmp_path / "protein.db").exists() and not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_over_runs_one_study_per_value_and_compares_them(tmp_path):
     (tmp_path / "s.yaml").write_text(CONFIG.format(method="random"))
     script = tmp_path / "train.py"
@@ -55,6 +58,7 @@ def test_over_runs_one_study_per_value_and_compares_them(tmp_path):
     assert "s-single" in r.stdout and "s-triple" in r.stdout
 
 
+@pytest.mark.slow
 def test_tensorboard_scalars_are_readable(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -70,6 +74,7 @@ def test_tensorboard_scalars_are_readable(tmp_path):
         assert final[0].value == Study.load("s", str(tmp_path / "protein.db")).trial(trial).score
 
 
+@pytest.mark.slow
 def test_runner_logs_each_trial_to_wandb_offline(tmp_path):
     (tmp_path / "s.yaml").write_text(CONFIG.format(method="random"))
     env = {"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true"}

@@ -45,7 +45,7 @@ def _migrate(args: argparse.Namespace) -> int:
     load_config(new)  # what we write must load
     if args.check:
         print(table(check_rows(doc, new),
-                    ["path", "CARBS space", "Protein distribution", "min", "max", "centre"]))
+                    ["path", "CARBS space", "Protein distribution", "min", "max", "center"]))
         return 0
     text = (f"# Migrated from {args.input} by protein migrate "
             f"({len(warnings)} warning{'s' if len(warnings) != 1 else ''}).\n"
@@ -63,7 +63,7 @@ def add_migrate(sub: Any) -> None:
     p.add_argument("input", help="CARBS config: YAML with ${ss:...} or {space: ...} leaves, "
                                  "or a JSON/YAML list of CARBS params")
     p.add_argument("-o", "--output", help="write the Protein YAML here (default: stdout)")
-    p.add_argument("--base", help="trainer config whose values give missing search centres")
+    p.add_argument("--base", help="trainer config whose values give missing search centers")
     p.add_argument("--check", action="store_true",
                    help="print a side-by-side table and write nothing")
     p.set_defaults(func=_migrate)

@@ -55,7 +55,7 @@ def _verify(args: argparse.Namespace) -> int:
     if not trainer and not command:
         raise ProteinError(f"no trainer or command recorded for study {study.name!r} in "
                            f"{args.runs}/{study.name}/run.json; pass --trainer or --command")
-    spec = RunSpec(study=study.name, storage=study.storage.backend.url,
+    spec = RunSpec(study=study.name, storage=study.storage.url,
                    trainer=trainer if not args.command else None,
                    command=command if not args.trainer else None,
                    pass_mode=spec0.get("pass_mode", "flags"),

@@ -153,10 +153,10 @@ def dry_run(args: argparse.Namespace, cfg: Any, name: str) -> int:
     params = cfg.space.decode(cfg.space.center)
     for b in budget:
         params[b] = cfg.space.dists[b].from_unit(0.0)
-    print(f"dry run: one trial at the search centre, budget {', '.join(f'{b}={params[b]}' for b in budget) or '(no budget parameter found; use --budget-param)'}")
+    print(f"dry run: one trial at the search center, budget {', '.join(f'{b}={params[b]}' for b in budget) or '(no budget parameter found; use --budget-param)'}")
     with tempfile.TemporaryDirectory() as tmp:
         study = Study(cfg, seed=args.seed, name=name)
-        trial = study.storage.create_trial(params, {"reason": "dry-run"})
+        trial = study.start(params, reason="dry-run")
         spec = RunSpec(study=name, storage=":memory:", trainer=args.trainer, command=args.command,
                        pass_mode=args.pass_mode, timeout=args.timeout, out_dir=tmp,
                        device=args.device, stop={"rule": "none"})

@@ -27,7 +27,7 @@ def _init(args: argparse.Namespace) -> int:
     study = Study.create(cfg, name, args.storage, seed=args.seed,
                          lease_s=args.lease, on_expire=args.on_expire, replace=args.force)
     n = len(study.trials())
-    print(to_json({"study": study.name, "storage": study.storage.backend.url,
+    print(to_json({"study": study.name, "storage": study.storage.url,
                    "method": study.config.method, "parameters": len(study.space.names),
                    "trials": n}))
     print(f"protein: study {study.name!r} ready ({n} trials so far)", file=sys.stderr)
@@ -53,7 +53,7 @@ def add_init(sub: Any) -> None:
 def _ask(args: argparse.Namespace) -> int:
     import socket
 
-    from protein.output import env_name, param_args, value_text
+    from protein.output import env_vars, param_args, with_seed
 
     if args.count < 1:
         raise ProteinError(f"--count must be >= 1, got {args.count}")
@@ -67,19 +67,14 @@ def _ask(args: argparse.Namespace) -> int:
                            f"{study.exhausted or 'nothing left to suggest'}")
     seed_key = study.config.seed_key
     for t in made:
-        nested = study.space.nest(t.params)
-        if seed_key:
-            from protein.tree import set_path
-
-            set_path(nested, seed_key, t.trial_id)
-        full = flatten(nested)
+        full = flatten(with_seed(study.space.nest(t.params), seed_key, t.trial_id))
         if args.format in ("flags", "hydra"):
             print(" ".join([str(t.trial_id)] + [shlex.quote(a) for a in param_args(full, args.format)]))
         elif args.format == "env":
             print(f"export PROTEIN_TRIAL={t.trial_id}")
             print(f"export PROTEIN_SEED={t.trial_id}")
-            for k, v in full.items():
-                print(f"export {env_name(k)}={shlex.quote(value_text(v))}")
+            for k, v in env_vars(full).items():
+                print(f"export {k}={shlex.quote(v)}")
     if args.format in ("json", "yaml"):
         out = [{"trial": t.trial_id, "seed": t.trial_id, "params": t.nested_params,
                 "config": study.space.nest(t.params), "info": dict(t.info)} for t in made]

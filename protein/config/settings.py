@@ -23,11 +23,11 @@ class Settings:
 
     Attributes:
         num_random_samples: size of the space-filling (scrambled Sobol) start.
-        seed_with_search_center: the first trial runs the search centre (``mean`` values).
+        seed_with_search_center: the first trial runs the search center (``mean`` values).
         resample_frequency: every k-th suggestion re-runs a Pareto point exactly (0 = never).
-        suggestions_per_pareto: local candidates drawn around each centre point.
+        suggestions_per_pareto: local candidates drawn around each center point.
         random_suggestions: global (Sobol) candidates added to each proposal round.
-        num_keep_top_obs: best observations used as extra centres, besides the Pareto front.
+        num_keep_top_obs: best observations used as extra centers, besides the Pareto front.
         expansion_rate: how far past the most expensive observation cost targets may reach
             (in normalised log cost; 0.25 = a quarter of the observed log-cost range).
         max_suggestion_cost: never propose points whose predicted cost exceeds this.

@@ -126,7 +126,7 @@ def _leaf(spec: Mapping[str, Any], p: tuple[str, ...], error: Any) -> dict[str, 
     if kind in UNSUPPORTED:
         raise error(p + ("distribution",),
                     f"W&B's {kind!r} has no Protein counterpart; use log_uniform_values or "
-                    "uniform over the range that matters, with mean: for the centre")
+                    "uniform over the range that matters, with mean: for the center")
     if kind not in SAME and kind != "log_uniform":
         raise error(p + ("distribution",), f"unknown W&B distribution {kind!r}; expected one of "
                     f"{sorted(set(SAME) | {'log_uniform'})}")

@@ -1,7 +1,7 @@
 """Suggestions: a pure function of the trials so far (and the settings and seed).
 
 ``suggest_config`` dispatches on the sweep's ``method``: ``protein`` goes to the phases of
-Protein's method (``phases``: centre, Sobol start, then a model step, ``single`` for one
+Protein's method (``phases``: center, Sobol start, then a model step, ``single`` for one
 objective, ``multi`` for several or for constraints); ``random``, ``sobol`` and ``grid``
 to ``baselines``. The pieces of a model step, in the order they run: ``observations``
 (trials -> arrays), ``models`` (on ``surrogate`` GPs and ``transforms``), ``acquisition``

@@ -25,14 +25,14 @@ def reflect(U: np.ndarray) -> np.ndarray:
 
 def around(
     centers: np.ndarray,
-    spread: np.ndarray,
+    radius: np.ndarray,
     n_per: int,
     rng: np.random.Generator,
     min_radius: float = 0.03,
 ) -> np.ndarray:
     """``n_per`` perturbations of each row of ``centers`` (k, d).
 
-    Each perturbation moves every coordinate uniformly within ``r * spread`` (d,), with a
+    Each perturbation moves every coordinate uniformly within ``r * radius`` (d,), with a
     radius multiplier ``r`` log-uniform in ``[min_radius, 1]`` so both fine and coarse moves
     are proposed; in more than 10 dimensions only a random subset of coordinates moves.
     Out-of-range values are reflected at the bounds.
@@ -43,7 +43,7 @@ def around(
     base = np.repeat(centers, n_per, axis=0)
     m = len(base)
     r = np.exp(rng.uniform(np.log(min_radius), 0.0, size=(m, 1)))
-    step = rng.uniform(-1.0, 1.0, size=(m, d)) * r * spread[None, :]
+    step = rng.uniform(-1.0, 1.0, size=(m, d)) * r * radius[None, :]
     if d > 10:
         mask = rng.random((m, d)) < min(1.0, 10.0 / d)
         mask[np.arange(m), rng.integers(0, d, m)] = True

@@ -238,16 +238,10 @@ def decide(config: StopConfig, sign: float, history: Sequence[tuple[float, float
     if rule in ("auto", "protein"):
         if cost is None and cost_is_step(complete):
             cost = step
-        fit = None
-        costs = [t.cost for t in complete if t.cost]
-        if costs and max(costs) < COST_RATIO * min(costs):
-            cost = None  # every run costs about the same: no cost-score front to judge by
-        if cost is not None:
-            fit = StopRule.fit(np.array([sign * t.score for t in complete]),
-                               np.array([t.cost for t in complete]), quantile=config.quantile)
-        if fit is None:
+        verdict = protein_verdict(sign, complete, value, cost, config.quantile)
+        if verdict is None:
             return False, "protein (cannot judge yet)" if rule == "protein" else "none"
-        return fit.should_stop(value, cost), "protein"
+        return verdict, "protein"
     curves = [[(s, sign * v) for s, v in t.intermediate] for t in others if t.intermediate]
     if rule == "median":
         if len(complete) < config.min_trials:
@@ -255,3 +249,16 @@ def decide(config: StopConfig, sign: float, history: Sequence[tuple[float, float
         return median_stop(value, step, curves, window=config.smooth), "median"
     mine = [(s, sign * v) for s, v in history]
     return asha_stop(mine, curves, grace, config.reduction_factor, config.smooth), "asha"
+
+
+def protein_verdict(sign: float, complete: Sequence[Any], value: float, cost: float | None,
+                    quantile: float) -> bool | None:
+    """Protein's rule for a running trial at maximise-oriented ``value`` after spending
+    ``cost``, judged against the ``complete`` trials; None when it cannot judge (cost
+    unknown, too few trials, or every run cost about the same)."""
+    costs = [t.cost for t in complete if t.cost]
+    if cost is None or (costs and max(costs) < COST_RATIO * min(costs)):
+        return None  # without costs that differ there is no cost-score front to judge by
+    fit = StopRule.fit(np.array([sign * t.score for t in complete]),
+                       np.array([t.cost for t in complete]), quantile=quantile)
+    return None if fit is None else fit.should_stop(value, cost)

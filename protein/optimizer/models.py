@@ -59,7 +59,7 @@ class CostModel:
 
 @dataclass(frozen=True)
 class SuccessModel:
-    """A GP on success labels, centred: ``label - mu``."""
+    """A GP on success labels, centered: ``label - mu``."""
 
     gp: GP
     mu: float

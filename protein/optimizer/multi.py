@@ -12,7 +12,7 @@ With the models of ``protein.optimizer.models``:
   under ``max_suggestion_cost`` and of succeeding. Until some trial is feasible, only
   those probabilities count. A single objective with constraints gets plain expected
   improvement over the best feasible value (a one-axis front).
-* the search starts around the search centre, the feasible front and each objective's
+* the search starts around the search center, the feasible front and each objective's
   best observations.
 
 Notation: ``Z`` (n, M) transformed objective values (maximise orientation), with the
@@ -100,13 +100,13 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
         terms.append(models.success.log_prob)
     acq = Acquisition(tuple(terms), models.device)
 
-    centres = [space.center[None, :]]
+    centers = [space.center[None, :]]
     feas_idx = np.flatnonzero(feasible)
     if len(feas_idx):
-        centres.append(obs.X[feas_idx[nondominated(Z[feas_idx])]][:MAX_FRONT_CENTRES])
+        centers.append(obs.X[feas_idx[nondominated(Z[feas_idx])]][:MAX_FRONT_CENTRES])
     for j in range(obs.Y.shape[1]):
-        centres.append(obs.X[np.argsort(-obs.Y[:, j])[: settings.num_keep_top_obs]])
-    pick, value = search(space, acq, np.vstack(centres), obs.taken(), settings, rng)
+        centers.append(obs.X[np.argsort(-obs.Y[:, j])[: settings.num_keep_top_obs]])
+    pick, value = search(space, acq, np.vstack(centers), obs.taken(), settings, rng)
 
     predicted = models.predicted_values(pick)
     info = {"reason": "gp", "acquisition": value,

@@ -2,7 +2,7 @@
 
 Phases, by the number ``k`` of trials created so far (running ones included):
 
-1. ``k == 0`` and ``seed_with_search_center``: the search centre (every ``mean``).
+1. ``k == 0`` and ``seed_with_search_center``: the search center (every ``mean``).
 2. ``k < num_random_samples`` (or fewer than two usable observations): point ``k`` of a
    scrambled Sobol sequence, so parallel workers never collide.
 3. the model step: observations -> fitted models (``models``) -> an acquisition object ->

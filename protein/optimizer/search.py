@@ -2,7 +2,7 @@
 
 One search serves every acquisition (``protein.optimizer.acquisition.Acquisition``):
 
-1. a pool of candidates: perturbations around the given centres (the search centre, the
+1. a pool of candidates: perturbations around the given centers (the search center, the
    best and front points) plus global Sobol points, snapped to representable values;
 2. the best ``N_REFINE`` of the pool are refined by L-BFGS-B on their active continuous
    coordinates (one batched run) and then by a neighbour search on discrete ones;
@@ -27,20 +27,20 @@ from protein.space import Space
 
 N_REFINE = 4  # pool points refined by gradient and neighbour search
 UNTRIED_DRAWS = 4096  # random points per try when every candidate was taken (8 tries)
-MAX_POOL = 4096  # local candidates in all, shared among the centres
+MAX_POOL = 4096  # local candidates in all, shared among the centers
 
 
-def search(space: Space, acq: Any, centres: np.ndarray, taken: set[tuple],
+def search(space: Space, acq: Any, centers: np.ndarray, taken: set[tuple],
            settings: Settings, rng: np.random.Generator) -> tuple[np.ndarray, float]:
     """The point (d,) the acquisition ``acq`` rates best among the untaken, and its value.
 
-    ``centres`` (k, d) anchor the local candidates; ``taken`` holds the keys
+    ``centers`` (k, d) anchor the local candidates; ``taken`` holds the keys
     (``observations.key``) of points never to return.
     """
-    C = np.unique(centres, axis=0)
+    C = np.unique(centers, axis=0)
     per = max(16, min(settings.suggestions_per_pareto, MAX_POOL // len(C)))
     U = np.vstack([
-        candidates.around(C, space.spread * settings.global_search_scale, per, rng),
+        candidates.around(C, space.local_radius * settings.global_search_scale, per, rng),
         candidates.sobol(space.dim, settings.random_suggestions, rng),
     ])
     U = np.unique(space.snap(U), axis=0)

@@ -7,7 +7,7 @@
   ends; one budget in seven is unbounded), and candidates are rated by
   ``log EI(score; best score with cost <= t) + log P(cost <= t) + log P(success)
   + log P(cost <= max_suggestion_cost)``;
-* the search starts around the search centre, the best observations and (when cost-aware)
+* the search starts around the search center, the best observations and (when cost-aware)
   the cost-score front.
 
 ``suggest`` is the library entry point for one objective (``sign`` +1 to maximise).
@@ -80,13 +80,13 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
         terms.append(models.success.log_prob)
     acq = Acquisition(tuple(terms), models.device)
 
-    centres = [space.center[None, :], obs.X[np.argsort(-models.Z[:, 0])[: settings.num_keep_top_obs]]]
+    centers = [space.center[None, :], obs.X[np.argsort(-models.Z[:, 0])[: settings.num_keep_top_obs]]]
     if aware:
         f = pareto.front(obs.y, obs.log_c)
         if settings.prune_pareto:
             f = pareto.prune(obs.y, obs.log_c, f)
-        centres.append(obs.X[f])
-    pick, value = search(space, acq, np.vstack(centres), obs.taken(), settings, rng)
+        centers.append(obs.X[f])
+    pick, value = search(space, acq, np.vstack(centers), obs.taken(), settings, rng)
 
     info = {"reason": "gp", "predicted_score": sign * models.predicted_values(pick)[0],
             "acquisition": value}

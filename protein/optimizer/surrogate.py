@@ -66,9 +66,8 @@ class GP:
             self.alpha = torch.cholesky_solve((z - mean_const).unsqueeze(-1), L).squeeze(-1)
 
     @staticmethod
-    def fit(X: np.ndarray, z: np.ndarray, *, device: str = "cpu", noise_floor: float = 1e-6,
-            fixed_noise: float | None = None) -> GP:
-        """Fit on ``X`` (n, d) and ``z`` (n,). ``fixed_noise`` pins the noise variance."""
+    def fit(X: np.ndarray, z: np.ndarray, *, device: str = "cpu", noise_floor: float = 1e-6) -> GP:
+        """Fit on ``X`` (n, d) and ``z`` (n,); the noise variance is fitted, >= ``noise_floor``."""
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
         from gpytorch.constraints import GreaterThan
@@ -89,14 +88,8 @@ class GP:
             tX, tz = X_all, z_all
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if fixed_noise is not None:
-                yvar = torch.full((len(tz), 1), fixed_noise, dtype=DTYPE, device=dev)
-                model = SingleTaskGP(tX, tz.unsqueeze(-1), train_Yvar=yvar, outcome_transform=None)
-            else:
-                model = SingleTaskGP(tX, tz.unsqueeze(-1), outcome_transform=None)
-                model.likelihood.noise_covar.register_constraint(
-                    "raw_noise", GreaterThan(noise_floor)
-                )
+            model = SingleTaskGP(tX, tz.unsqueeze(-1), outcome_transform=None)
+            model.likelihood.noise_covar.register_constraint("raw_noise", GreaterThan(noise_floor))
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
         with warnings.catch_warnings(), _exact():
             warnings.simplefilter("ignore")
@@ -106,11 +99,7 @@ class GP:
                 pass
         model.eval()
         with torch.no_grad():
-            noise = (
-                torch.full((len(X_all),), fixed_noise, dtype=DTYPE, device=dev)
-                if fixed_noise is not None
-                else model.likelihood.noise.detach().reshape(-1)[:1].expand(len(X_all)).clone()
-            )
+            noise = model.likelihood.noise.detach().reshape(-1)[:1].expand(len(X_all)).clone()
             const = float(model.mean_module.constant.detach().reshape(-1)[0])
         for p in model.covar_module.parameters():
             p.requires_grad_(False)
@@ -146,11 +135,3 @@ class GP:
         if not means:
             return np.empty(0), np.empty(0)
         return np.concatenate(means), np.concatenate(stds)
-
-    @property
-    def lengthscales(self) -> np.ndarray:
-        """Shape (d,): fitted ARD lengthscales (unit-cube units)."""
-        k = self.kernel
-        while getattr(k, "lengthscale", None) is None:
-            k = k.base_kernel
-        return k.lengthscale.detach().cpu().numpy().reshape(-1)

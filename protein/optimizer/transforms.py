@@ -1,7 +1,7 @@
 """Robust output transform for GP targets (maximise orientation).
 
 Scores can be heavy-tailed (losses spanning orders of magnitude), have outliers (a run
-that diverged) or plateaus. Before a GP sees them they are centred by the median, scaled
+that diverged) or plateaus. Before a GP sees them they are centered by the median, scaled
 by the interquartile range, passed through a Yeo-Johnson power transform fitted by
 maximum likelihood, winsorised on the bad side and standardised.
 """
@@ -22,7 +22,7 @@ class Robust:
     """A fitted transform: ``z = forward(y)``, ``y = inverse(z)``; both on (n,) arrays."""
 
     center: float
-    spread: float
+    iqr: float
     lam: float
     mu: float
     sigma: float
@@ -34,10 +34,10 @@ class Robust:
             raise ValueError("Robust.fit needs a non-empty array of finite values")
         center = float(np.median(y))
         q1, q3 = np.percentile(y, [25, 75])
-        spread = float(q3 - q1)
-        if spread <= 1e-12 * max(1.0, abs(center)):
-            spread = float(np.std(y)) or 1.0
-        s = (y - center) / spread
+        iqr = float(q3 - q1)
+        if iqr <= 1e-12 * max(1.0, abs(center)):
+            iqr = float(np.std(y)) or 1.0
+        s = (y - center) / iqr
         lam = 1.0
         if y.size >= 5 and np.ptp(s) > 0:
             with np.errstate(all="ignore"):
@@ -52,15 +52,15 @@ class Robust:
         mu, sigma = float(np.mean(t)), float(np.std(t))
         if not sigma > 1e-12:
             sigma = 1.0
-        return Robust(center, spread, lam, mu, sigma)
+        return Robust(center, iqr, lam, mu, sigma)
 
     def forward(self, y: np.ndarray) -> np.ndarray:
-        z = (_yj((np.asarray(y, float) - self.center) / self.spread, self.lam) - self.mu) / self.sigma
+        z = (_yj((np.asarray(y, float) - self.center) / self.iqr, self.lam) - self.mu) / self.sigma
         return np.maximum(z, LOW_CLIP)
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
         t = np.asarray(z, float) * self.sigma + self.mu
-        return _yj_inv(t, self.lam) * self.spread + self.center
+        return _yj_inv(t, self.lam) * self.iqr + self.center
 
 
 def _yj(x: np.ndarray, lam: float) -> np.ndarray:

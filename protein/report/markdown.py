@@ -17,18 +17,14 @@ from protein.trial import TrialState
 def reproduce_command(study: Any, trial: Any, runs_dir: str | Path = "runs") -> str:
     """One line that reruns ``trial``'s config, with its seed, through the sweep's trainer or
     command."""
-    from protein.output import param_args
-    from protein.tree import set_path
+    from protein.output import param_args, with_seed
 
     spec = run_spec(study.name, runs_dir)
     nested = study.space.nest(trial.params)
-    if spec.get("trainer"):
-        flat = flatten(nested)
-        return shlex.join(["python", "-m", spec["trainer"], *param_args(flat, "flags"),
-                           f"--seed={trial.trial_id}"])
-    if study.config.seed_key:
-        set_path(nested, study.config.seed_key, trial.trial_id)
-    flat = flatten(nested)
+    if spec.get("trainer"):  # a trainer module takes the seed as --seed
+        flat = flatten(with_seed(nested, "seed", trial.trial_id))
+        return shlex.join(["python", "-m", spec["trainer"], *param_args(flat, "flags")])
+    flat = flatten(with_seed(nested, study.config.seed_key, trial.trial_id))
     env = f"PROTEIN_SEED={trial.trial_id} "
     if spec.get("command"):
         style = "hydra" if spec.get("pass_mode") == "hydra" else "flags"

@@ -98,14 +98,10 @@ def command_argv(spec: RunSpec, nested: dict, d: Path, seed: int | None = None,
     The seed goes in as ``seed_key`` (a flag, an override, a JSON key or a variable, as the
     params do) unless ``seed_key`` is None, and always as ``$PROTEIN_SEED``.
     """
-    import copy
+    from protein.output import env_vars, param_args, with_seed
+    from protein.tree import flatten
 
-    from protein.output import env_name, param_args, value_text
-    from protein.tree import flatten, set_path
-
-    if seed is not None and seed_key:
-        nested = copy.deepcopy(nested)
-        set_path(nested, seed_key, seed)
+    nested = with_seed(nested, seed_key, seed)
     flat = flatten(nested)
     argv = shlex.split(spec.command or "")
     env: dict[str, str] = {} if seed is None else {"PROTEIN_SEED": str(seed)}
@@ -117,8 +113,7 @@ def command_argv(spec: RunSpec, nested: dict, d: Path, seed: int | None = None,
         argv.append(str(path))
         env["PROTEIN_PARAMS_FILE"] = str(path)
     elif spec.pass_mode == "env":
-        for k, v in flat.items():
-            env[env_name(k)] = value_text(v)
+        env.update(env_vars(flat))
     else:
         raise ProteinError(f"--pass: unknown mode {spec.pass_mode!r}; use flags, hydra, json or env")
     return argv, env

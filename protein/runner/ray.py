@@ -61,4 +61,4 @@ def ray_workers(spec: RunSpec, workers: int, address: str | None,
     if gpus is None:
         gpus = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
     task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(worker_main)
-    return [RayWorker(ray, task.remote(asdict(spec), i)) for i in range(workers)]
+    return [RayWorker(ray, task.remote(asdict(spec))) for _ in range(workers)]

@@ -46,7 +46,7 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str 
             if gpus > 1:
                 env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
             s = RunSpec(**{**asdict(spec), "env": env})
-            p = ctx.Process(target=worker_main, args=(asdict(s), i), daemon=False)
+            p = ctx.Process(target=worker_main, args=(asdict(s),), daemon=False)
             p.start()
             procs.append(p)
     show = Progress(study, spec.max_trials, enabled=progress)

@@ -22,7 +22,7 @@ from protein.runner.spec import RunSpec, trial_dir
 STARTUP_CRASHES = 3
 
 
-def worker_main(spec_dict: dict[str, Any], index: int) -> None:
+def worker_main(spec_dict: dict[str, Any]) -> None:
     """Entry of a worker process: loop until the study has ``max_trials`` trials."""
 
     def on_term(signum: int, frame: Any) -> None:

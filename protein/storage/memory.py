@@ -14,7 +14,9 @@ from protein.trial import Trial, TrialState
 
 
 class MemoryStorage:
-    """Trials of one study in a list; thread-safe, lost with the process."""
+    """Trials of one study in a list (a ``Storage``); thread-safe, lost with the process."""
+
+    url = "memory"
 
     def __init__(self) -> None:
         self._trials: list[Trial] = []
@@ -66,3 +68,22 @@ class MemoryStorage:
             self._trials[trial_id] = dataclasses.replace(
                 t, intermediate=t.intermediate + ((step, value),), heartbeat_at=time.time()
             )
+
+    def heartbeat(self, trial_ids: list[int]) -> None:
+        now = time.time()
+        with self._lock:
+            for i in trial_ids:
+                t = self.get_trial(i)
+                if t.state is TrialState.RUNNING:
+                    self._trials[i] = dataclasses.replace(t, heartbeat_at=now)
+
+    def expire(self, lease_s: float, on_expire: str) -> list[Trial]:
+        """Nothing expires: the trials live and die with this process."""
+        return []
+
+    def reassign(self, trial_id: int, worker: str | None) -> Trial:
+        with self._lock:
+            t = dataclasses.replace(self.get_trial(trial_id), worker=worker,
+                                    heartbeat_at=time.time())
+            self._trials[trial_id] = t
+            return t

@@ -308,10 +308,14 @@ def _alive(pid: int) -> bool:
 
 
 class BoundStorage:
-    """One study's view of a SQL storage: the interface ``Study`` uses."""
+    """One study's view of a SQL storage: the ``Storage`` that ``Study`` uses."""
 
     def __init__(self, backend: SQLStorage, study: str) -> None:
         self.backend, self.study = backend, study
+
+    @property
+    def url(self) -> str:
+        return self.backend.url
 
     def lock(self) -> AbstractContextManager[None]:
         return self.backend.ask_lock(self.study)

@@ -1,0 +1,104 @@
+"""The layering: every import (module level or inside a function) goes down the layers.
+
+    distributions -> errors/tree/output/trial -> space, config -> optimizer, pareto
+    -> storage, study, api, integrations -> runner | report | migrate -> cli
+
+and ``trainers`` never import ``protein``. Within the layer of runner, report and migrate,
+no one of them imports another.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+
+LAYERS = [
+    ("distributions",),
+    ("protein.errors", "protein.tree", "protein.output", "protein.trial"),
+    ("protein.space", "protein.config"),
+    ("protein.optimizer", "protein.pareto"),
+    ("protein.storage", "protein.study", "protein.api", "protein.integrations"),
+    ("protein.runner", "protein.report", "protein.migrate"),
+    ("protein.cli", "protein.__main__"),
+]
+SIBLINGS = ("protein.runner", "protein.report", "protein.migrate")  # must not import each other
+
+
+def _owner(module: str, groups: tuple[str, ...]) -> str | None:
+    return next((g for g in groups if module == g or module.startswith(g + ".")), None)
+
+
+def layer_of(module: str) -> tuple[int, str] | None:
+    for rank, groups in enumerate(LAYERS):
+        g = _owner(module, groups)
+        if g is not None:
+            return rank, g
+    return None
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    """(line, imported module) for every import in the file, at any depth."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # "from protein.optimizer import candidates" imports protein.optimizer.candidates
+            out += [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
+    return out
+
+
+def sources(*packages: str) -> list[Path]:
+    return sorted(p for pkg in packages for p in (ROOT / pkg).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", sources("protein", "distributions"),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_only_go_down_the_layers(path):
+    me = module_name(path)
+    mine = layer_of(me)
+    if mine is None:
+        assert me == "protein", f"{me} is in no layer: add it to LAYERS in {__file__}"
+        return
+    bad = []
+    for line, target in imports(path):
+        if not (target.startswith("protein") or target.startswith("distributions")):
+            continue
+        theirs = layer_of(target)
+        if theirs is None:  # the lazy package root: "from protein import __version__"
+            continue
+        if theirs[0] > mine[0]:
+            bad.append(f"{path.relative_to(ROOT)}:{line}: {me} (layer {mine[0]}) imports "
+                       f"{target} (layer {theirs[0]})")
+        elif theirs[0] == mine[0] and mine[1] in SIBLINGS and theirs[1] in SIBLINGS \
+                and theirs[1] != mine[1]:
+            bad.append(f"{path.relative_to(ROOT)}:{line}: {mine[1]} imports its sibling {target}")
+    assert not bad, "\n".join(bad)
+
+
+def test_trainers_never_import_protein():
+    for path in sources("trainers"):
+        for line, target in imports(path):
+            assert not (target == "protein" or target.startswith("protein.")), \
+                f"{path.relative_to(ROOT)}:{line} imports {target}"
+
+
+def test_the_rule_catches_an_upward_import(tmp_path):
+    # the checker itself: an optimizer module importing the study would be reported
+    assert layer_of("protein.optimizer.single")[0] < layer_of("protein.study")[0]
+    assert layer_of("protein.cli.run") == (6, "protein.cli")
+    assert layer_of("protein.optimizer") == (3, "protein.optimizer")
+    f = tmp_path / "m.py"
+    f.write_text("def f():\n    from protein.study import Study\n")
+    assert imports(f) == [(2, "protein.study.Study")]
