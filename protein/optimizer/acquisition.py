@@ -67,15 +67,45 @@ def log_ehvi(mean: torch.Tensor, std: torch.Tensor, lower: torch.Tensor,
 # an acquisition is the sum of its terms. ``gp`` arguments are ``protein.optimizer.surrogate.GP``.
 
 @dataclass(frozen=True)
-class LogEI:
-    """Log expected improvement of one GP over ``best`` (its units)."""
+class _OnPosterior:
+    """A term computed from one GP's posterior mean and std at the candidates."""
 
     gp: Any
-    best: float
 
     def __call__(self, U: torch.Tensor) -> torch.Tensor:
         mean, std = self.gp.posterior(U)
+        return self.of(mean, std)
+
+    def of(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class LogEI(_OnPosterior):
+    """Log expected improvement over ``best`` (the GP's units)."""
+
+    best: float
+
+    def of(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
         return log_ei(mean, std, self.best)
+
+
+@dataclass(frozen=True)
+class Below(_OnPosterior):
+    """``log P(f <= bound)`` (a cost budget or cap, in the GP's units)."""
+
+    bound: float
+
+    def of(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        return log_prob_below(mean, std, self.bound)
+
+
+@dataclass(frozen=True)
+class Satisfied(_OnPosterior):
+    """``log P(slack >= 0)`` for a GP on a constraint's slack."""
+
+    def of(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        return torch.special.log_ndtr(mean / std)
 
 
 @dataclass(frozen=True)
@@ -89,39 +119,12 @@ class LogEHVI:
     upper: torch.Tensor
 
     def __call__(self, U: torch.Tensor) -> torch.Tensor:
-        means, stds = [], []
-        for gp in self.gps:
-            m, s = gp.posterior(U)
-            means.append(m)
-            stds.append(s)
+        posts = [gp.posterior(U) for gp in self.gps]
         if self.cost_gp is not None:
             m, s = self.cost_gp.posterior(U)
-            means.append(-m)
-            stds.append(s)
+            posts.append((-m, s))
+        means, stds = zip(*posts)
         return log_ehvi(torch.stack(means, 1), torch.stack(stds, 1), self.lower, self.upper)
-
-
-@dataclass(frozen=True)
-class Below:
-    """``log P(f <= bound)`` for a GP ``f`` (a cost budget or cap, in the GP's units)."""
-
-    gp: Any
-    bound: float
-
-    def __call__(self, U: torch.Tensor) -> torch.Tensor:
-        mean, std = self.gp.posterior(U)
-        return log_prob_below(mean, std, self.bound)
-
-
-@dataclass(frozen=True)
-class Satisfied:
-    """``log P(slack >= 0)`` for a GP on a constraint's slack."""
-
-    gp: Any
-
-    def __call__(self, U: torch.Tensor) -> torch.Tensor:
-        mean, std = self.gp.posterior(U)
-        return torch.special.log_ndtr(mean / std)
 
 
 @dataclass(frozen=True)
