@@ -56,7 +56,13 @@ def _optuna_values(trial: Any, parameters: Mapping[str, dict]) -> dict[str, Any]
     out: dict[str, Any] = {}
     for name, s in parameters.items():
         kind = s["distribution"]
-        if kind == "log_normal":
+        when = s.get("when", {})
+        if any(out.get(parent) not in (v if isinstance(v, list) else [v])
+               for parent, v in when.items()):
+            continue  # an inactive conditional parameter: Optuna's define-by-run skips it
+        if kind == "categorical":
+            out[name] = trial.suggest_categorical(name, s["choices"])
+        elif kind == "log_normal":
             out[name] = trial.suggest_float(name, s["min"], s["max"], log=True)
         elif kind in ("uniform", "logit_normal"):
             out[name] = trial.suggest_float(name, s["min"], s["max"])
@@ -79,7 +85,7 @@ def _run_optuna(sampler_name: str, problem: Problem, budget: int, seed: int) -> 
     samplers = {
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
         "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
-        "gp": lambda: optuna.samplers.GPSampler(seed=seed),
+        "gp": lambda: optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False),
     }
     study = optuna.create_study(direction="minimize", sampler=samplers[sampler_name]())
     log: list[dict] = []

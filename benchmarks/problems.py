@@ -259,6 +259,101 @@ def budget_hypervolume(errors: np.ndarray, costs: np.ndarray) -> float:
     return hypervolume_2d(-np.asarray(errors), c, ref_y=-1.0, ref_c=1.0)
 
 
+# ---------------------------------------------------------------- categorical
+# Six unordered choices, each with its own optimum and offset; the best choice sits at index
+# 4 and its list neighbours are among the worst, so an ordinal reading of the list misleads.
+CAT_CHOICES = ["sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"]
+_CAT_OFFSET = [0.15, 0.6, 0.35, 0.5, 0.0, 0.3]
+_CAT_LR = [0.7, 0.35, 0.4, 0.55, 0.25, 0.8]
+_CAT_WARMUP = [0.2, 0.8, 0.5, 0.1, 0.65, 0.4]
+_CAT_LAYERS = [1 / 7, 5 / 7, 3 / 7, 6 / 7, 2 / 7, 4 / 7]
+_ACT_OFFSET = {"tanh": 0.2, "relu": 0.0, "silu": 0.08}
+CAT_PARAMS = {
+    "optimizer": {"distribution": "categorical", "choices": CAT_CHOICES},
+    "activation": {"distribution": "categorical", "choices": ["tanh", "relu", "silu"]},
+    "lr": {"distribution": "log_normal", "min": 1e-5, "max": 1e-1},
+    "warmup": {"distribution": "uniform", "min": 0.0, "max": 1.0},
+    "layers": {"distribution": "int_uniform", "min": 1, "max": 8},
+}
+
+
+def _categorical(values: Mapping[str, Any]) -> tuple[float, float]:
+    c = CAT_CHOICES.index(values["optimizer"])
+    lr = position(CAT_PARAMS["lr"], values["lr"])
+    layers = position(CAT_PARAMS["layers"], values["layers"])
+    err = (_CAT_OFFSET[c] + _ACT_OFFSET[values["activation"]] + (lr - _CAT_LR[c]) ** 2
+           + 0.5 * (values["warmup"] - _CAT_WARMUP[c]) ** 2 + 0.3 * (layers - _CAT_LAYERS[c]) ** 2)
+    return float(err), 1.0
+
+
+SGD_PARAMS = {
+    "loss": {"distribution": "categorical",
+             "choices": ["hinge", "log_loss", "modified_huber", "squared_hinge", "perceptron"]},
+    "penalty": {"distribution": "categorical", "choices": ["l2", "l1", "elasticnet"]},
+    "l1_ratio": {"distribution": "uniform", "min": 0.0, "max": 1.0,
+                 "when": {"penalty": "elasticnet"}},
+    "alpha": {"distribution": "log_normal", "min": 1e-7, "max": 1e-1},
+    "learning_rate": {"distribution": "categorical",
+                      "choices": ["optimal", "constant", "invscaling", "adaptive"]},
+    "eta0": {"distribution": "log_normal", "min": 1e-4, "max": 1.0,
+             "when": {"learning_rate": ["constant", "invscaling", "adaptive"]}},
+    "max_iter": {"distribution": "int_uniform", "min": 5, "max": 60},
+}
+
+
+def _sgd(values: Mapping[str, Any]) -> tuple[float, float]:
+    import warnings
+
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = make_pipeline(StandardScaler(), SGDClassifier(
+        loss=values["loss"], penalty=values["penalty"],
+        l1_ratio=values.get("l1_ratio", 0.15), alpha=values["alpha"],
+        learning_rate=values["learning_rate"], eta0=values.get("eta0", 0.01),  # unused by "optimal"
+        max_iter=int(values["max_iter"]), tol=None, random_state=0,
+    ))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _cv_error(model, X, y), 1.0
+
+
+# cost-aware with a categorical: the architecture moves both the error floor and the cost
+ARCHS = {"mlp": (0.05, 0.6), "rnn": (0.03, 1.6), "cnn": (0.012, 1.0), "transformer": (0.0, 2.0)}
+ARCH_PARAMS = {
+    "arch": {"distribution": "categorical", "choices": list(ARCHS)},
+    "lr": {"distribution": "log_normal", "min": 1e-5, "max": 1e-1},
+    "batch_size": {"distribution": "uniform_pow2", "min": 16, "max": 1024},
+    "dropout": {"distribution": "uniform", "min": 0.0, "max": 0.5},
+    "steps": {"distribution": "uniform_pow2", "min": 2**12, "max": 2**22},
+}
+ARCH_COST_RANGE = (0.6 * (64 / 1024) ** 0.5, 2**10 * 2.0 * (64 / 16) ** 0.5)
+
+
+def _arch_budget(values: Mapping[str, Any]) -> tuple[float, float]:
+    p = {k: position(s, values[k]) for k, s in ARCH_PARAMS.items() if k != "arch"}
+    offset, scale = ARCHS[values["arch"]]
+    floor = _BUDGET_FLOOR + offset + 0.3 * (
+        (p["lr"] - 0.62) ** 2 + 0.5 * (p["batch_size"] - 0.5) ** 2 + 0.4 * (p["dropout"] - 0.3) ** 2)
+    steps = float(values["steps"])
+    error = floor + 0.6 * (steps / 2**12) ** -0.5
+    cost = steps / 2**12 * scale * (64 / int(values["batch_size"])) ** 0.5
+    return float(error), float(cost)
+
+
+def front_hypervolume(errors: np.ndarray, costs: np.ndarray,
+                      cost_range: tuple[float, float]) -> float:
+    """Hypervolume of the (normalised log10 cost, error) front, reference (1, 1); higher is better."""
+    from protein.pareto import hypervolume_2d
+
+    lo, hi = (math.log10(c) for c in cost_range)
+    c = (np.log10(costs) - lo) / (hi - lo)
+    return hypervolume_2d(-np.asarray(errors), c, ref_y=-1.0, ref_c=1.0)
+
+
 # ------------------------------------------------------------------ registry
 def problems() -> dict[str, Problem]:
     return {
@@ -292,6 +387,24 @@ def problems() -> dict[str, Problem]:
             "budget_costaware", BUDGET_PARAMS, _budget, 0.0524, cost_aware=True,
             note="error falls with a pow2 step budget while cost grows with it, layers, 1/batch",
             cost_range=BUDGET_COST_RANGE,
+        ),
+        "categorical_shift": Problem(
+            "categorical_shift", CAT_PARAMS, _categorical, 0.0,
+            note="six unordered optimizer choices, each with its own optimum and offset (the "
+                 "best is 5th of 6, its list neighbours among the worst), an activation choice, "
+                 "log lr, uniform warmup, int layers",
+        ),
+        "sgd_breast_cancer": Problem(
+            "sgd_breast_cancer", SGD_PARAMS, _sgd, None,
+            note="3-fold CV error of a scaled SGDClassifier on breast_cancer: loss, penalty and "
+                 "learning-rate schedule choices, l1_ratio only with elasticnet, eta0 only "
+                 "without the optimal schedule",
+        ),
+        "arch_costaware": Problem(
+            "arch_costaware", ARCH_PARAMS, _arch_budget, 0.0524, cost_aware=True,
+            note="the budget problem with an architecture choice that moves both the error "
+                 "floor and the cost (the best floor is the dearest)",
+            cost_range=ARCH_COST_RANGE,
         ),
     }
 

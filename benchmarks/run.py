@@ -122,7 +122,7 @@ def fmt(x: float) -> str:
 
 def summarise(opts: list[str], probs: list[str], seeds: dict[str, int], budgets: list[int],
               tag: str) -> tuple[str, dict]:
-    from benchmarks.problems import budget_hypervolume, problems
+    from benchmarks.problems import front_hypervolume, problems
 
     P = problems()
     lines: list[str] = []
@@ -144,6 +144,7 @@ def summarise(opts: list[str], probs: list[str], seeds: dict[str, int], budgets:
                 vals = [best_at(lg, budget) - (opt_ref or 0.0) for lg in logs]
                 m, lo, hi = q(vals)
                 med[o][p] = m
+                figures.setdefault("q75", {}).setdefault(budget, {}).setdefault(o, {})[p] = hi
                 cells[o].append(f"{fmt(m)} [{fmt(lo)}–{fmt(hi)}]" + ("" if len(logs) >= 10 else f" (n={len(logs)})"))
         ranks: dict[str, list[float]] = {o: [] for o in opts}
         for p in probs:
@@ -167,8 +168,7 @@ def summarise(opts: list[str], probs: list[str], seeds: dict[str, int], budgets:
                      "results (ties share a rank).")
         lines.append("")
 
-    if "budget_costaware" in probs:
-        p = "budget_costaware"
+    for p in [p for p in probs if P[p].cost_aware]:
         all_best = min(
             min(e["error"] for e in r["log"])
             for o in opts for s in range(seeds[o])
@@ -185,13 +185,14 @@ def summarise(opts: list[str], probs: list[str], seeds: dict[str, int], budgets:
                 continue
             row = [o]
             for b in (50, 100):
-                hv = [budget_hypervolume(np.array([e["error"] for e in r["log"][:b]]),
-                                         np.array([e["cost"] for e in r["log"][:b]]))
+                hv = [front_hypervolume(np.array([e["error"] for e in r["log"][:b]]),
+                                        np.array([e["cost"] for e in r["log"][:b]]), P[p].cost_range)
                       for r in runs if len(r["log"]) >= b]
                 if hv:
                     m, lo, hi = q(hv)
                     row.append(f"{m:.4f} [{lo:.4f}–{hi:.4f}]")
-                    figures.setdefault("hv", {}).setdefault(b, {})[o] = m
+                    key = "hv" if p == "budget_costaware" else f"hv:{p}"
+                    figures.setdefault(key, {}).setdefault(b, {})[o] = m
                 else:
                     row.append("–")
             row.append(fmt(q([min(e["error"] for e in r["log"]) for r in runs])[0]))
@@ -209,7 +210,8 @@ def summarise(opts: list[str], probs: list[str], seeds: dict[str, int], budgets:
             row.append(f"{np.median(reach):.3g}" if len(ok) * 2 > len(reach) else "not reached (median)")
             row.append(f"{len(ok)}/{len(reach)}")
             row.append(f"{np.median([sum(e['cost'] for e in r['log']) for r in runs]):.3g}")
-            figures.setdefault("cost_to_target", {})[o] = float(np.median(reach))
+            key = "cost_to_target" if p == "budget_costaware" else f"cost_to_target:{p}"
+            figures.setdefault(key, {})[o] = float(np.median(reach))
             lines.append("| " + " | ".join(row) + " |")
         lines += ["", "HV: hypervolume of the (normalised log10 cost, error) front, reference (1, 1), "
                   "higher is better. Cost to target: cumulative cost spent until the first "
@@ -248,12 +250,16 @@ def overhead(sizes: list[int], dims: list[int], reps: int) -> tuple[str, dict]:
     kinds = [("log_normal", 1e-5, 1e-1), ("uniform_pow2", 16, 1024), ("int_uniform", 1, 10),
              ("uniform", 0.0, 1.0)]
     lines = ["### Overhead: median seconds per suggestion with n observations (one thread)", "",
-             "| d (mixed types) | n | Protein | Optuna GPSampler |", "|---|---|---|---|"]
+             "| d (mixed types, two of them categorical) | n | Protein | Optuna GPSampler |",
+             "|---|---|---|---|"]
     fig: dict[str, list] = {}
     warm = True
     for d in dims:
         params = {f"p{i}": {"distribution": k, "min": lo, "max": hi}
-                  for i, (k, lo, hi) in ((i, kinds[i % 4]) for i in range(d))}
+                  for i, (k, lo, hi) in ((i, kinds[i % 4]) for i in range(d - 2))}
+        # two unordered categoricals in every space, as real sweeps have
+        params[f"p{d - 2}"] = {"distribution": "categorical", "choices": ["a", "b", "c", "d", "e"]}
+        params[f"p{d - 1}"] = {"distribution": "categorical", "choices": ["x", "y", "z"]}
         cfg = load_config({"goal": "minimize", "parameters": params})
         rng = np.random.default_rng(0)
         for n in sizes:
@@ -289,6 +295,8 @@ def overhead(sizes: list[int], dims: list[int], reps: int) -> tuple[str, dict]:
                         dists[name] = optuna.distributions.FloatDistribution(s["min"], s["max"])
                     elif k == "int_uniform":
                         dists[name] = optuna.distributions.IntDistribution(s["min"], s["max"])
+                    elif k == "categorical":
+                        dists[name] = optuna.distributions.CategoricalDistribution(s["choices"])
                     else:
                         dists[name + "_log2"] = optuna.distributions.IntDistribution(
                             int(math.log2(s["min"])), int(math.log2(s["max"])))
@@ -455,7 +463,9 @@ def targets(fig: dict) -> str:
             order = sorted(hv, key=lambda o: -hv[o])
             out.append(f"- Two objectives (Branin-Currin), hypervolume fraction at {b}: "
                        + ", ".join(f"{o} {hv[o]:.4f}" for o in order)
-                       + f" -> Protein {'largest' if order[0] == 'protein' else 'NOT largest'}")
+                       + f" -> Protein {'largest' if order[0] == 'protein' else 'NOT largest'}"
+                       + (f"; target >= 0.98: {'met' if hv['protein'] >= 0.98 else 'NOT met'}"
+                          if b == 50 else ""))
     for b, ranks in sorted(fig.get("avg_rank", {}).items()):
         have = {o: r for o, r in ranks.items() if r == r}
         if not have:
@@ -466,17 +476,62 @@ def targets(fig: dict) -> str:
                    + f" -> Protein {'ranks first' if first == 'protein' else 'does NOT rank first'}"
                    + (" and last on none" if last != "protein" else ""))
     med = fig.get("median", {})
-    for b in sorted(med):
-        h = {o: v.get("hartmann6_mixed") for o, v in med[b].items() if "hartmann6_mixed" in v}
-        if "protein" in h:
-            peers = ", ".join(f"{o} {v:.4f}" for o, v in h.items() if o != "protein")
-            out.append(f"- Hartmann6 (mixed) median regret at {b}: Protein {h['protein']:.4f} "
-                       f"(target <= 0.055, half of PufferLib 3.0's 0.109 from the reference notes); {peers}")
+    q75 = fig.get("q75", {})
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    cats = ("categorical_shift", "sgd_breast_cancer", "arch_costaware")
+    if 50 in med and "protein" in med[50] and "optuna_gp" in med[50]:
+        for p in cats:
+            ours, gp = med[50]["protein"].get(p), med[50]["optuna_gp"].get(p)
+            if ours is not None and gp is not None:
+                out.append(f"- Categorical `{p}` median best at 50: Protein {ours:.4g}, Optuna GP "
+                           f"{gp:.4g} (target <= Optuna GP) -> {verdict(ours <= gp)}")
+        ranked = {o: v for o, v in med[50].items() if "@" not in o and all(p in v for p in cats)}
+        if ranked and "protein" in ranked:
+            ranks = {o: 0.0 for o in ranked}
+            for p in cats:
+                order = sorted(ranked, key=lambda o: ranked[o][p])
+                for i, o in enumerate(order, 1):
+                    ranks[o] += i / len(cats)
+            order = sorted(ranks, key=ranks.get)
+            out.append("- Average rank on the categorical problems at 50: "
+                       + ", ".join(f"{o} {ranks[o]:.2f}" for o in order)
+                       + f" (target: Protein first) -> {verdict(order[0] == 'protein')}")
+    for b, target, q_target in ((50, 0.01, 0.05), (100, 0.001, None)):
+        h = med.get(b, {}).get("protein", {}).get("hartmann6_mixed")
+        if h is not None:
+            line = f"- Hartmann6 (mixed) median regret at {b}: {h:.4g} (target <= {target})"
+            ok = h <= target
+            hq = q75.get(b, {}).get("protein", {}).get("hartmann6_mixed")
+            if q_target is not None and hq is not None:
+                line += f", 75th percentile {hq:.4g} (target <= {q_target})"
+                ok = ok and hq <= q_target
+            out.append(line + f" -> {verdict(ok)}")
+    br = med.get(100, {}).get("protein", {}).get("branin_mixed")
+    if br is not None:
+        out.append(f"- Branin (mixed) median regret at 100: {br:.4g} (target <= 0.001) -> "
+                   f"{verdict(br <= 0.001)}")
+    if 100 in med and "protein" in med[100] and "optuna_gp" in med[100]:
+        for p in ("hartmann6_mixed", "ackley10_mixed", "branin_mixed", "rosenbrock5_log",
+                  "categorical_shift"):
+            ours, gp = med[100]["protein"].get(p), med[100]["optuna_gp"].get(p)
+            if ours is not None and gp is not None:
+                ratio = ours / gp if gp > 0 else (1.0 if ours == 0 else math.inf)
+                out.append(f"- `{p}` median regret at 100: Protein {ours:.3g}, Optuna GP {gp:.3g}, "
+                           f"ratio {ratio:.3g} (target <= 10) -> {verdict(ratio <= 10)}")
+    ack = med.get(50, {}).get("protein", {}).get("ackley10_mixed")
+    if ack is not None:
+        out.append(f"- Ackley10 (mixed) median regret at 50: {ack:.3g} (target <= 3.0) -> "
+                   f"{verdict(ack <= 3.0)}")
     hv = fig.get("hv", {})
     for b in sorted(hv):
         order = sorted(hv[b], key=lambda o: -hv[b][o])
+        ours = hv[b].get("protein", math.nan)
         out.append(f"- Cost-aware front hypervolume at {b}: " + ", ".join(f"{o} {hv[b][o]:.4f}" for o in order)
-                   + f" -> Protein {'largest' if order[0] == 'protein' else 'NOT largest'}")
+                   + f" -> Protein {'largest' if order[0] == 'protein' else 'NOT largest'}"
+                   + (f"; target >= 0.77: {verdict(ours >= 0.77)}" if b == 50 else ""))
     c = fig.get("cost_to_target", {})
     if c:
         out.append("- Cumulative cost to within 5% of the best error (median; inf = most runs never "

@@ -62,6 +62,11 @@ class Distribution(abc.ABC):
     kind: ClassVar[str]
     is_categorical: ClassVar[bool] = False
 
+    @property
+    def is_ordered(self) -> bool:
+        """Whether nearby unit values mean nearby values (all but unordered categoricals)."""
+        return True
+
     @abc.abstractmethod
     def to_unit(self, value: Any) -> float:
         """Encode a value of the domain as ``u`` in [0, 1]; raise DistributionError otherwise."""

@@ -27,6 +27,10 @@ class Categorical(Distribution):
     """One of ``choices``; each owns an equal cell of the unit interval, in list order.
 
     ``mean`` names the choice to search around (default: the middle of the list).
+    ``ordered``: whether the list order means something (nearby choices behave alike), so
+    the optimizer may treat the choices as ordinal cells. Default: ordered when every choice
+    is a number (``[16, 32, 64]``), unordered otherwise (``[adam, sgd, rmsprop]``), where any
+    two different choices are equally far apart.
     """
 
     kind: ClassVar[str] = "categorical"
@@ -35,6 +39,7 @@ class Categorical(Distribution):
     choices: tuple[Any, ...]
     mean: Any = None
     scale: float | str = "auto"
+    ordered: bool | None = None
 
     def __post_init__(self) -> None:
         choices = self.choices
@@ -73,6 +78,16 @@ class Categorical(Distribution):
                 f"got mean={self.mean!r}"
             )
         resolve_scale(self.kind, self.scale)
+        if self.ordered is not None and not isinstance(self.ordered, bool):
+            raise DistributionError(f"categorical ordered must be true or false, got "
+                                    f"ordered={self.ordered!r}")
+
+    @property
+    def is_ordered(self) -> bool:
+        """Whether the choices are ordinal cells (see ``ordered``)."""
+        if self.ordered is not None:
+            return self.ordered
+        return all(is_number(c) and not isinstance(c, bool) for c in self.choices)
 
     @property
     def n_values(self) -> int:
@@ -127,6 +142,8 @@ class Categorical(Distribution):
     def to_dict(self) -> dict[str, Any]:
         mean = self.mean if self.mean is not None else self.choices[(self.n_values - 1) // 2]
         plain = [list(c) if isinstance(c, tuple) else c for c in self.choices]
-        return entry(self.kind, {"choices": plain,
-                                 "mean": list(mean) if isinstance(mean, tuple) else mean,
-                                 "scale": self.scale})
+        fields = {"choices": plain, "mean": list(mean) if isinstance(mean, tuple) else mean,
+                  "scale": self.scale}
+        if self.ordered is not None:
+            fields["ordered"] = self.ordered
+        return entry(self.kind, fields)

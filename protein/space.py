@@ -109,6 +109,17 @@ class Space:
         return len(self.dists)
 
     @property
+    def unordered(self) -> np.ndarray:
+        """Shape ``(d,)`` bool: columns whose values are unordered choices (categoricals
+        without an order): the model treats any two different choices as equally far."""
+        return np.array([not d.is_ordered for d in self.dists.values()])
+
+    @property
+    def n_values(self) -> np.ndarray:
+        """Shape ``(d,)``: each column's number of values (0 for continuous ones)."""
+        return np.array([d.n_values or 0 for d in self.dists.values()])
+
+    @property
     def is_discrete(self) -> np.ndarray:
         """Shape ``(d,)`` bool: whether each column takes finitely many values."""
         return np.array([d.n_values is not None for d in self.dists.values()])

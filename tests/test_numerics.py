@@ -151,12 +151,28 @@ def test_limited_observations_keep_the_best_quarter_and_the_most_recent():
 
 
 # ---------------------------------------------------------------------- search
-def test_neighbour_search_climbs_a_discrete_coordinate():
+def test_neighbour_search_moves_ordered_coordinates_by_growing_steps():
     space = load_config({"goal": "maximize", "parameters": {
         "n": {"distribution": "int_uniform", "min": 1, "max": 10}}}).space
     u = space.snap(np.array([[0.05]]))[0]
     best = neighbours(space, u, np.array([True]), lambda U: U[:, 0])
-    assert space.decode(best)["n"] == 3  # two greedy moves of one cell
+    assert space.decode(best)["n"] == 10  # 8 cells, then 1: two rounds, not nine
+
+
+def test_neighbour_search_finds_a_planted_choice_at_the_end_of_a_long_list():
+    choices = [f"c{i}" for i in range(12)]
+    space = load_config({"goal": "maximize", "parameters": {
+        "opt": {"values": choices},
+        "n": {"distribution": "int_uniform", "min": 1, "max": 5}}}).space
+    target = space.encode({"opt": "c11", "n": 3})
+    calls = []
+
+    def rate(U):
+        calls.append(len(U))
+        return -np.abs(U - target).sum(axis=1)
+
+    best = neighbours(space, space.encode({"opt": "c0", "n": 3}), np.array([True, True]), rate)
+    assert space.decode(best) == {"opt": "c11", "n": 3} and len(calls) == 2  # found, then confirmed
 
 
 def test_untried_finds_the_last_free_point_then_says_the_space_is_done():
@@ -179,3 +195,67 @@ def test_budgets_cover_every_stratum_once_per_block_and_one_is_unbounded():
     strata = [int((b - lo) / width * N_STRATA) for b in finite]
     assert strata == list(range(N_STRATA))
     assert block == [budget_of(log_c, k, seed=3, expansion=0.25) for k in range(N_STRATA + 1)]
+
+
+# -------------------------------------------------------------- categoricals
+CAT = load_config({"goal": "maximize", "parameters": {
+    "opt": {"values": ["sgd", "adam", "rmsprop", "lion"]},
+    "x": {"distribution": "uniform", "min": 0, "max": 1},
+    "mom": {"distribution": "uniform", "min": 0, "max": 1, "when": {"opt": "sgd"}}}}).space
+
+
+def _cat_gp() -> GP:
+    from protein.optimizer.models import categorical
+
+    rng = np.random.default_rng(0)
+    X = CAT.snap(rng.random((12, 3)))
+    return GP.fit(X, rng.normal(size=12), cat=categorical(CAT))
+
+
+def test_unordered_choices_are_all_equally_far_apart():
+    gp = _cat_gp()
+    P = CAT.encode_many([{"opt": c, "x": 0.5} for c in ("adam", "rmsprop", "lion")]
+                        + [{"opt": "sgd", "x": 0.5, "mom": 0.3}])
+    P[:, 2] = 0.3  # the same momentum column everywhere: only the choice differs
+    K = gp.covariance(P, P)
+    off = K[~np.eye(4, dtype=bool)]
+    assert np.allclose(off, off[0]) and off[0] < K[0, 0]
+    assert np.isnan(gp.lengthscales()[0]) and np.isfinite(gp.lengthscales()[1:]).all()
+
+
+def test_an_inactive_parameter_never_makes_two_points_differ():
+    a = CAT.encode({"opt": "adam", "x": 0.2})
+    U = np.array([a, a])
+    U[1, 2] = 0.9  # junk in the inactive momentum column
+    S = CAT.snap(U)
+    assert np.array_equal(S[0], S[1])
+    gp = _cat_gp()
+    m, s = gp.predict(S)
+    assert m[0] == m[1] and s[0] == s[1]
+
+
+def test_numeric_choices_are_ordered_unless_told_otherwise():
+    from distributions import from_config
+
+    assert from_config("b", {"values": [16, 32, 64]}).is_ordered
+    assert not from_config("o", {"values": ["adam", "sgd"]}).is_ordered
+    assert not from_config("b", {"values": [16, 32, 64], "ordered": False}).is_ordered
+    assert from_config("o", {"values": ["s", "m", "l"], "ordered": True}).is_ordered
+    d = from_config("o", {"values": ["s", "m", "l"], "ordered": True})
+    again = from_config("o", d.to_dict())
+    assert again.is_ordered and again.to_dict() == d.to_dict()
+    assert list(CAT.unordered) == [True, False, False]
+
+
+def test_a_categorical_suggestion_is_deterministic():
+    from protein.optimizer.single import suggest
+
+    cfg = load_config({"goal": "maximize", "settings": {"num_random_samples": 4},
+                       "parameters": {"opt": {"values": ["sgd", "adam", "rmsprop", "lion"]},
+                                      "x": {"distribution": "uniform", "min": 0, "max": 1}}})
+    trials = [Trial(i, p, TrialState.COMPLETE, float(p["opt"] == "lion") + p["x"], 1.0)
+              for i, p in enumerate(cfg.space.decode_many(cfg.space.snap(
+                  np.random.default_rng(1).random((8, 2)))))]
+    a = suggest(cfg.space, trials, sign=1.0, settings=cfg.settings, seed=5)
+    b = suggest(cfg.space, trials, sign=1.0, settings=cfg.settings, seed=5)
+    assert a == b and a[0].params["opt"] == "lion"

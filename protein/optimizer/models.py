@@ -7,6 +7,8 @@
 * one per constraint on its slack, scaled to unit spread;
 * one on success (1 finished, 0 failed), when some run failed.
 
+Every GP treats unordered categorical columns as categories (``surrogate.hamming_kernel``).
+
 Running trials are fantasised at their predicted values (kriging believer), so workers
 asking at once are pushed apart. Nothing here knows about acquisition or search.
 """
@@ -14,6 +16,7 @@ asking at once are pushed apart. Nothing here knows about acquisition or search.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +26,7 @@ from protein.config.settings import Settings
 from protein.optimizer.observations import Observations
 from protein.optimizer.surrogate import GP
 from protein.optimizer.transforms import Robust
+from protein.space import Space
 
 COST_AWARE_RATIO = 1.5  # "auto" cost-awareness: the dearest run costs at least this x the cheapest
 SUCCESS_FLOOR = 0.02  # the success probability never scores a point below this
@@ -113,9 +117,17 @@ class Models:
         return p
 
 
-def fit(obs: Observations, settings: Settings) -> Models:
-    """Fit every surrogate the observations call for, then fantasise the pending points."""
+def categorical(space: Space) -> tuple[tuple[int, int], ...]:
+    """The space's unordered categorical columns and their numbers of choices."""
+    cols = np.flatnonzero(space.unordered)
+    return tuple((int(j), int(space.n_values[j])) for j in cols)
+
+
+def fit(obs: Observations, settings: Settings, cat: Sequence[tuple[int, int]] = ()) -> Models:
+    """Fit every surrogate the observations call for, then fantasise the pending points.
+    ``cat`` (``categorical(space)``) marks the unordered columns for the kernels."""
     dev = settings.device
+    cat = tuple(cat)
     n_fail = len(obs.X_failed)
     Xs = np.vstack([obs.X, obs.X_failed]) if n_fail else obs.X
 
@@ -124,7 +136,7 @@ def fit(obs: Observations, settings: Settings) -> Models:
         tf = Robust.fit(obs.Y[:, j])
         z = tf.forward(obs.Y[:, j])
         target = np.concatenate([z, np.full(n_fail, z.min())]) if n_fail else z
-        gps.append(GP.fit(Xs, target, device=dev))
+        gps.append(GP.fit(Xs, target, device=dev, cat=cat))
         tfs.append(tf)
         Z_cols.append(z)
 
@@ -132,16 +144,16 @@ def fit(obs: Observations, settings: Settings) -> Models:
     if (cost_aware(settings, obs.log_c) or settings.max_suggestion_cost is not None) \
             and np.ptp(obs.log_c) > 0:
         mu, sd = float(np.mean(obs.log_c)), float(np.std(obs.log_c)) or 1.0
-        cost = CostModel(GP.fit(obs.X, (obs.log_c - mu) / sd, device=dev), mu, sd)
+        cost = CostModel(GP.fit(obs.X, (obs.log_c - mu) / sd, device=dev, cat=cat), mu, sd)
 
     scales = [float(np.std(obs.S[:, i])) or 1.0 for i in range(obs.S.shape[1])]
-    cons = [GP.fit(obs.X, obs.S[:, i] / scales[i], device=dev) for i in range(obs.S.shape[1])]
+    cons = [GP.fit(obs.X, obs.S[:, i] / scales[i], device=dev, cat=cat) for i in range(obs.S.shape[1])]
 
     success = None
     if n_fail:
         labels = np.concatenate([np.ones(len(obs.X)), np.zeros(n_fail)])
         mu = float(labels.mean())
-        success = SuccessModel(GP.fit(Xs, labels - mu, device=dev), mu)
+        success = SuccessModel(GP.fit(Xs, labels - mu, device=dev, cat=cat), mu)
 
     P = obs.X_pending
     Zp = np.empty((0, len(gps)))

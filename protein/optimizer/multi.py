@@ -63,7 +63,7 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
 
     rng = streams.stream(seed, k, streams.MULTI_SEARCH)
     obs = obs.limited(settings.max_gp_observations)
-    models = M.fit(obs, settings)
+    models = M.fit(obs, settings, M.categorical(space))
     cost = models.cost
     cost_axis = cost is not None and M.cost_aware(settings, obs.log_c)
     Z, Zp = models.Z, models.Z_pending

@@ -26,16 +26,19 @@ from protein.optimizer.observations import key
 from protein.space import Space
 
 N_REFINE = 4  # pool points refined by gradient and neighbour search
+NEIGHBOUR_ROUNDS = 4  # rounds of the discrete coordinate search
 UNTRIED_DRAWS = 4096  # random points per try when every candidate was taken (8 tries)
 MAX_POOL = 4096  # local candidates in all, shared among the centers
 
 
 def search(space: Space, acq: Any, centers: np.ndarray, taken: set[tuple],
-           settings: Settings, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+           settings: Settings, rng: np.random.Generator, *,
+           starts: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """The point (d,) the acquisition ``acq`` rates best among the untaken, and its value.
 
     ``centers`` (k, d) anchor the local candidates; ``taken`` holds the keys
-    (``observations.key``) of points never to return.
+    (``observations.key``) of points never to return. ``starts`` (m, d) are refined too
+    (e.g. the best observed points), besides the best ``N_REFINE`` of the pool.
     """
     C = np.unique(centers, axis=0)
     per = max(16, min(settings.suggestions_per_pareto, MAX_POOL // len(C)))
@@ -47,6 +50,8 @@ def search(space: Space, acq: Any, centers: np.ndarray, taken: set[tuple],
     a = acq.rate(U)
     a = np.where(np.isfinite(a), a, -np.inf)
     top = U[np.argsort(-a)[:N_REFINE]]
+    if starts is not None and len(starts):
+        top = np.unique(np.vstack([top, space.snap(starts)]), axis=0)
     pool = np.vstack([top, refine(space, top, acq)])
     pool_a = acq.rate(pool)
     ranked = [pool[j] for j in np.argsort(-pool_a)] + [U[j] for j in np.argsort(-a)]
@@ -121,19 +126,27 @@ def refine(space: Space, starts: np.ndarray, acq: Any) -> np.ndarray:
 
 
 def neighbours(space: Space, u: np.ndarray, active: np.ndarray, rate: Any) -> np.ndarray:
-    """Greedy moves of one cell up or down on the active discrete coordinates of ``u`` (d,)."""
+    """A greedy coordinate search over the active discrete coordinates of ``u`` (d,): an
+    unordered categorical tries every choice; an ordered discrete one moves 1, 2, 4, ...
+    cells up or down. Each round takes the best move of all; it stops when none helps."""
     disc = np.flatnonzero(active & space.is_discrete)
     if not len(disc):
         return u
-    dists = list(space.dists.values())
-    for _ in range(2):
+    n_values = space.n_values
+    unordered = space.unordered
+    for _ in range(NEIGHBOUR_ROUNDS):
         moves = [u]
         for j in disc:
-            nv = dists[j].n_values
-            for step in (-1.0 / nv, 1.0 / nv):
-                v = u.copy()
-                v[j] = u[j] + step
-                if 0.0 < v[j] < 1.0:
+            nv = int(n_values[j])
+            if unordered[j]:
+                targets = (np.arange(nv) + 0.5) / nv
+            else:
+                steps = [s for s in _powers(nv) for s in (s, -s)]
+                targets = u[j] + np.array(steps, dtype=float) / nv
+            for t in targets:
+                if 0.0 < t < 1.0 and abs(t - u[j]) > 1e-12:
+                    v = u.copy()
+                    v[j] = t
                     moves.append(v)
         M = space.snap(np.array(moves))
         best = int(np.argmax(rate(M)))
@@ -141,3 +154,12 @@ def neighbours(space: Space, u: np.ndarray, active: np.ndarray, rate: Any) -> np
             break
         u = M[best]
     return u
+
+
+def _powers(n: int) -> list[int]:
+    """1, 2, 4, ... below ``n``: the cell moves an ordered discrete coordinate tries."""
+    out, s = [], 1
+    while s < n:
+        out.append(s)
+        s *= 2
+    return out

@@ -29,6 +29,7 @@ from protein.space import Space
 from protein.trial import Suggestion, Trial
 
 N_STRATA = 6  # finite budget strata per block; one unbounded budget is added to each block
+N_START_OBS = 2  # the best observed points are refined too, besides the best candidates
 
 
 def suggest(space: Space, trials: Sequence[Trial], *, sign: float, settings: Settings,
@@ -59,7 +60,7 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
 
     rng = streams.stream(seed, k, streams.SEARCH)
     obs = obs.limited(settings.max_gp_observations)
-    models = M.fit(obs, settings)
+    models = M.fit(obs, settings, M.categorical(space))
     score_gp, cost = models.objectives[0], models.cost
     aware = M.cost_aware(settings, obs.log_c)
 
@@ -86,7 +87,9 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
         if settings.prune_pareto:
             f = pareto.prune(obs.y, obs.log_c, f)
         centers.append(obs.X[f])
-    pick, value = search(space, acq, np.vstack(centers), obs.taken(), settings, rng)
+    starts = obs.X[np.argsort(-fitted)[:N_START_OBS]]
+    pick, value = search(space, acq, np.vstack(centers), obs.taken(), settings, rng,
+                         starts=starts)
 
     info = {"reason": "gp", "predicted_score": sign * models.predicted_values(pick)[0],
             "acquisition": value}

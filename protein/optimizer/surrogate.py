@@ -1,21 +1,62 @@
 """Gaussian-process surrogates on arrays, built on BoTorch / GPyTorch.
 
 Notation: ``X`` (n, d) inputs in the unit cube; ``z`` (n,) standardised targets;
-``Xc`` (m, d) candidates. Every model is BoTorch's default ``SingleTaskGP`` (an RBF kernel
-with ARD lengthscales under BoTorch's dimension-scaled log-normal prior, unit output scale
-on the standardised targets, a fitted constant mean and noise) in float64, fit by L-BFGS-B
-on the marginal likelihood. Nothing here knows about parameter names, trials or storage.
+``Xc`` (m, d) candidates. Every model is BoTorch's ``SingleTaskGP`` in float64 (unit output
+scale on the standardised targets, a fitted constant mean and noise), fit by L-BFGS-B on the
+marginal likelihood. Its kernel is BoTorch's default, an RBF kernel with ARD lengthscales
+under the dimension-scaled log-normal prior, on every ordered column; unordered categorical
+columns (``cat``: (column, number of choices) pairs) enter through a ``Hamming`` kernel
+instead, multiplied in, so any two different choices are equally far apart. Nothing here
+knows about parameter names, trials or storage.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 DTYPE = torch.float64
 FIT_SUBSET = 128  # hyperparameters are fit on at most this many points, then all are used
+HAMMING_PRIOR = (1.0, 1.0)  # log-normal (loc, scale) of a categorical lengthscale: mode 1,
+# so two different choices start correlated at exp(-1)
+
+
+def hamming_kernel(ard_num_dims: int, active_dims: list[int]) -> Any:
+    """``exp(-sum_j [x_j != x'_j] / l_j)`` on category codes, one lengthscale per column."""
+    from gpytorch.constraints import GreaterThan
+    from gpytorch.kernels import Kernel
+    from gpytorch.priors import LogNormalPrior
+
+    class Hamming(Kernel):
+        has_lengthscale = True
+
+        def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False,
+                    last_dim_is_batch: bool = False, **params: Any) -> torch.Tensor:
+            ls = self.lengthscale
+            if diag:
+                return torch.exp(-((x1 != x2).to(x1.dtype) / ls).sum(-1))
+            delta = (x1.unsqueeze(-2) != x2.unsqueeze(-3)).to(x1.dtype)
+            return torch.exp(-(delta / ls.unsqueeze(-2)).sum(-1))
+
+    loc, scale = HAMMING_PRIOR
+    prior = LogNormalPrior(loc=loc, scale=scale)
+    return Hamming(ard_num_dims=ard_num_dims, active_dims=active_dims, lengthscale_prior=prior,
+                   lengthscale_constraint=GreaterThan(2.5e-2, transform=None,
+                                                      initial_value=prior.mode))
+
+
+def _codes(X: torch.Tensor, cat: tuple[tuple[int, int], ...]) -> torch.Tensor:
+    """``X`` with each unordered column replaced by its choice's index (0 .. n - 1)."""
+    if not cat:
+        return X
+    X = X.clone()
+    for j, n in cat:
+        X[..., j] = torch.clamp(torch.floor(X[..., j].detach() * n), 0, n - 1)
+    return X
 
 
 def _exact():  # type: ignore[no-untyped-def]
@@ -37,6 +78,23 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _kernel(d: int, cat: tuple[tuple[int, int], ...]) -> Any:
+    """BoTorch's default kernel (None) without unordered columns; else RBF on the ordered
+    columns times ``Hamming`` on the unordered ones."""
+    if not cat:
+        return None
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+    from gpytorch.kernels import ProductKernel
+
+    cols = [j for j, _ in cat]
+    ordered = [j for j in range(d) if j not in cols]
+    ham = hamming_kernel(len(cols), cols)
+    if not ordered:
+        return ham
+    rbf = get_covar_module_with_dim_scaled_prior(ard_num_dims=len(ordered), active_dims=ordered)
+    return ProductKernel(rbf, ham)
+
+
 class GP:
     """A fitted GP: BoTorch fits the hyperparameters, prediction uses a cached Cholesky.
 
@@ -44,8 +102,10 @@ class GP:
     """
 
     def __init__(self, kernel, mean_const: float, noise: torch.Tensor, X: torch.Tensor,
-                 z: torch.Tensor) -> None:  # type: ignore[no-untyped-def]
+                 z: torch.Tensor, cat: tuple[tuple[int, int], ...] = ()) -> None:  # type: ignore[no-untyped-def]
+        """``X`` (n, d) holds category codes in its unordered columns (``cat``)."""
         self.kernel = kernel
+        self.cat = cat
         self.mean_const = mean_const
         self.noise = noise  # (n,) noise variances
         self.X = X
@@ -66,15 +126,18 @@ class GP:
             self.alpha = torch.cholesky_solve((z - mean_const).unsqueeze(-1), L).squeeze(-1)
 
     @staticmethod
-    def fit(X: np.ndarray, z: np.ndarray, *, device: str = "cpu", noise_floor: float = 1e-6) -> GP:
-        """Fit on ``X`` (n, d) and ``z`` (n,); the noise variance is fitted, >= ``noise_floor``."""
+    def fit(X: np.ndarray, z: np.ndarray, *, device: str = "cpu", noise_floor: float = 1e-6,
+            cat: Sequence[tuple[int, int]] = ()) -> GP:
+        """Fit on ``X`` (n, d) and ``z`` (n,); the noise variance is fitted, >= ``noise_floor``.
+        ``cat``: the unordered categorical columns and their numbers of choices."""
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
         from gpytorch.constraints import GreaterThan
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
         dev = _device(device)
-        X_all = torch.as_tensor(X, dtype=DTYPE, device=dev)
+        cat = tuple((int(j), int(n)) for j, n in cat)
+        X_all = _codes(torch.as_tensor(X, dtype=DTYPE, device=dev), cat)
         z_all = torch.as_tensor(z, dtype=DTYPE, device=dev)
         if len(X) > FIT_SUBSET:
             # fit hyperparameters on the best quarter and an even spread of the rest
@@ -88,7 +151,8 @@ class GP:
             tX, tz = X_all, z_all
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = SingleTaskGP(tX, tz.unsqueeze(-1), outcome_transform=None)
+            model = SingleTaskGP(tX, tz.unsqueeze(-1), outcome_transform=None,
+                                 covar_module=_kernel(X_all.shape[-1], cat))
             model.likelihood.noise_covar.register_constraint("raw_noise", GreaterThan(noise_floor))
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
         with warnings.catch_warnings(), _exact():
@@ -103,19 +167,21 @@ class GP:
             const = float(model.mean_module.constant.detach().reshape(-1)[0])
         for p in model.covar_module.parameters():
             p.requires_grad_(False)
-        return GP(model.covar_module, const, noise, X_all, z_all)
+        return GP(model.covar_module, const, noise, X_all, z_all, cat)
 
     def with_points(self, X: np.ndarray, z: np.ndarray) -> GP:
         """The same hyperparameters conditioned on extra points (fantasies for pending trials)."""
         if len(X) == 0:
             return self
-        tX = torch.cat([self.X, torch.as_tensor(X, dtype=DTYPE, device=self.device)])
+        new = _codes(torch.as_tensor(X, dtype=DTYPE, device=self.device), self.cat)
+        tX = torch.cat([self.X, new])
         tz = torch.cat([self.z, torch.as_tensor(z, dtype=DTYPE, device=self.device)])
         noise = torch.cat([self.noise, self.noise[:1].expand(len(X))])
-        return GP(self.kernel, self.mean_const, noise, tX, tz)
+        return GP(self.kernel, self.mean_const, noise, tX, tz, self.cat)
 
     def posterior(self, Xc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std, each (m,), as tensors (differentiable in ``Xc``, shape (m, d))."""
+        Xc = _codes(Xc, self.cat)
         Ks = self.kernel(Xc, self.X).to_dense()  # (m, n)
         mean = self.mean_const + Ks @ self.alpha
         v = torch.linalg.solve_triangular(self.L, Ks.T, upper=False)  # (n, m)
@@ -135,3 +201,23 @@ class GP:
         if not means:
             return np.empty(0), np.empty(0)
         return np.concatenate(means), np.concatenate(stds)
+
+    def covariance(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        """The prior covariance (a, b) between unit-cube points ``A`` (a, d) and ``B`` (b, d)."""
+        with torch.no_grad():
+            tA = _codes(torch.as_tensor(A, dtype=DTYPE, device=self.device), self.cat)
+            tB = _codes(torch.as_tensor(B, dtype=DTYPE, device=self.device), self.cat)
+            return self.kernel(tA, tB).to_dense().cpu().numpy()
+
+    def lengthscales(self) -> np.ndarray:
+        """Shape (d,): the fitted lengthscale of each ordered column (unit-cube units); NaN
+        for unordered categorical columns."""
+        d = self.X.shape[-1]
+        out = np.full(d, np.nan)
+        parts = getattr(self.kernel, "kernels", None) or [self.kernel]
+        for k in parts:
+            if k.__class__.__name__ == "Hamming":
+                continue
+            cols = k.active_dims.tolist() if k.active_dims is not None else list(range(d))
+            out[cols] = k.lengthscale.detach().cpu().numpy().reshape(-1)
+        return out
