@@ -82,6 +82,34 @@ def with_seed(nested: Mapping[str, Any], seed_key: str | None, seed: int | None)
     return out
 
 
+def mask_url(url: str) -> str:
+    """``url`` with its password shown as ``***``: in the user info
+    (``postgresql://u:S3cr3t@h/db``) and in a ``password=`` query or keyword."""
+    import re
+
+    out = re.sub(r"^([A-Za-z][\w+.-]*://[^/?#]*?:)[^/?#]*@", r"\1***@", url) if "://" in url else url
+    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", out)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (an error message from a driver) with every trace of ``url``'s password
+    masked, as it is in ``mask_url``."""
+    import re
+    from urllib.parse import unquote
+
+    secrets = []
+    m = re.match(r"^[A-Za-z][\w+.-]*://[^/?#]*?:([^/?#]*)@", url)
+    if m and m.group(1):
+        secrets.append(m.group(1))
+    secrets += re.findall(r"(?i)password=([^&\s]+)", url)
+    secrets += [unquote(s) for s in secrets]
+    # a password holding "@" is misread by drivers: its pieces show up as host names
+    secrets += [p for s in secrets for p in s.split("@") if len(p) >= 3]
+    for s in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(s, "***")
+    return text.replace(url, mask_url(url))
+
+
 def iso_time(t: float | None) -> str | None:
     """An epoch timestamp as ISO 8601 in UTC (``2026-11-23T14:22:08Z``)."""
     if t is None:

@@ -52,6 +52,9 @@ class Study:
         from protein.storage import open_storage
         from protein.storage.sql import DEFAULT_LEASE_S
 
+        from protein.config.sweep import check_study_name
+
+        check_study_name(name)
         backend = open_storage(storage) if storage is None or isinstance(storage, str) else storage
         cfg = load_config(config)
         rec = backend.create_study(name, cfg.to_dict(), seed,

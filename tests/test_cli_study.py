@@ -115,3 +115,16 @@ def test_progress_reports_and_answers_stop(study):
     assert good["stop"] is False
     trials = json.loads(cli("trials", "--study", "s", "--state", "running", storage=study).stdout)
     assert [x["trial"] for x in trials] == [t]
+
+
+@pytest.mark.parametrize("name", ["../../escape", "/tmp/abs", "a/b", ".hidden", "x" * 129, "a b"])
+def test_study_names_cannot_leave_their_folder(tmp_path, name):
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(CONFIG)
+    db = str(tmp_path / "s.db")
+    r = protein("init", str(cfg), "--study", name, "--storage", db, cwd=tmp_path, check=False)
+    assert r.returncode == 2 and "letters, digits and _.@+-" in r.stderr
+    r = protein("run", str(cfg), "--study", name, "--storage", db, "--command", "true",
+                "--max-trials", "1", cwd=tmp_path, check=False)
+    assert r.returncode == 2 and "letters, digits and _.@+-" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.yaml"]

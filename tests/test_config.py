@@ -167,3 +167,28 @@ def test_cli_check_fails_with_one_line(tmp_path):
         "uniform_pow2 needs powers of two, got min=48; use 32 or 64"
     ]
     assert "Traceback" not in r.stderr
+
+
+def test_a_duplicate_key_is_an_error_with_both_lines(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(textwrap.dedent("""\
+        sweep:
+          metric: loss
+          goal: maximize
+          goal: minimize
+          parameters:
+            lr: {distribution: log_normal, min: 1e-5, max: 1e-1}
+        """))
+    with pytest.raises(ConfigError, match=r"sweep.yaml:4: sweep.goal: duplicate key \(first at line 3\)"):
+        load_config(path)
+    path.write_text("metric: loss\ngoal: minimize\nparameters:\n"
+                    "  lr: {distribution: uniform, min: 1, max: 9, min: 5}\n")
+    with pytest.raises(ConfigError, match=r"sweep.yaml:4: parameters.lr.min: duplicate key"):
+        load_config(path)
+
+
+def test_a_binary_config_file_is_one_clear_error(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    r = protein("check", str(path), check=False)
+    assert r.returncode == 2 and "not a text file" in r.stderr and "Traceback" not in r.stderr

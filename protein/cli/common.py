@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from protein.errors import ProteinError
-from protein.output import to_json, to_yaml
+from protein.output import mask_url, to_json, to_yaml
 
 STORAGE_HELP = "sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)"
 STUDY_HELP = "study name (default: the storage's only study)"
@@ -47,7 +47,7 @@ def sole_study(name: str | None, storage: str | None) -> str:
     from protein.storage import default_url, open_storage
 
     names = open_storage(storage).study_names()
-    where = storage or default_url()
+    where = mask_url(storage or default_url())
     if len(names) == 1:
         print(f"protein: study {names[0]!r} (the only one in {where})", file=sys.stderr)
         return names[0]

@@ -21,6 +21,10 @@ def _report(args: argparse.Namespace) -> int:
     study = Study.load(sole_study(args.study, args.storage), args.storage)
     if not study.trials():
         raise ProteinError(f"study {study.name!r} has no trials yet; nothing to report")
+    if args.out is None:
+        from protein.config.sweep import check_study_name
+
+        check_study_name(study.name)  # the default folder is reports/<study>
     out = Path(args.out or Path("reports") / study.name)
     files = write_report(study, out, top_k=args.top_k, runs_dir=args.runs, plots=not args.no_plots)
     if args.wandb_project:

@@ -10,10 +10,12 @@ from typing import Any
 
 from protein.cli.common import grid_size, study_name
 from protein.errors import ProteinError
+from protein.output import mask_url
 
 
 def _run(args: argparse.Namespace) -> int:
     from protein.config import load_config
+    from protein.config.sweep import check_study_name
     from protein.runner import RunSpec, supervise
     from protein.storage import default_url
     from protein.study import Study
@@ -43,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
                                "module path such as trainers.digits") from None
         if not callable(getattr(module, "train", None)):
             raise ProteinError(f"--trainer {args.trainer}: the module has no train() function")
-    name = args.study or study_name(cfg, args.config)
+    name = check_study_name(args.study or study_name(cfg, args.config))
     storage = args.storage or default_url()
     if args.dry_run:
         return dry_run(args, cfg, name)
@@ -81,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
             front = study.pareto_set()
             print(f"protein run: {len(front)} trial{'s' if len(front) != 1 else ''} on the Pareto set "
                   f"({', '.join(o.name for o in cfg.objectives)}); list them with "
-                  f"`protein best --study {name} --storage {storage}`", file=sys.stderr)
+                  f"`protein best --study {name} --storage {mask_url(storage)}`", file=sys.stderr)
         print(f"protein run: trial files in {Path(args.out) / name}/", file=sys.stderr)
     return code
 
@@ -201,7 +203,9 @@ def run_over(args: argparse.Namespace, cfg: Any, name: str, storage: str,
         fixed = copy.deepcopy(dict(cfg.fixed))
         set_path(fixed, path, v)
         sub = dataclasses.replace(cfg, space=Space(cfg.space.dists, cfg.space.conditions, fixed))
-        sub_name = f"{name}-{raw}"
+        from protein.config.sweep import check_study_name
+
+        sub_name = check_study_name(f"{name}-{raw}")
         names.append(sub_name)
         print(f"protein run: study {sub_name} ({path}={raw})", file=sys.stderr)
         sub_args = argparse.Namespace(**{**vars(args), "over": None, "study": sub_name})

@@ -31,7 +31,7 @@ from protein.config.settings import FIELDS as SETTING_FIELDS
 from protein.config.settings import IGNORED as IGNORED_SETTINGS
 from protein.config.settings import RENAMED as RENAMED_SETTINGS
 from protein.config.settings import ProteinWarning, Settings, settings_from
-from protein.config.sweep import SweepConfig
+from protein.config.sweep import STUDY_NAME, STUDY_NAME_RULE, SweepConfig
 from protein.errors import ConfigError, SpaceError
 from protein.space import Space, conditions_from
 from protein.tree import has_path
@@ -52,7 +52,6 @@ MAXIMIZE_WORDS = {"reward", "rewards", "return", "returns", "accuracy", "acc", "
                   "auc", "success", "precision", "recall", "map", "bleu", "iou"}
 MINIMIZE_WORDS = {"loss", "error", "err", "perplexity", "ppl", "regret", "mse", "mae", "rmse",
                   "nll", "cost", "wer", "cer", "latency"}
-STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 
 
 # --------------------------------------------------------------------------- entry
@@ -67,7 +66,11 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepConf
         raise ConfigError(f"{path}: no such file; give the path of a sweep config")
     if path.is_dir():
         raise ConfigError(f"{path}: is a directory; give the path of a sweep config file")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a text file (byte {e.start} is not UTF-8); give a "
+                          "sweep config in YAML, JSON or INI") from None
     if path.suffix.lower() in (".ini", ".cfg"):
         from protein.config.ini import parse_ini
 
@@ -135,9 +138,18 @@ def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], dict[tuple[str, .
 
     def walk(n: Any, path: tuple[str, ...]) -> None:
         if isinstance(n, yaml.MappingNode):
+            seen: dict[str, int] = {}
             for k, v in n.value:
                 key = path + (str(k.value),)
-                lines[key] = k.start_mark.line + 1
+                line = k.start_mark.line + 1
+                if isinstance(k, yaml.ScalarNode) and k.value != "<<":
+                    if str(k.value) in seen:
+                        raise ConfigError(
+                            f"{name}:{line}: {'.'.join(key)}: duplicate key (first at line "
+                            f"{seen[str(k.value)]}); YAML would keep only the last one, so "
+                            "remove or rename one of them")
+                    seen[str(k.value)] = line
+                lines[key] = line
                 walk(v, key)
         elif isinstance(n, yaml.SequenceNode):
             for i, v in enumerate(n.value):
@@ -321,8 +333,7 @@ def _finish(
         extras.setdefault("grid_points", settings.grid_points)
     study = run.get("study")
     if study is not None and (not isinstance(study, str) or not STUDY_NAME.match(study)):
-        raise where.error(at + ("study",), f"expected a name of letters, digits and _.@+- "
-                          f"(at most 128, not starting with one of _.@+-), got {study!r}")
+        raise where.error(at + ("study",), f"expected a name of {STUDY_NAME_RULE}, got {study!r}")
     seed_key = sec.get("seed_key", "seed")
     if seed_key is not None:
         if not isinstance(seed_key, str) or not seed_key.strip("."):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,21 @@ from typing import Any
 
 from protein.config.objectives import Constraint, Objective
 from protein.config.settings import Settings
+from protein.errors import ConfigError
 from protein.space import Space
+
+# Study names become folder names (runs/<study>, reports/<study>): nothing that could leave them.
+STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
+STUDY_NAME_RULE = ("letters, digits and _.@+- (at most 128 characters, starting with a "
+                   "letter or digit)")
+
+
+def check_study_name(name: Any) -> str:
+    """``name`` if it is a valid study name, else a ConfigError that says the rule."""
+    if not isinstance(name, str) or not STUDY_NAME.match(name):
+        raise ConfigError(f"study name {name!r}: expected {STUDY_NAME_RULE}; choose another "
+                          "with --study NAME or the config's study: key")
+    return name
 
 @dataclass(frozen=True)
 class SweepConfig:

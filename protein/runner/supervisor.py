@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from protein.output import mask_url
 from protein.runner.progress import Progress
 from protein.runner.ray import ray_workers
 from protein.runner.spec import RunSpec
@@ -34,7 +35,8 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str 
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "run.json").write_text(json.dumps(
         {"trainer": spec.trainer, "command": spec.command, "pass_mode": spec.pass_mode,
-         "storage": spec.storage, "study": spec.study, "device": spec.device}, indent=2))
+         "storage": mask_url(spec.storage), "study": spec.study, "device": spec.device},
+        indent=2))
     procs: list[Any] = []
     if executor == "ray":
         procs = ray_workers(spec, workers, ray_address, gpus_per_trial)

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from protein.errors import StorageError
+from protein.output import mask_url
 
 DEFAULT_PATH = "protein.db"
 
@@ -29,7 +30,7 @@ def open_storage(url: str | None = None):  # type: ignore[no-untyped-def]
         path = url[len("sqlite:///"):]
     elif "://" in url:
         raise StorageError(
-            f"unsupported storage URL {url!r}; use a file path, sqlite:///path.db or "
+            f"unsupported storage URL {mask_url(url)!r}; use a file path, sqlite:///path.db or "
             "postgresql://user@host/db"
         )
     else:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from protein.errors import StorageError, require
+from protein.output import mask_url, scrub
 from protein.storage.sql import SQLStorage
 
 
@@ -18,13 +19,14 @@ class PostgresStorage(SQLStorage):
     def __init__(self, url: str) -> None:
         psycopg = require("psycopg", "postgres", "a postgresql:// storage")
         self._psycopg = psycopg
-        self.url = url
+        self._dsn = url
+        self.url = mask_url(url)  # what every message and file shows: never the password
         try:
             self.conn = psycopg.connect(url, autocommit=True)
         except psycopg.Error as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise StorageError(f"{_safe(url)}: cannot connect ({first}); check the URL and "
-                               "that the server is running") from None
+            raise StorageError(f"{self.url}: cannot connect ({scrub(first, url)}); check the "
+                               "URL and that the server is running") from None
         self._ensure_schema()
 
     def close(self) -> None:
@@ -35,7 +37,7 @@ class PostgresStorage(SQLStorage):
             cur = self.conn.execute(sql, args)
             return cur.fetchall() if cur.description else []
         except self._psycopg.Error as e:
-            raise StorageError(f"{_safe(self.url)}: {e}") from None
+            raise StorageError(f"{self.url}: {scrub(str(e), self._dsn)}") from None
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
@@ -47,9 +49,9 @@ class PostgresStorage(SQLStorage):
             with self.conn.transaction():
                 yield run
         except self._psycopg.errors.UniqueViolation as e:
-            raise StorageError(f"{_safe(self.url)}: concurrent write conflict ({e})") from None
+            raise StorageError(f"{self.url}: concurrent write conflict ({scrub(str(e), self._dsn)})") from None
         except self._psycopg.Error as e:
-            raise StorageError(f"{_safe(self.url)}: {e}") from None
+            raise StorageError(f"{self.url}: {scrub(str(e), self._dsn)}") from None
 
     @contextmanager
     def ask_lock(self, study: str) -> Iterator[None]:
@@ -60,13 +62,3 @@ class PostgresStorage(SQLStorage):
             yield
         finally:
             self._execute("SELECT pg_advisory_unlock(%s)", (key,))
-
-
-def _safe(url: str) -> str:
-    """The URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        cred, host = rest.rsplit("@", 1)
-        user = cred.split(":", 1)[0]
-        return f"{scheme}://{user}@{host}"
-    return url
