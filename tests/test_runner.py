@@ -200,3 +200,33 @@ def test_bad_invocations_are_one_line_errors(tmp_path):
     assert r.returncode == 2 and "cannot import it" in r.stderr
     r = protein("run", str(cfg), cwd=tmp_path, check=False)
     assert r.returncode == 2 and "exactly one of --trainer" in r.stderr
+
+
+@pytest.mark.slow
+def test_crashes_after_a_success_never_stop_the_sweep_and_a_rerun_goes_on(tmp_path):
+    # a grid whose values succeed 5 times, then exit 1, print no JSON, die, then succeed
+    values = ["a", "b", "c", "d", "e", "exit", "nojson", "kill", "f", "g", "h", "i"]
+    cfg = tmp_path / "grid.yaml"
+    cfg.write_text("method: grid\nmetric: score\ngoal: maximize\nparameters:\n"
+                   f"  v: {{values: [{', '.join(values)}]}}\n")
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent("""\
+        import json, os, signal, sys
+        v = sys.argv[1].split("=", 1)[1]
+        if v == "exit":
+            sys.exit(1)
+        if v == "nojson":
+            print("no result")
+            sys.exit(0)
+        if v == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        print(json.dumps({"score": float(ord(v[0]))}))
+        """))
+    r = protein("run", str(cfg), "--command", f"{sys.executable} {script}", cwd=tmp_path,
+                check=False)
+    ts = Study.load("grid", str(tmp_path / "protein.db")).trials()
+    assert r.returncode == 0, r.stderr
+    assert len(ts) == 12 and sum(t.state is TrialState.FAILED for t in ts) == 3
+    again = protein("run", str(cfg), "--command", f"{sys.executable} {script}", cwd=tmp_path,
+                    check=False)
+    assert again.returncode == 0 and "crashed at start-up" not in again.stderr

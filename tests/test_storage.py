@@ -198,3 +198,64 @@ def test_every_backend_is_a_storage_and_starts_given_params(backend, tmp_path):
     assert s.ask().trial_id == 1  # the optimizer counts the given trial as running
     with pytest.raises(SpaceError, match="trainer.bs"):
         s.start({"trainer.lr": 0.01, "trainer.bs": 33})
+
+
+def _racer(url: str, score: float, rounds: int, barrier, results) -> None:  # noqa: ANN001
+    s = Study.load("race", url)
+    for i in range(rounds):
+        barrier.wait(timeout=60)
+        try:
+            s.tell(i, score)
+            results.put((i, score, "ok"))
+        except TrialError as e:
+            results.put((i, score, "refused" if "refusing to change" in str(e) else str(e)))
+
+
+@pytest.mark.slow
+def test_two_concurrent_tells_of_different_results_one_wins_one_is_refused(storage_url):
+    import multiprocessing as mp
+
+    rounds = 12
+    st = Study.create(CFG, "race", storage_url)
+    for _ in range(rounds):
+        st.ask()
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_racer, args=(storage_url, s, rounds, barrier, results))
+             for s in (1.0, 2.0)]
+    for p in procs:
+        p.start()
+    got = [results.get(timeout=120) for _ in range(2 * rounds)]
+    for p in procs:
+        p.join(timeout=60)
+    for i in range(rounds):
+        mine = sorted(r[2] for r in got if r[0] == i)
+        assert mine == ["ok", "refused"], (i, mine)
+        winner = next(r[1] for r in got if r[0] == i and r[2] == "ok")
+        assert st.trial(i).score == winner
+
+
+def _opener(url: str, barrier, results) -> None:  # noqa: ANN001
+    from protein.storage import open_storage
+
+    barrier.wait(timeout=60)
+    try:
+        open_storage(url).study_names()
+        results.put("ok")
+    except Exception as e:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(e).__name__}: {e}")
+
+
+@pytest.mark.slow
+def test_eight_processes_opening_a_fresh_database_at_once_all_succeed(storage_url):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(8), ctx.Queue()
+    procs = [ctx.Process(target=_opener, args=(storage_url, barrier, results)) for _ in range(8)]
+    for p in procs:
+        p.start()
+    got = [results.get(timeout=120) for _ in range(8)]
+    for p in procs:
+        p.join(timeout=60)
+    assert got == ["ok"] * 8, got

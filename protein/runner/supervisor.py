@@ -63,8 +63,9 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str 
             if crash is not None:
                 _stop(procs)
                 show.done(trials)
-                print(f"protein run: error: {STARTUP_CRASHES} trials in a row crashed at start-up; "
-                      f"stopping the sweep. First traceback (trial {crash.trial_id}):\n"
+                print(f"protein run: error: {STARTUP_CRASHES} trials in a row crashed at start-up "
+                      "before any trial succeeded; stopping the sweep. First traceback "
+                      f"(trial {crash.trial_id}):\n"
                       f"{crash.info.get('traceback') or crash.info.get('failure')}",
                       file=sys.stderr)
                 return 3

@@ -54,7 +54,11 @@ def worker_main(spec_dict: dict[str, Any]) -> None:
 
 
 def startup_crashes(trials: list) -> Any:
-    """The first of the last ``STARTUP_CRASHES`` finished trials if all crashed at start-up."""
+    """The first of the last ``STARTUP_CRASHES`` finished trials if all crashed at start-up
+    and no trial ever succeeded: a command that cannot start at all. Once one trial has
+    finished, the command works, and a crash is that trial's own failure."""
+    if any(t.state.value == "complete" for t in trials):
+        return None
     finished = [t for t in trials if t.state.finished]
     finished.sort(key=lambda t: t.finished_at or 0)
     tail = finished[-STARTUP_CRASHES:]

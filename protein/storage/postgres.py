@@ -12,6 +12,9 @@ from protein.output import mask_url, scrub
 from protein.storage.sql import SQLStorage
 
 
+SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"protein:schema").digest()[:8], "big", signed=True)
+
+
 class PostgresStorage(SQLStorage):
     real = "DOUBLE PRECISION"
     ph = "%s"
@@ -28,6 +31,15 @@ class PostgresStorage(SQLStorage):
             raise StorageError(f"{self.url}: cannot connect ({scrub(first, url)}); check the "
                                "URL and that the server is running") from None
         self._ensure_schema()
+
+    def _ensure_schema(self) -> None:
+        """Create the tables once, even when many workers open a fresh database at once
+        (concurrent CREATE TABLE IF NOT EXISTS races in PostgreSQL's catalog)."""
+        self._execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            super()._ensure_schema()
+        finally:
+            self._execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
     def close(self) -> None:
         self.conn.close()

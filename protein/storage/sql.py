@@ -226,11 +226,15 @@ class SQLStorage(abc.ABC):
                 return t
             merged = {**t.info, **info}
             now = time.time()
-            tx(self._sql("UPDATE trials SET state = ?, score = ?, cost = ?, info = ?, "
-                         "finished_at = ? WHERE study = ? AND trial_id = ? AND state = ?"),
-               (state.value, score, cost, _dumps(merged), now, study, trial_id,
-                TrialState.RUNNING.value))
-            return self.get_trial(study, trial_id, tx)
+            won = tx(self._sql("UPDATE trials SET state = ?, score = ?, cost = ?, info = ?, "
+                               "finished_at = ? WHERE study = ? AND trial_id = ? AND state = ? "
+                               "RETURNING trial_id"),
+                     (state.value, score, cost, _dumps(merged), now, study, trial_id,
+                      TrialState.RUNNING.value))
+            after = self.get_trial(study, trial_id, tx)
+            if not won:  # another writer finished it between our read and our write
+                check_finish(after, state, score, cost)  # the same result is fine; else an error
+            return after
 
     def add_intermediate(self, study: str, trial_id: int, step: float, value: float) -> None:
         value_ok = value if math.isfinite(value) else None  # NaN/inf stored as NULL
