@@ -128,3 +128,20 @@ def test_study_names_cannot_leave_their_folder(tmp_path, name):
                 "--max-trials", "1", cwd=tmp_path, check=False)
     assert r.returncode == 2 and "letters, digits and _.@+-" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.yaml"]
+
+
+def test_shell_mistakes_are_clear_and_create_nothing(tmp_path, study):
+    # a command on a study where there is no database: an error, and no empty protein.db
+    r = protein("ask", "--study", "s", cwd=tmp_path, check=False)
+    assert r.returncode == 2 and "no study database at protein.db" in r.stderr
+    assert not (tmp_path / "protein.db").exists()
+    # a negative number after --score, as a shell user types it
+    t = json.loads(cli("ask", "--study", "s", storage=study).stdout)["trial"]
+    r = cli("tell", "--study", "s", "--trial", str(t), "--score", "-inf", storage=study)
+    assert "recorded as failed" in r.stderr
+    t = json.loads(cli("ask", "--study", "s", storage=study).stdout)["trial"]
+    cli("tell", "--study", "s", "--trial", str(t), "--score", "-1e-3", storage=study)
+    got = json.loads(cli("trials", "--study", "s", storage=study).stdout)
+    assert got[-1]["score"] == -1e-3
+    r = cli("ask", "--study", "s", "--count", "-3", storage=study, check=False)
+    assert r.returncode == 2 and "--count must be >= 1" in r.stderr

@@ -230,3 +230,24 @@ def test_crashes_after_a_success_never_stop_the_sweep_and_a_rerun_goes_on(tmp_pa
     again = protein("run", str(cfg), "--command", f"{sys.executable} {script}", cwd=tmp_path,
                     check=False)
     assert again.returncode == 0 and "crashed at start-up" not in again.stderr
+
+
+@pytest.mark.slow
+def test_a_bool_score_or_a_bad_cost_fails_its_trial_with_the_reason(tmp_path):
+    cfg = tmp_path / "grid.yaml"
+    cfg.write_text("method: grid\nmetric: reward\ngoal: maximize\nparameters:\n"
+                   "  v: {values: [boolean, negative, zero, fine]}\n")
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent("""\
+        import json, sys
+        v = sys.argv[1].split("=", 1)[1]
+        print(json.dumps({"boolean": {"reward": True}, "negative": {"reward": 1.0, "cost": -3},
+                          "zero": {"reward": 1.0, "cost": 0}, "fine": {"reward": 2.0, "cost": 4}}[v]))
+        """))
+    protein("run", str(cfg), "--command", f"{sys.executable} {script}", cwd=tmp_path)
+    ts = {t.params["v"]: t for t in Study.load("grid", str(tmp_path / "protein.db")).trials()}
+    assert ts["boolean"].state is TrialState.FAILED
+    assert "reward is true, not a number" in ts["boolean"].info["failure"]
+    for v in ("negative", "zero"):
+        assert ts[v].state is TrialState.FAILED and "cost must be a number > 0" in ts[v].info["failure"]
+    assert ts["fine"].score == 2.0 and ts["fine"].cost == 4.0

@@ -57,9 +57,35 @@ def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> Non
     print(f"protein: warning: {message}", file=sys.stderr)
 
 
+NUMBER_OPTIONS = ("--score", "--value", "--cost", "--step")
+
+
+def _join_negative_numbers(argv: Sequence[str]) -> list[str]:
+    """``--score -inf`` as ``--score=-inf``: argparse takes ``-inf`` (and ``-1e-3``) for an
+    option, so a number after a number-taking option is joined to it."""
+    out: list[str] = []
+    it = iter(argv)
+    for a in it:
+        if a in NUMBER_OPTIONS:
+            nxt = next(it, None)
+            if nxt is not None and nxt.startswith("-"):
+                try:
+                    float(nxt.split("=", 1)[-1])
+                    out.append(f"{a}={nxt}")
+                    continue
+                except ValueError:
+                    pass
+            out.append(a)
+            if nxt is not None:
+                out.append(nxt)
+            continue
+        out.append(a)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_numbers(sys.argv[1:] if argv is None else argv))
     saved = warnings.showwarning
     with warnings.catch_warnings():
         warnings.simplefilter("always", ProteinWarning)

@@ -40,8 +40,26 @@ def open_study(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return Study.load(sole_study(args.study, args.storage), args.storage)
 
 
+def existing_storage(storage: str | None) -> str:
+    """The storage URL of a command that works on a stored study: a SQLite file that does not
+    exist is an error (opening it would create an empty database where the user looked)."""
+    from pathlib import Path
+
+    from protein.storage import default_url
+
+    url = storage or default_url()
+    if "://" not in url or url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):] if url.startswith("sqlite:///") else url)
+        if not path.exists():
+            raise ProteinError(f"no study database at {path}; create a study with protein init "
+                               "CONFIG (or protein run CONFIG), or give --storage (or "
+                               "$PROTEIN_STORAGE) where your studies are")
+    return url
+
+
 def sole_study(name: str | None, storage: str | None) -> str:
     """``name``, or the storage's only study (printed); several or none is an error."""
+    existing_storage(storage)
     if name is not None:
         return name
     from protein.storage import default_url, open_storage

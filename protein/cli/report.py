@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from protein.cli.common import STORAGE_HELP, emit, sole_study, study_args
+from protein.cli.common import STORAGE_HELP, emit, existing_storage, sole_study, study_args
 from protein.errors import ProteinError
 from protein.output import fmt_value, table
 
@@ -107,7 +107,8 @@ def _compare(args: argparse.Namespace) -> int:
 
     if len(args.studies) < 2:
         raise ProteinError("compare needs at least two study names")
-    rows = [study_stats(Study.load(n, args.storage)) for n in args.studies]
+    storage = existing_storage(args.storage)
+    rows = [study_stats(Study.load(n, storage)) for n in args.studies]
     metrics = {(r["metric"], r["goal"]) for r in rows}
     if len(metrics) > 1:
         print(f"protein compare: warning: the studies optimise different things: {sorted(metrics)}",

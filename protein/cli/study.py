@@ -8,7 +8,7 @@ import shlex
 import sys
 from typing import Any
 
-from protein.cli.common import STORAGE_HELP, emit, open_study, study_args, study_name
+from protein.cli.common import STORAGE_HELP, emit, existing_storage, open_study, study_args, study_name
 from protein.errors import ProteinError
 from protein.output import table, to_json
 from protein.tree import flatten
@@ -259,7 +259,7 @@ def _studies(args: argparse.Namespace) -> int:
     from protein.storage import open_storage
     from protein.study import Study
 
-    backend = open_storage(args.storage)
+    backend = open_storage(existing_storage(args.storage))
     out = []
     for name in backend.study_names():
         s = Study.load(name, backend)

@@ -128,9 +128,15 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
     score = result.get(cfg.metric, result.get("score"))
     cost = result.get("cost")
     unit = "reported"
-    if cost is None or not isinstance(cost, (int, float)) or not cost > 0:
-        cost, unit = max(wall, 1e-3), "wall seconds"
     (d / "result.json").write_text(json.dumps({**result, "wall_seconds": wall}, default=str))
+    bad = _not_a_number(score, "score" if cfg.metric not in result else cfg.metric) \
+        or (cost is not None and _not_a_positive_cost(cost))
+    if bad and not stop_state["stop"]:
+        _tell_failed(study, trial, bad, json.dumps(result, default=str)[:2000], d, startup=False)
+        _close(metrics, tb, wb, "failed")
+        return
+    if cost is None or isinstance(cost, bool) or not cost > 0:
+        cost, unit = max(wall, 1e-3), "wall seconds"
     extra = reported_metrics(result, exclude=(*cfg.metric_names, "score", "cost"))
     note = {"cost_unit": unit}
     if stop_state["stop"]:
@@ -172,6 +178,21 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
                 tb.add_scalar(f"final/{name}", value, step)
     _close(metrics, tb, wb, study.trial(trial.trial_id).state.value,
            study.trial(trial.trial_id), cfg.metric)
+
+
+def _not_a_number(v: Any, name: str) -> str | None:
+    """Why ``v`` cannot be a metric's value (a bool is not a number), or None."""
+    if isinstance(v, bool):
+        return f"{name} is {json.dumps(v)}, not a number; report the metric as a number"
+    return None
+
+
+def _not_a_positive_cost(v: Any) -> str | None:
+    """Why a reported ``cost`` is unusable (it is never silently replaced), or None."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        return (f"cost is {json.dumps(v, default=str)}; a reported cost must be a number > 0 "
+                "(seconds, steps, dollars), or leave it out to use wall seconds")
+    return None
 
 
 def reported_metrics(result: Mapping[str, Any], exclude: tuple[str, ...] = ()) -> dict[str, float]:
