@@ -145,3 +145,30 @@ def test_shell_mistakes_are_clear_and_create_nothing(tmp_path, study):
     assert got[-1]["score"] == -1e-3
     r = cli("ask", "--study", "s", "--count", "-3", storage=study, check=False)
     assert r.returncode == 2 and "--count must be >= 1" in r.stderr
+
+
+@pytest.mark.slow
+def test_the_readme_shell_recipe_passes_any_value_intact(tmp_path):
+    values = ["a b", "it's \"quoted\"", "line1\nline2"]
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text("method: grid\nmetric: loss\ngoal: minimize\nseed_key: null\nparameters:\n"
+                   f"  v: {{values: {json.dumps(values)}}}\n")
+    (tmp_path / "train.py").write_text(
+        "import json, sys\nopen('seen.jsonl', 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "print(len(sys.argv[1]))\n")
+    script = tmp_path / "loop.sh"
+    script.write_text(textwrap.dedent("""\
+        set -euo pipefail
+        "$PY" -m protein init sweep.yaml --study s
+        for i in 1 2 3; do
+          eval "set -- $("$PY" -m protein ask --study s --format flags)"
+          trial=$1; shift
+          loss=$("$PY" train.py "$@" | tail -n 1)
+          "$PY" -m protein tell --study s --trial "$trial" --score "$loss"
+        done
+        """))
+    r = subprocess.run(["bash", str(script)], cwd=tmp_path, capture_output=True, text=True,
+                       env={**os.environ, "PY": sys.executable}, timeout=300)
+    assert r.returncode == 0, r.stderr
+    seen = [json.loads(line) for line in (tmp_path / "seen.jsonl").read_text().splitlines()]
+    assert seen == [[f"--v={v}"] for v in values]

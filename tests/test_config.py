@@ -192,3 +192,12 @@ def test_a_binary_config_file_is_one_clear_error(tmp_path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
     r = protein("check", str(path), check=False)
     assert r.returncode == 2 and "not a text file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_config_file_without_a_metric_says_what_trials_report(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text("goal: maximize\nparameters:\n  x: {distribution: uniform, min: 0, max: 1}\n")
+    with pytest.warns(ProteinWarning, match=r"metric not given; trials report 'score'"):
+        assert load_config(path).metric == "score"
+    r = protein("check", str(path))
+    assert "metric not given" in r.stderr

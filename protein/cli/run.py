@@ -233,7 +233,10 @@ def add_run(sub: Any) -> None:
                    help="sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--trainer", help="python module with train(params, seed, device, report)")
-    what.add_argument("--command", help="program to run per trial; params are passed per --pass")
+    what.add_argument("--command",
+                      help="program to run per trial; params are passed per --pass. It is split "
+                           "like a shell would (shlex) but runs without a shell: no pipes, "
+                           "redirections or FOO=1 prefixes (set variables before protein run)")
     p.add_argument("--pass", dest="pass_mode", choices=["flags", "hydra", "json", "env"],
                    default=None,
                    help="how --command gets the params and the trial seed: flags --a.b=value "

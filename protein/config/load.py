@@ -287,6 +287,10 @@ def _finish(
         metric = sec.get("metric", "score")
         if not isinstance(metric, str) or not metric:
             raise where.error(at + (keys["metric"],), f"expected the metric's name, got {metric!r}")
+        if "metric" not in sec and where.source != "<dict>":
+            warnings.warn(f"{where.source}: {'.'.join(at + (keys['metric'],))} not given; trials "
+                          "report 'score' (set it to the name your trainer reports, e.g. "
+                          "metric: val_loss)", ProteinWarning, stacklevel=4)
         if goal is None and sec.get("metric") is not None:
             goal = infer_goal(metric)
             if goal is None:
