@@ -259,3 +259,38 @@ def test_eight_processes_opening_a_fresh_database_at_once_all_succeed(storage_ur
     for p in procs:
         p.join(timeout=60)
     assert got == ["ok"] * 8, got
+
+
+def test_a_full_disk_fails_the_call_with_disk_full_and_loses_nothing(tmp_path):
+    s = Study.create(CFG, "s", str(tmp_path / "s.db"))
+    for _ in range(3):
+        t = s.ask()
+        s.tell(t, loss(t.params))
+    backend = s.storage.backend
+    pages = backend.conn.execute("PRAGMA page_count").fetchone()[0]
+    backend.conn.execute(f"PRAGMA max_page_count = {pages}")  # as full as a full disk
+    with pytest.raises(StorageError, match="the disk is full") as e:
+        for _ in range(200):
+            s.ask()
+    assert "rollback" not in str(e.value)
+    backend.conn.execute("PRAGMA max_page_count = 1073741823")
+    again = Study.load("s", str(tmp_path / "s.db"))
+    assert [t.state for t in again.trials()][:3] == [TrialState.COMPLETE] * 3
+
+
+def test_unusable_storage_and_report_paths_are_one_line_errors(tmp_path):
+    from _cli import protein
+
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("metric: loss\ngoal: minimize\nparameters:\n"
+                   "  x: {distribution: uniform, min: 0, max: 1}\n")
+    r = protein("init", str(cfg), "--storage", "/dev/null", cwd=tmp_path, check=False)
+    assert r.returncode == 2 and "not a regular file" in r.stderr
+    protein("init", str(cfg), cwd=tmp_path)
+    s = Study.load("s", str(tmp_path / "protein.db"))
+    s.tell(s.ask(), 0.5)
+    (tmp_path / "afile").write_text("x")
+    for out, says in (("afile", "a file of that name exists"),
+                      ("/proc/no/report", "cannot write the report")):
+        r = protein("report", "--out", out, "--no-plots", cwd=tmp_path, check=False)
+        assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr

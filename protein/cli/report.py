@@ -26,7 +26,16 @@ def _report(args: argparse.Namespace) -> int:
 
         check_study_name(study.name)  # the default folder is reports/<study>
     out = Path(args.out or Path("reports") / study.name)
-    files = write_report(study, out, top_k=args.top_k, runs_dir=args.runs, plots=not args.no_plots)
+    if out.exists() and not out.is_dir():
+        raise ProteinError(f"--out {out}: a file of that name exists; give a folder for the "
+                           "report's files")
+    try:
+        files = write_report(study, out, top_k=args.top_k, runs_dir=args.runs,
+                             plots=not args.no_plots)
+    except OSError as e:
+        raise ProteinError(f"--out {out}: cannot write the report ({e.strerror}"
+                           f"{': ' + e.filename if e.filename else ''}); give a writable folder"
+                           + (" and free some space" if e.errno == 28 else "")) from None
     if args.wandb_project:
         from protein.integrations.wandb import WandbCallback
 

@@ -37,6 +37,9 @@ class SQLiteStorage(SQLStorage):
         self.url = f"sqlite:///{self.path}"
         if self.path.parent and not self.path.parent.exists():
             raise StorageError(f"{self.path}: directory {self.path.parent} does not exist")
+        if self.path.exists() and not self.path.is_file():
+            raise StorageError(f"{self.path}: not a regular file; give the path of a .db file "
+                               "(a new one is created)")
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S,
                                         isolation_level=None, check_same_thread=False)
@@ -67,15 +70,29 @@ class SQLiteStorage(SQLStorage):
             yield lambda sql, args=(): self.conn.execute(sql, args).fetchall()
             self.conn.execute("COMMIT")
         except sqlite3.Error as e:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise _storage_error(self.path, e) from None
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already (it does on a full disk):
+        the error that caused it is the one to report."""
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     @contextmanager
     def ask_lock(self, study: str) -> Iterator[None]:
-        with open(self._lock_file, "a+") as f:
+        try:
+            f = open(self._lock_file, "a+")  # noqa: SIM115 - held for the with block below
+        except OSError as e:
+            raise StorageError(f"{self._lock_file}: cannot open the ask lock ({e.strerror}); "
+                               "the study's folder must be writable") from None
+        with f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 yield
