@@ -81,7 +81,8 @@ class Space:
     def _activation_order(self) -> list[int]:
         """Column indices with every parent before its children (raises on cycles)."""
         names = list(self.dists)
-        done: list[str] = []
+        column = {n: j for j, n in enumerate(names)}
+        done: dict[str, None] = {}  # insertion-ordered, O(1) membership
         visiting: set[str] = set()
 
         def visit(n: str) -> None:
@@ -93,11 +94,11 @@ class Space:
             for c in self.conditions.get(n, ()):
                 visit(c.parent)
             visiting.discard(n)
-            done.append(n)
+            done[n] = None
 
         for n in names:
             visit(n)
-        return [names.index(n) for n in done]
+        return [column[n] for n in done]
 
     # ------------------------------------------------------------------ shape
     @property
