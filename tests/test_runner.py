@@ -251,3 +251,41 @@ def test_a_bool_score_or_a_bad_cost_fails_its_trial_with_the_reason(tmp_path):
     for v in ("negative", "zero"):
         assert ts[v].state is TrialState.FAILED and "cost must be a number > 0" in ts[v].info["failure"]
     assert ts["fine"].score == 2.0 and ts["fine"].cost == 4.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purpose
+    try:
+        return "Z" not in open(f"/proc/{pid}/stat").read().split(")")[1].split()[0]
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_leaves_no_orphans_and_a_second_run_beside_a_live_one_is_refused(tmp_path):
+    cfg = write_config(tmp_path, n=4, method="random")
+    script = tmp_path / "sleeper.py"
+    script.write_text("import os, time\nopen(f'pid_{os.getpid()}', 'w').close()\ntime.sleep(300)\n")
+    cmd = [sys.executable, "-m", "protein", "run", str(cfg), "--command",
+           f"{sys.executable} {script}", "--workers", "2"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    sup = subprocess.Popen(cmd, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    deadline = time.time() + 120
+    while len(list(tmp_path.glob("pid_*"))) < 2 and time.time() < deadline:
+        time.sleep(0.5)
+    pids = [int(p.name[4:]) for p in tmp_path.glob("pid_*")]
+    assert len(pids) == 2
+    # a second run of the same study beside the live one is refused
+    r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "live workers" in r.stderr
+    os.kill(sup.pid, signal.SIGKILL)  # the supervisor dies without a word
+    sup.wait()
+    deadline = time.time() + 30
+    while any(_pid_alive(p) for p in pids) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not any(_pid_alive(p) for p in pids), "training commands outlived their sweep"

@@ -129,7 +129,8 @@ def run_command(spec: RunSpec, cfg: Any, trial_id: int, seed: int, nested: dict,
     err_log = open(d / "stderr.log", "w")
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err_log, text=True,
-                                env=env, start_new_session=True)
+                                env=env, start_new_session=True,
+                                preexec_fn=lambda: die_with_parent(signal.SIGKILL))
     except OSError as e:
         raise Failure(f"cannot start {argv[0]!r}: {e.strerror}", startup=True) from None
     CHILD["proc"] = proc
@@ -204,6 +205,20 @@ def json_line(line: str) -> dict | None:
     except json.JSONDecodeError:
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def die_with_parent(sig: int) -> None:
+    """Ask Linux to send this process ``sig`` when its parent dies (``PR_SET_PDEATHSIG``):
+    a worker killed by SIGKILL takes its training command with it, and a supervisor killed
+    so takes its workers. Elsewhere it does nothing (the lease then expires the trial)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def kill(proc: subprocess.Popen) -> None:

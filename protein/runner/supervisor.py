@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from protein.errors import ProteinError
 from protein.output import mask_url
 from protein.runner.progress import Progress
 from protein.runner.ray import ray_workers
@@ -31,6 +32,12 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str 
     from protein.study import Study
 
     study = Study.load(spec.study, spec.storage)
+    live = live_workers(study.trials())
+    if live:
+        raise ProteinError(
+            f"study {spec.study!r} has trials running in live workers on this machine (pids "
+            f"{', '.join(map(str, live))}): another protein run is still going. Let it finish, "
+            f"or stop it (kill {' '.join(map(str, live))}) and run this again to resume")
     run_dir = Path(spec.out_dir) / spec.study
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "run.json").write_text(json.dumps(
@@ -125,3 +132,31 @@ def _gpu_count() -> int:
         return torch.cuda.device_count() if torch.cuda.is_available() else 0
     except Exception:  # noqa: BLE001
         return 0
+
+
+def live_workers(trials: list) -> list[int]:
+    """Pids of this machine's live processes that hold a running trial (``host:pid`` workers)."""
+    import os
+    import socket
+
+    host = socket.gethostname()
+    pids = set()
+    for t in trials:
+        if t.state.value != "running" or not t.worker:
+            continue
+        h, _, pid = t.worker.rpartition(":")
+        if h == host and pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            pids.add(int(pid))
+    return sorted(pids)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from protein.errors import TrialError
-from protein.runner.execute import CHILD, Failure, kill, run_command, run_trainer
+from protein.runner.execute import CHILD, Failure, die_with_parent, kill, run_command, run_trainer
 from protein.runner.spec import RunSpec, trial_dir
 
 STARTUP_CRASHES = 3
@@ -34,6 +34,7 @@ def worker_main(spec_dict: dict[str, Any]) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides
         signal.signal(signal.SIGTERM, on_term)
+        die_with_parent(signal.SIGTERM)  # a killed supervisor stops its workers (and commands)
     spec = RunSpec(**spec_dict)
     os.environ.update(spec.env)
     import torch
