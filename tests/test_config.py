@@ -201,3 +201,11 @@ def test_a_config_file_without_a_metric_says_what_trials_report(tmp_path):
         assert load_config(path).metric == "score"
     r = protein("check", str(path))
     assert "metric not given" in r.stderr
+
+
+def test_ini_errors_point_at_the_parameter_section(tmp_path):
+    path = tmp_path / "sweep.ini"
+    path.write_text("[sweep]\nmethod = protein\nmetric = score\ngoal = maximize\n\n"
+                    "[sweep.train.learning_rate]\ndistribution = log_normal\nmin = 1e-5\nmax = abc\n")
+    with pytest.raises(ConfigError, match=r"sweep.ini:6: sweep.train.learning_rate: log_normal"):
+        load_config(path)

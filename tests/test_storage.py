@@ -294,3 +294,24 @@ def test_unusable_storage_and_report_paths_are_one_line_errors(tmp_path):
                       ("/proc/no/report", "cannot write the report")):
         r = protein("report", "--out", out, "--no-plots", cwd=tmp_path, check=False)
         assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("column,value,says", [
+    ("params", "{not json", "trial 0: the stored row is damaged"),
+    ("state", "bogus", "trial 0: the stored row is damaged"),
+    ("info", "[1, 2]", "trial 0: the stored row is damaged"),
+    ("score", "'high'", "trial 0: the stored row is damaged"),
+])
+def test_a_hand_edited_row_is_a_clear_error_not_a_traceback(tmp_path, column, value, says):
+    import sqlite3
+
+    from _cli import protein
+
+    db = tmp_path / "s.db"
+    s = Study.create(CFG, "s", str(db))
+    s.tell(s.ask(), 1.0)
+    with sqlite3.connect(db) as conn:
+        v = value if column == "score" else f"'{value}'"
+        conn.execute(f"UPDATE trials SET {column} = {v} WHERE trial_id = 0")
+    r = protein("trials", "--storage", str(db), check=False)
+    assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr

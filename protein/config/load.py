@@ -88,11 +88,17 @@ class _Where:
 
     def error(self, path: tuple[str, ...] | str, message: str) -> ConfigError:
         keys = tuple(path.split(".")) if isinstance(path, str) else path
+        # a dotted parameter name is one key in YAML ("trainer.lr") but nested sections in
+        # INI ([sweep.trainer.lr]): look the line up both ways, the longest match first
+        split = tuple(part for k in keys for part in str(k).split("."))
         line = None
-        for n in range(len(keys), 0, -1):
-            line = self.lines.get(keys[:n])
-            if line is not None:
-                break
+        for path_ in (keys, split):
+            for n in range(len(path_), 0, -1):
+                found = self.lines.get(path_[:n])
+                if found is not None and (line is None or n > line[0]):
+                    line = (n, found)
+                    break
+        line = None if line is None else line[1]
         loc = self.source if line is None else f"{self.source}:{line}"
         dotted = ".".join(keys)
         return ConfigError(f"{loc}: {dotted}: {message}" if dotted else f"{loc}: {message}")

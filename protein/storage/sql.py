@@ -156,7 +156,16 @@ class SQLStorage(abc.ABC):
             hint = f"; studies here: {', '.join(names)}" if names else "; create it with protein init"
             raise StorageError(f"no study {name!r} in {self.url}{hint}")
         n, cfg, seed, lease, on_exp, created = rows[0]
-        return StudyRecord(n, json.loads(cfg), int(seed), float(lease), on_exp, float(created))
+        try:
+            config = json.loads(cfg)
+            if not isinstance(config, dict):
+                raise ValueError("the config must be a JSON object")
+            return StudyRecord(n, config, int(seed), float(lease), on_exp, float(created))
+        except (ValueError, TypeError) as e:
+            raise StorageError(
+                f"{self.url}: study {name!r}: the stored study row is damaged ({e}); it was "
+                "changed outside Protein: restore it from a backup, or protein init --force "
+                "with the sweep's config") from None
 
     def study_names(self) -> list[str]:
         return [r[0] for r in self._execute("SELECT name FROM studies ORDER BY created_at")]
@@ -173,10 +182,19 @@ class SQLStorage(abc.ABC):
 
     def _trial(self, row: tuple, inter: tuple = ()) -> Trial:
         tid, state, params, score, cost, info, worker, created, finished, hb = row
-        return Trial(int(tid), json.loads(params), TrialState(state),
-                     None if score is None else float(score),
-                     None if cost is None else float(cost), json.loads(info), inter, worker,
-                     created, finished, hb)
+        try:
+            p, i = json.loads(params), json.loads(info)
+            if not isinstance(p, dict) or not isinstance(i, dict):
+                raise ValueError("params and info must be JSON objects")
+            return Trial(int(tid), p, TrialState(state), None if score is None else float(score),
+                         None if cost is None else float(cost), i, inter, worker,
+                         None if created is None else float(created),
+                         None if finished is None else float(finished),
+                         None if hb is None else float(hb))
+        except (ValueError, TypeError) as e:
+            raise StorageError(
+                f"{self.url}: trial {tid}: the stored row is damaged ({e}); it was changed "
+                "outside Protein: restore it from a backup, or delete that trial's row") from None
 
     def trials(self, study: str) -> list[Trial]:
         rows = self._execute(self._sql(f"SELECT {self._COLS} FROM trials WHERE study = ? "
