@@ -289,3 +289,36 @@ def test_a_killed_sweep_leaves_no_orphans_and_a_second_run_beside_a_live_one_is_
     while any(_pid_alive(p) for p in pids) and time.time() < deadline:
         time.sleep(0.5)
     assert not any(_pid_alive(p) for p in pids), "training commands outlived their sweep"
+
+
+def test_unwritable_run_folders_fail_clearly_and_lose_no_trial(tmp_path):
+    import errno
+
+    from protein.runner.spec import RunSpec
+    from protein.runner.worker import worker_main, write_failure
+
+    cfg = write_config(tmp_path, n=2, method="random")
+    r = protein("run", str(cfg), "--command", "true", "--out", "/proc/protein-runs",
+                cwd=tmp_path, check=False)
+    assert r.returncode == 2 and "--out /proc/protein-runs: cannot write" in r.stderr
+    assert "Traceback" not in r.stderr
+    # a worker whose trial folder cannot be written fails that trial and stops, saying why
+    db = str(tmp_path / "w.db")
+    Study.create(cfg, "w", db)
+    spec = RunSpec(study="w", storage=db, command="true", out_dir="/proc/protein-runs",
+                   max_trials=1)
+    from protein.runner.execute import die_with_parent
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:  # the worker loop, in this process: its signal set-up is undone below
+        with pytest.raises(SystemExit) as e:
+            worker_main(spec.__dict__ | {"stop": {}, "env": {}})
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+        die_with_parent(0)
+    assert e.value.code == 1
+    t = Study.load("w", db).trial(0)
+    assert t.state is TrialState.FAILED and "cannot write under /proc/protein-runs" in t.info["failure"]
+    full = write_failure(OSError(errno.ENOSPC, "No space left on device", "runs/x"), "runs")
+    assert "the disk is full" in full

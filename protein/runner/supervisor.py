@@ -21,7 +21,7 @@ from protein.output import mask_url
 from protein.runner.progress import Progress
 from protein.runner.ray import ray_workers
 from protein.runner.spec import RunSpec
-from protein.runner.worker import STARTUP_CRASHES, startup_crashes, worker_main
+from protein.runner.worker import STARTUP_CRASHES, startup_crashes, worker_main, write_failure
 
 HEARTBEAT_S = 20.0
 
@@ -39,11 +39,14 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str 
             f"{', '.join(map(str, live))}): another protein run is still going. Let it finish, "
             f"or stop it (kill {' '.join(map(str, live))}) and run this again to resume")
     run_dir = Path(spec.out_dir) / spec.study
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "run.json").write_text(json.dumps(
-        {"trainer": spec.trainer, "command": spec.command, "pass_mode": spec.pass_mode,
-         "storage": mask_url(spec.storage), "study": spec.study, "device": spec.device},
-        indent=2))
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "run.json").write_text(json.dumps(
+            {"trainer": spec.trainer, "command": spec.command, "pass_mode": spec.pass_mode,
+             "storage": mask_url(spec.storage), "study": spec.study, "device": spec.device},
+            indent=2))
+    except OSError as e:
+        raise ProteinError(f"--out {spec.out_dir}: {write_failure(e, spec.out_dir)}") from None
     procs: list[Any] = []
     if executor == "ray":
         procs = ray_workers(spec, workers, ray_address, gpus_per_trial)

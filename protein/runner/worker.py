@@ -8,6 +8,7 @@ import json
 import math
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from protein.errors import TrialError
+from protein.errors import ProteinError, TrialError
 from protein.runner.execute import CHILD, Failure, die_with_parent, kill, run_command, run_trainer
 from protein.runner.spec import RunSpec, trial_dir
 
@@ -51,7 +52,27 @@ def worker_main(spec_dict: dict[str, Any]) -> None:
         trial = study.ask(worker=name, max_trials=spec.max_trials, retry_stale=True)
         if trial is None:
             return
-        run_trial(study, trial, spec)
+        try:
+            run_trial(study, trial, spec)
+        except OSError as e:  # the trial's files cannot be written: a full disk, a lost mount
+            why = write_failure(e, spec.out_dir)
+            try:
+                study.tell(trial, failed=True, reason=why)
+            except ProteinError:
+                pass  # the storage is on the same full disk: the lease expires the trial
+            print(f"protein run: error: worker {name}: {why}; this worker stops",
+                  file=sys.stderr)
+            sys.exit(1)
+
+
+def write_failure(e: OSError, where: str) -> str:
+    """One line for a failed write under ``where``, saying "the disk is full" when it is."""
+    import errno
+
+    full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+    return (f"cannot write under {where} ({e.strerror}"
+            f"{': ' + str(e.filename) if e.filename else ''})"
+            + ("; the disk is full: free space and run again to resume" if full else ""))
 
 
 def startup_crashes(trials: list) -> Any:
