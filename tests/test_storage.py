@@ -302,16 +302,15 @@ def test_unusable_storage_and_report_paths_are_one_line_errors(tmp_path):
     ("info", "[1, 2]", "trial 0: the stored row is damaged"),
     ("score", "'high'", "trial 0: the stored row is damaged"),
 ])
-def test_a_hand_edited_row_is_a_clear_error_not_a_traceback(tmp_path, column, value, says):
-    import sqlite3
-
+def test_a_hand_edited_row_is_a_clear_error_not_a_traceback(storage_url, column, value, says):
     from _cli import protein
 
-    db = tmp_path / "s.db"
-    s = Study.create(CFG, "s", str(db))
+    s = Study.create(CFG, "s", storage_url)
     s.tell(s.ask(), 1.0)
-    with sqlite3.connect(db) as conn:
-        v = value if column == "score" else f"'{value}'"
-        conn.execute(f"UPDATE trials SET {column} = {v} WHERE trial_id = 0")
-    r = protein("trials", "--storage", str(db), check=False)
+    backend = s.storage.backend
+    if column == "score" and "postgresql" in storage_url:  # a typed column: damage it otherwise
+        column, value = "params", "[]"
+    v = value if column == "score" else "'" + value.replace("'", "''") + "'"
+    backend._execute(f"UPDATE trials SET {column} = {v} WHERE trial_id = 0")
+    r = protein("trials", "--storage", storage_url, check=False)
     assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr
