@@ -172,3 +172,27 @@ def test_the_readme_shell_recipe_passes_any_value_intact(tmp_path):
     assert r.returncode == 0, r.stderr
     seen = [json.loads(line) for line in (tmp_path / "seen.jsonl").read_text().splitlines()]
     assert seen == [[f"--v={v}"] for v in values]
+
+
+def test_shell_commands_on_a_random_study_import_nothing_heavy(tmp_path):
+    # tell, progress, trials, best and a random-method ask: no torch, BoTorch, SciPy or
+    # matplotlib on their paths, so each call answers at once
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text("method: random\nmetric: loss\ngoal: minimize\nparameters:\n"
+                   "  x: {distribution: uniform, min: 0, max: 1}\n")
+    protein("init", str(cfg), "--storage", str(tmp_path / "r.db"), cwd=tmp_path)
+    code = textwrap.dedent("""\
+        import contextlib, io, sys
+        from protein.cli import main
+        db = sys.argv[1]
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            for args in (["ask"], ["progress", "--trial", "0", "--step", "1", "--value", "0.5"],
+                         ["tell", "--trial", "0", "--score", "0.5"], ["trials"], ["best"]):
+                assert main([*args, "--storage", db]) == 0, args
+        heavy = [m for m in ("torch", "botorch", "gpytorch", "scipy", "matplotlib") if m in sys.modules]
+        print(heavy)
+        """)
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r.db")], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

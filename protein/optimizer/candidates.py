@@ -6,11 +6,12 @@ Notation: ``d`` dimensions; every returned array is ``(m, d)`` in [0, 1] (not sn
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import qmc
 
 
 def sobol(d: int, n: int, seed: int | np.random.Generator, skip: int = 0) -> np.ndarray:
     """Points ``skip .. skip+n-1`` of a scrambled Sobol sequence seeded by ``seed``."""
+    from scipy.stats import qmc  # imported here: the random method and the CLI need no SciPy
+
     eng = qmc.Sobol(d, scramble=True, seed=seed)
     if skip:
         eng.fast_forward(skip)
