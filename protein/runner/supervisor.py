@@ -142,24 +142,14 @@ def live_workers(trials: list) -> list[int]:
     import os
     import socket
 
+    from protein.storage.sql import pid_alive
+
     host = socket.gethostname()
     pids = set()
     for t in trials:
         if t.state.value != "running" or not t.worker:
             continue
         h, _, pid = t.worker.rpartition(":")
-        if h == host and pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+        if h == host and pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
             pids.add(int(pid))
     return sorted(pids)
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

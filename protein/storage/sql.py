@@ -290,7 +290,7 @@ class SQLStorage(abc.ABC):
             dead = False
             if t.worker and ":" in t.worker:
                 h, _, pid = t.worker.rpartition(":")
-                if h == host and pid.isdigit() and not _alive(int(pid)):
+                if h == host and pid.isdigit() and not pid_alive(int(pid)):
                     dead = True
             if dead or (t.heartbeat_at is not None and now - t.heartbeat_at > lease_s):
                 stale.append(t)
@@ -319,7 +319,8 @@ class SQLStorage(abc.ABC):
         return BoundStorage(self, study)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine with that pid is alive (ours or not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
