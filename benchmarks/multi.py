@@ -101,15 +101,11 @@ def run_optuna(kind: str, budget: int, seed: int) -> list[dict]:
 
 
 def protein_hash() -> str:
-    """The single-objective source hash extended by the multi-objective modules."""
-    import hashlib
-
+    """The optimizer's source hash (``benchmarks.run.source_hash`` covers the multi-objective
+    step and the objectives too, in protein/optimizer/ and protein/config/)."""
     from benchmarks.run import source_hash
 
-    h = hashlib.sha256(source_hash().encode())
-    for m in ("multi", "objectives"):
-        h.update((ROOT.parent / "protein" / f"{m}.py").read_bytes())
-    return h.hexdigest()[:10]
+    return source_hash()
 
 
 TAG: str | None = None  # set by --summarise-only when no runs of this source are stored
