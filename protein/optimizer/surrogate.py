@@ -208,16 +208,3 @@ class GP:
             tA = _codes(torch.as_tensor(A, dtype=DTYPE, device=self.device), self.cat)
             tB = _codes(torch.as_tensor(B, dtype=DTYPE, device=self.device), self.cat)
             return self.kernel(tA, tB).to_dense().cpu().numpy()
-
-    def lengthscales(self) -> np.ndarray:
-        """Shape (d,): the fitted lengthscale of each ordered column (unit-cube units); NaN
-        for unordered categorical columns."""
-        d = self.X.shape[-1]
-        out = np.full(d, np.nan)
-        parts = getattr(self.kernel, "kernels", None) or [self.kernel]
-        for k in parts:
-            if k.__class__.__name__ == "Hamming":
-                continue
-            cols = k.active_dims.tolist() if k.active_dims is not None else list(range(d))
-            out[cols] = k.lengthscale.detach().cpu().numpy().reshape(-1)
-        return out
