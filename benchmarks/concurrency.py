@@ -60,7 +60,7 @@ def prefill(url: str, name: str, n: int) -> None:
         return
     backend = open_storage(url)
     params = [s.params for s in __import__("protein.optimizer.baselines", fromlist=["x"]).suggest_baseline(
-        "random", study.space, [], settings=study.config.settings, seed=1, n=n)]
+        "random", study.space, 0, settings=study.config.settings, seed=1, n=n)]
     now = time.time()
     rows = [(name, i, "complete", _dumps(p), float(p["lr"]), 1.0, _dumps({"reason": "random"}),
              "prefill", now, now, now) for i, p in enumerate(params)]

@@ -7,6 +7,7 @@ Storage backends (memory, SQLite, PostgreSQL) share the ``Storage`` interface.
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -16,6 +17,7 @@ import numpy as np
 
 from protein.config import SweepConfig, load_config
 from protein.errors import SearchExhausted, TrialError
+from protein.storage.base import AskAnswer, AskRequest
 from protein.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -86,7 +88,8 @@ class Study:
 
     # -------------------------------------------------------------- ask / tell
     def ask(self, n: int | None = None, worker: str | None = None,
-            max_trials: int | None = None, retry_stale: bool = False) -> Any:
+            max_trials: int | None = None, retry_stale: bool = False,
+            lease_s: float | None = None) -> Any:
         """Create ``n`` running trials (one Trial when ``n`` is None, else a list).
 
         ``worker`` is stored with each trial (default ``host:pid``), so a study can tell
@@ -95,46 +98,111 @@ class Study:
         a shorter list comes back. With ``retry_stale``, trials of dead workers are handed
         out again first (at most ``MAX_RETRIES`` times each), whatever the study's
         ``on_expire``: this is how ``protein run`` resumes an interrupted sweep.
-        """
-        from protein.optimizer import suggest_config
-        from protein.storage.sql import worker_name
+        ``lease_s`` gives these trials their own lease instead of the study's.
 
-        if self.config.method == "protein":
+        With the ``protein`` method, asks that arrive while another is being computed are
+        queued, and the next holder of the ask lock answers all of them from one model fit
+        (a batch, each point aware of the others), so many workers asking at once wait for
+        one fit rather than one each.
+        """
+        from protein.storage.sql import gone, worker_name
+
+        count = 1 if n is None else n
+        worker = worker or worker_name()
+        if self.config.method != "protein":
+            with self.storage.lock():
+                request = AskRequest(-1, worker, worker, count, max_trials, retry_stale, lease_s)
+                answer = self._serve([request])[request.request_id]
+            made = [self.storage.get_trial(i) for i in answer.trial_ids]
+        else:
             # the heavy imports happen here, before the lock, not while holding it
             import protein.optimizer.multi
             import protein.optimizer.single
             import protein.optimizer.surrogate  # noqa: F401
-        count = 1 if n is None else n
-        worker = worker or worker_name()
-        made: list[Trial] = []
-        with self.storage.lock():
-            if self.lease_s is not None:
-                retry = retry_stale or self.on_expire == "retry"
-                stale = self.storage.expire(self.lease_s, "retry" if retry else self.on_expire)
-                for t in stale:
-                    if int(t.info.get("retries", 0)) >= MAX_RETRIES:
-                        self.storage.finish_trial(t.trial_id, TrialState.FAILED, None, None, {
-                            "failure": f"expired: its worker died {MAX_RETRIES + 1} times"})
-                    elif retry and len(made) < count:
-                        made.append(self.storage.reassign(t.trial_id, worker))
-            history = self.storage.trials()
-            room = count - len(made)
-            if max_trials is not None:
-                used = sum(1 for t in history if not _lost(t))
-                room = min(room, max(0, max_trials - used))
-            if room > 0:
-                try:
-                    suggestions = suggest_config(self.config, history, seed=self.seed, n=room)
-                except SearchExhausted as e:
-                    suggestions, self.exhausted = [], str(e)
-                if 0 < len(suggestions) < room:
-                    self.exhausted = (f"the search space ran out after {len(suggestions)} more "
-                                      "trial(s): every point has been run or is running")
-                made += [self.storage.create_trial(s.params, dict(s.info), worker)
-                         for s in suggestions]
+
+            request = self.storage.enqueue(worker_name(), worker, count, max_trials, retry_stale,
+                                           lease_s)
+            try:
+                with self.storage.lock():
+                    answer = self.storage.answer_of(request.request_id)
+                    if answer is None:  # nobody served it while we waited: serve every waiter
+                        waiting = [r for r in self.storage.waiting()
+                                   if r.request_id == request.request_id or not gone(r.requester)]
+                        answers = self._serve(waiting)
+                        for r in waiting:
+                            if r.request_id != request.request_id:
+                                self.storage.answer(r.request_id, answers[r.request_id])
+                        answer = answers[request.request_id]
+                    # inside the lock: the next holder must not serve this request again
+                    self.storage.withdraw(request.request_id)
+            except BaseException:
+                self.storage.withdraw(request.request_id)
+                raise
+            known = {t.trial_id: t for t in self.storage.trials()}
+            made = [known.get(i) or self.storage.get_trial(i) for i in answer.trial_ids]
+        self.exhausted = answer.exhausted
         if n is None:
             return made[0] if made else None
         return made
+
+    def _serve(self, requests: list[AskRequest]) -> dict[int, AskAnswer]:
+        """Trials for each request (under the ask lock): stale trials handed out again first
+        where wanted, then new suggestions, all of them from one call of the optimizer."""
+        from protein.optimizer import suggest_config
+        from protein.optimizer.baselines import suggest_baseline
+        from protein.storage.rules import expired
+
+        given: dict[int, list[int]] = {r.request_id: [] for r in requests}
+        if self.lease_s is not None:
+            retry = self.on_expire == "retry" or any(r.retry_stale for r in requests)
+            takers = [r for r in requests if r.retry_stale or self.on_expire == "retry"]
+            for t in self.storage.expire(self.lease_s, "retry" if retry else self.on_expire):
+                if int(t.info.get("retries", 0)) >= MAX_RETRIES:
+                    self.storage.finish_trial(t.trial_id, TrialState.FAILED, None, None, {
+                        "failure": f"expired: its worker died {MAX_RETRIES + 1} times"})
+                    continue
+                r = next((r for r in takers if len(given[r.request_id]) < r.count), None)
+                if r is not None:
+                    given[r.request_id].append(self.storage.reassign(t.trial_id, r.worker).trial_id)
+
+        protein = self.config.method == "protein"
+        if protein or any(r.max_trials is not None for r in requests):
+            history = self.storage.trials()
+            k, used = len(history), sum(1 for t in history if not expired(t))
+        else:  # random, sobol and grid need only the count of trials so far
+            history, k = [], self.storage.count()
+            used = k
+        rooms: dict[int, int] = {}
+        for r in requests:
+            room = r.count - len(given[r.request_id])
+            if r.max_trials is not None:
+                room = min(room, max(0, r.max_trials - used))
+            rooms[r.request_id] = room
+            used += room
+        total = sum(rooms.values())
+        exhausted = None
+        suggestions: list = []
+        if total > 0:
+            try:
+                suggestions = (suggest_config(self.config, history, seed=self.seed, n=total)
+                               if protein else
+                               suggest_baseline(self.config.method, self.space, k,
+                                                settings=self.config.settings, seed=self.seed,
+                                                n=total))
+            except SearchExhausted as e:
+                exhausted = str(e)
+            if 0 < len(suggestions) < total:
+                exhausted = (f"the search space ran out after {len(suggestions)} more "
+                             "trial(s): every point has been run or is running")
+        it = iter(suggestions)
+        out: dict[int, AskAnswer] = {}
+        for r in requests:
+            for s in itertools.islice(it, rooms[r.request_id]):
+                given[r.request_id].append(
+                    self.storage.create_trial(s.params, dict(s.info), r.worker, r.lease_s).trial_id)
+            short = len(given[r.request_id]) < r.count
+            out[r.request_id] = AskAnswer(tuple(given[r.request_id]), exhausted if short else None)
+        return out
 
     def start(self, params: Mapping[str, Any], *, worker: str | None = None,
               reason: str = "given") -> Trial:
@@ -239,11 +307,6 @@ class Study:
 
 
 MAX_RETRIES = 2
-
-
-def _lost(t: Trial) -> bool:
-    """A trial lost to its worker dying: it does not use up a slot of ``max_trials``."""
-    return t.state is TrialState.FAILED and str(t.info.get("failure", "")).startswith("expired")
 
 
 def _validate_tell(

@@ -28,6 +28,7 @@ class Trial:
     units and direction; ``cost`` is > 0 (seconds, dollars, steps: the user's choice);
     ``info`` says why the params were chosen (``reason``, predictions) and, for failures,
     ``failure``; ``intermediate`` holds ``(step, value)`` pairs reported while running.
+    ``lease_s`` is this trial's own lease (``protein ask --lease``), else the study's.
     """
 
     trial_id: int
@@ -41,6 +42,7 @@ class Trial:
     created_at: float | None = None
     finished_at: float | None = None
     heartbeat_at: float | None = None
+    lease_s: float | None = None  # seconds without a heartbeat before it expires; None: the study's
 
     @property
     def is_complete(self) -> bool:

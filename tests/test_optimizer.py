@@ -229,8 +229,8 @@ def test_conditional_parameters_are_absent_when_inactive():
 @pytest.mark.parametrize("method", ["random", "sobol"])
 def test_random_and_sobol_are_deterministic_per_index(method):
     cfg = load_config({**SPACE_CFG, "method": method})
-    a = suggest_baseline(method, cfg.space, [], settings=cfg.settings, seed=0, n=5)
-    b = suggest_baseline(method, cfg.space, [], settings=cfg.settings, seed=0, n=5)
+    a = suggest_baseline(method, cfg.space, 0, settings=cfg.settings, seed=0, n=5)
+    b = suggest_baseline(method, cfg.space, 0, settings=cfg.settings, seed=0, n=5)
     assert [s.params for s in a] == [s.params for s in b]
     assert len({tuple(sorted(s.params.items())) for s in a}) == 5
 
@@ -244,7 +244,7 @@ def test_grid_enumerates_every_point_once_then_stops():
     # the end of the grid ends the sweep: no trial, and the reason
     assert study.ask() is None and "all 6 grid points" in study.exhausted
     with pytest.raises(GridExhausted, match="all 6 grid points"):
-        suggest_baseline("grid", study.space, study.trials(),
+        suggest_baseline("grid", study.space, len(study.trials()),
                        settings=study.config.settings, seed=0)
     c = load_config({"goal": "maximize", "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}})
     assert [p["x"] for p in grid_points(c.space, 3)] == [0.0, 0.5, 1.0]

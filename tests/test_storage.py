@@ -314,3 +314,140 @@ def test_a_hand_edited_row_is_a_clear_error_not_a_traceback(storage_url, column,
     backend._execute(f"UPDATE trials SET {column} = {v} WHERE trial_id = 0")
     r = protein("trials", "--storage", storage_url, check=False)
     assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr
+
+
+V1_SCHEMA = """
+CREATE TABLE protein_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE studies (name TEXT PRIMARY KEY, config TEXT NOT NULL, seed INTEGER NOT NULL,
+    lease_s {r} NOT NULL, on_expire TEXT NOT NULL, created_at {r} NOT NULL);
+CREATE TABLE trials (study TEXT NOT NULL REFERENCES studies(name) ON DELETE CASCADE,
+    trial_id INTEGER NOT NULL, state TEXT NOT NULL, params TEXT NOT NULL, score {r}, cost {r},
+    info TEXT NOT NULL, worker TEXT, created_at {r} NOT NULL, finished_at {r},
+    heartbeat_at {r}, PRIMARY KEY (study, trial_id));
+CREATE TABLE intermediate (study TEXT NOT NULL, trial_id INTEGER NOT NULL, step {r} NOT NULL,
+    value {r}, PRIMARY KEY (study, trial_id, step),
+    FOREIGN KEY (study, trial_id) REFERENCES trials(study, trial_id) ON DELETE CASCADE);
+INSERT INTO protein_meta VALUES ('schema_version', '1');
+"""
+
+
+def _raw_sql(url: str, script: str, rows: list[tuple[str, tuple]]) -> None:
+    """Write a database by hand, as the first released Protein (schema version 1) did."""
+    if url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            for stmt in script.format(r="DOUBLE PRECISION").split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            for sql, args in rows:
+                conn.execute(sql.replace("?", "%s"), args)
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(url)
+        conn.executescript(script.format(r="REAL"))
+        for sql, args in rows:
+            conn.execute(sql, args)
+        conn.commit()
+        conn.close()
+
+
+def test_a_version_1_database_opens_upgrades_in_place_and_goes_on(storage_url):
+    import json
+
+    from protein.config import load_config
+    from protein.storage import open_storage
+    from protein.storage.sql import SCHEMA_VERSION
+
+    cfg = json.dumps(load_config(CFG).to_dict())
+    now = time.time()
+    ins = "INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    _raw_sql(storage_url, V1_SCHEMA, [
+        ("INSERT INTO studies VALUES (?, ?, ?, ?, ?, ?)", ("old", cfg, 3, 86400.0, "fail", now)),
+        (ins, ("old", 0, "complete", '{"trainer.lr": 0.01, "trainer.bs": 32}', 0.5, 2.0,
+               '{"reason": "center"}', "h:1", now, now, now)),
+        (ins, ("old", 1, "running", '{"trainer.lr": 0.001, "trainer.bs": 64}', None, None,
+               '{"reason": "sobol"}', "remote:7", now, None, now)),
+        ("INSERT INTO intermediate VALUES (?, ?, ?, ?)", ("old", 1, 10.0, 0.9)),
+    ])
+    s = Study.load("old", storage_url)
+    ts = s.trials()
+    assert [(t.trial_id, t.state, t.score) for t in ts] == [
+        (0, TrialState.COMPLETE, 0.5), (1, TrialState.RUNNING, None)]
+    assert ts[1].intermediate == ((10.0, 0.9),) and s.seed == 3
+    s.report(1, 20.0, 0.7)
+    s.tell(1, 0.4, cost=1.0)
+    t = s.ask()
+    assert t.trial_id == 2
+    backend = open_storage(storage_url)  # a second process's view, after the upgrade
+    assert backend._execute(backend._sql("SELECT value FROM protein_meta WHERE key = ?"),
+                            ("schema_version",))[0][0] == str(SCHEMA_VERSION)
+    again = Study.load("old", storage_url).trials()
+    assert [t.state for t in again] == [TrialState.COMPLETE, TrialState.COMPLETE,
+                                        TrialState.RUNNING]
+    assert again[1].intermediate == ((10.0, 0.9), (20.0, 0.7))
+
+
+def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path):
+    import sqlite3
+
+    from protein.storage import open_storage
+
+    path = tmp_path / "new.db"
+    open_storage(str(path)).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE protein_meta SET value = '99' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StorageError, match="schema version 99 is newer.*upgrade protein-hpo"):
+        open_storage(str(path))
+
+
+def test_incremental_reads_see_every_change_another_process_makes(storage_url):
+    """A reader keeps what it read and fetches only changed rows; it must still see new
+    trials, tells, progress, heartbeats, an expiry that fails a trial, one that hands a
+    trial out again, and a study deleted and made again under the same name."""
+    from protein.storage import open_storage
+
+    writer = Study.create(CFG, "inc", storage_url, lease_s=0.3, on_expire="retry")
+    reader = Study.load("inc", open_storage(storage_url))  # its own connection and cache
+    assert reader.trials() == []
+    a, b = writer.ask(n=2, worker="remote:1")
+    assert [t.trial_id for t in reader.trials()] == [0, 1]
+    writer.report(a, 1.0, 3.0)
+    writer.tell(a, 1.5, cost=2.0)
+    seen = {t.trial_id: t for t in reader.trials()}
+    assert seen[0].state is TrialState.COMPLETE and seen[0].intermediate == ((1.0, 3.0),)
+    before = seen[1].heartbeat_at
+    time.sleep(0.05)
+    writer.heartbeat([b])
+    assert reader.trials()[1].heartbeat_at > before
+    time.sleep(0.5)  # b's lease runs out; the next ask hands it to another worker
+    again = writer.ask(worker="remote:2")
+    assert again.trial_id == 1
+    got = reader.trials()[1]
+    assert got.state is TrialState.RUNNING and got.worker == "remote:2" and got.info["retries"] == 1
+    writer.tell(again, 0.5)
+    assert [t.state for t in reader.trials()] == [TrialState.COMPLETE] * 2
+    writer.storage.backend.delete_study("inc")
+    assert reader.trials() == []
+    fresh = Study.create(CFG, "inc", storage_url)
+    fresh.tell(fresh.ask(), 9.0)
+    assert [(t.trial_id, t.score) for t in reader.trials()] == [(0, 9.0)]
+
+
+def test_a_lease_expiry_says_lease_expired_and_a_late_result_is_still_kept(storage_url):
+    s = Study.create(CFG, "late", storage_url, lease_s=0.2, on_expire="fail")
+    t = s.ask(worker="other-host:cli")
+    time.sleep(0.4)
+    s.ask()  # expires t
+    failed = s.trial(t.trial_id)
+    assert failed.state is TrialState.FAILED
+    assert failed.info["failure"].startswith("expired: lease expired: no heartbeat from "
+                                             "other-host:cli for")
+    done = s.tell(t, 0.25, cost=3.0)  # the worker was only slow: its result counts
+    assert (done.state, done.score, done.cost) == (TrialState.COMPLETE, 0.25, 3.0)
+    assert "failure" not in done.info and done.info["expired_before"].startswith("expired")
+    with pytest.raises(TrialError, match="already complete"):
+        s.tell(t, 0.3)

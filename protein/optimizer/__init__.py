@@ -30,5 +30,5 @@ def suggest_config(config: SweepConfig, trials: Sequence[Trial], *, seed: int,
                        constraints=config.constraints, settings=config.settings, seed=seed, n=n)
     from protein.optimizer.baselines import suggest_baseline
 
-    return suggest_baseline(config.method, config.space, trials, settings=config.settings,
+    return suggest_baseline(config.method, config.space, len(trials), settings=config.settings,
                             seed=seed, n=n)

@@ -7,14 +7,13 @@ resumed studies never repeat or skip one.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 
 
 from protein.optimizer import candidates, streams
 from protein.errors import SearchExhausted
 from protein.config.settings import Settings
 from protein.space import Space
-from protein.trial import Suggestion, Trial
+from protein.trial import Suggestion
 
 
 class GridExhausted(SearchExhausted):
@@ -55,10 +54,10 @@ def suggest_grid(space: Space, k: int, settings: Settings) -> Suggestion:
     return Suggestion(grid[k], {"reason": "grid", "grid_index": k, "grid_size": len(grid)})
 
 
-def suggest_baseline(method: str, space: Space, trials: Sequence[Trial], *, settings: Settings,
+def suggest_baseline(method: str, space: Space, k0: int, *, settings: Settings,
                      seed: int, n: int = 1) -> list[Suggestion]:
-    """The next ``n`` points of ``method`` (random, sobol or grid) after ``trials``."""
-    k0 = len(trials)
+    """The next ``n`` points of ``method`` (random, sobol or grid) after ``k0`` trials: they
+    depend on the count alone, never on the trials' contents."""
     if method == "random":
         return [suggest_random(space, k0 + i, seed) for i in range(n)]
     if method == "sobol":

@@ -109,6 +109,27 @@ class Models:
             out.append(float(tf.inverse(m)[0]))
         return out
 
+    def with_pending(self, P: np.ndarray) -> Models:
+        """Conditioned on more pending points ``P`` (k, d) at their predicted values (kriging
+        believer). A fantasy at the predicted mean leaves every mean unchanged and shrinks
+        the variance around ``P``, so workers asking at once are pushed apart."""
+        if not len(P):
+            return self
+        gps, cost, cons = self.objectives, self.cost, self.constraints
+        Zp = np.stack([gp.predict(P)[0] for gp in gps], axis=1)
+        gps = tuple(gp.with_points(P, Zp[:, j]) for j, gp in enumerate(gps))
+        Cp = np.empty(0)
+        if cost is not None:
+            Cp = cost.gp.predict(P)[0]
+            cost = cost.with_points(P, Cp)
+        Sp = np.empty((len(P), 0))
+        if cons:
+            Sp = np.stack([g.predict(P)[0] for g in cons], axis=1)
+            cons = tuple(g.with_points(P, Sp[:, i]) for i, g in enumerate(cons))
+        return Models(gps, self.transforms, self.Z, cost, cons, self.success,
+                      np.vstack([self.Z_pending, Zp]), np.vstack([self.S_pending, Sp]),
+                      np.concatenate([self.C_pending, Cp]))
+
     def p_feasible(self, u: np.ndarray) -> float:
         p = 1.0
         for g in self.constraints:
@@ -155,18 +176,37 @@ def fit(obs: Observations, settings: Settings, cat: Sequence[tuple[int, int]] = 
         mu = float(labels.mean())
         success = SuccessModel(GP.fit(Xs, labels - mu, device=dev, cat=cat), mu)
 
-    P = obs.X_pending
-    Zp = np.empty((0, len(gps)))
-    Sp = np.empty((0, len(cons)))
-    Cp = np.empty(0)
-    if len(P):  # kriging believer: pending points at their predicted values
-        Zp = np.stack([gp.predict(P)[0] for gp in gps], axis=1)
-        gps = [gp.with_points(P, Zp[:, j]) for j, gp in enumerate(gps)]
-        if cost is not None:
-            Cp = cost.gp.predict(P)[0]
-            cost = cost.with_points(P, Cp)
-        if cons:
-            Sp = np.stack([g.predict(P)[0] for g in cons], axis=1)
-            cons = [g.with_points(P, Sp[:, i]) for i, g in enumerate(cons)]
-    return Models(tuple(gps), tuple(tfs), np.stack(Z_cols, axis=1), cost, tuple(cons), success,
-                  Zp, Sp, Cp)
+    blank = Models(tuple(gps), tuple(tfs), np.stack(Z_cols, axis=1), cost, tuple(cons), success,
+                   np.empty((0, len(gps))), np.empty((0, len(cons))), np.empty(0))
+    return blank.with_pending(obs.X_pending)
+
+
+class Fits:
+    """The models of one batch of suggestions. The first call fits them; a later call on the
+    same observations with more pending points (the batch's earlier picks) conditions those
+    models on the new points only, keeping the hyperparameters: a batch of ``n`` costs one
+    fit, not ``n``. Any other observations are fitted afresh."""
+
+    def __init__(self, settings: Settings, cat: Sequence[tuple[int, int]] = ()) -> None:
+        self.settings, self.cat = settings, tuple(cat)
+        self._last: tuple[Observations, Models] | None = None
+
+    def __call__(self, obs: Observations) -> Models:
+        if self._last is not None and _extends(self._last[0], obs):
+            before, models = self._last
+            models = models.with_pending(obs.X_pending[len(before.X_pending):])
+        else:
+            models = fit(obs, self.settings, self.cat)
+        self._last = (obs, models)
+        return models
+
+
+def _extends(a: Observations, b: Observations) -> bool:
+    """Whether ``b`` is ``a`` with pending points added."""
+    pa = len(a.X_pending)
+    return (a.X.shape == b.X.shape and a.Y.shape == b.Y.shape and len(b.X_pending) >= pa
+            and a.X_failed.shape == b.X_failed.shape
+            and np.array_equal(a.X, b.X) and np.array_equal(a.Y, b.Y)
+            and np.array_equal(a.S, b.S) and np.array_equal(a.log_c, b.log_c)
+            and np.array_equal(a.X_failed, b.X_failed)
+            and np.array_equal(a.X_pending, b.X_pending[:pa]))

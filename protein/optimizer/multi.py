@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,8 +50,10 @@ def suggest(space: Space, trials: Sequence[Trial], *, objectives: tuple[Objectiv
 
 
 def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective, ...],
-         constraints: tuple[Constraint, ...], settings: Settings, seed: int) -> Suggestion:
-    """Suggestion ``k`` from the models."""
+         constraints: tuple[Constraint, ...], settings: Settings, seed: int,
+         fits: Any = None) -> Suggestion:
+    """Suggestion ``k`` from the models; ``fits`` (``models.Fits``) shares one fit among
+    the suggestions of a batch."""
     import torch
     from botorch.utils.multi_objective.box_decompositions.non_dominated import (
         FastNondominatedPartitioning,
@@ -63,7 +66,7 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
 
     rng = streams.stream(seed, k, streams.MULTI_SEARCH)
     obs = obs.limited(settings.max_gp_observations)
-    models = M.fit(obs, settings, M.categorical(space))
+    models = (fits or M.Fits(settings, M.categorical(space)))(obs)
     cost = models.cost
     cost_axis = cost is not None and M.cost_aware(settings, obs.log_c)
     Z, Zp = models.Z, models.Z_pending

@@ -10,8 +10,9 @@ Phases, by the number ``k`` of trials created so far (running ones included):
    takes the cost-aware step of ``single``; several objectives or any constraint take the
    hypervolume step of ``multi``.
 
-A batch of ``n`` suggestions counts the ones already made as running. Nothing is kept
-between calls: the same trials, settings and seed give the same result.
+A batch of ``n`` suggestions counts the ones already made as running, and fits the models
+once (``models.Fits``): later picks condition them on the earlier ones. Nothing is kept
+between calls: the same trials, settings, seed and ``n`` give the same result.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from protein.config.objectives import Constraint, Objective
 from protein.config.settings import Settings
 from protein.errors import SearchExhausted
 from protein.optimizer import candidates, streams
+from protein.optimizer.models import Fits, categorical
 from protein.optimizer.observations import Observations, key, observe
 from protein.space import Space
 from protein.trial import Suggestion, Trial
@@ -44,6 +46,7 @@ def suggest(space: Space, trials: Sequence[Trial], *, objectives: Sequence[Objec
     from protein.optimizer import multi, single
 
     obs = observe(space, trials, objectives, constraints)
+    fits = Fits(settings, categorical(space))  # one fit for the whole batch
     step = single.step if len(objectives) == 1 and not constraints else multi.step
 
     def one(k: int, o: Observations) -> Suggestion:
@@ -52,7 +55,7 @@ def suggest(space: Space, trials: Sequence[Trial], *, objectives: Sequence[Objec
         if k < settings.num_random_samples or len(o) < 2:
             return sobol_point(space, o, k, seed)
         return step(space, o, k, objectives=tuple(objectives), constraints=tuple(constraints),
-                    settings=settings, seed=seed)
+                    settings=settings, seed=seed, fits=fits)
 
     out: list[Suggestion] = []
     extra: list[np.ndarray] = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +45,10 @@ def suggest(space: Space, trials: Sequence[Trial], *, sign: float, settings: Set
 
 
 def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective, ...],
-         constraints: tuple[Constraint, ...], settings: Settings, seed: int) -> Suggestion:
-    """Suggestion ``k`` from the model (or a resample of a front point)."""
+         constraints: tuple[Constraint, ...], settings: Settings, seed: int,
+         fits: Any = None) -> Suggestion:
+    """Suggestion ``k`` from the model (or a resample of a front point). ``fits``
+    (``models.Fits``) shares one fit among the suggestions of a batch."""
     from protein.optimizer import models as M
     from protein.optimizer.acquisition import Acquisition, Below, LogEI
     from protein.optimizer.search import search
@@ -60,7 +63,7 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
 
     rng = streams.stream(seed, k, streams.SEARCH)
     obs = obs.limited(settings.max_gp_observations)
-    models = M.fit(obs, settings, M.categorical(space))
+    models = (fits or M.Fits(settings, M.categorical(space)))(obs)
     score_gp, cost = models.objectives[0], models.cost
     aware = M.cost_aware(settings, obs.log_c)
 

@@ -142,14 +142,11 @@ def live_workers(trials: list) -> list[int]:
     import os
     import socket
 
-    from protein.storage.sql import pid_alive
+    from protein.storage.sql import local_pid, pid_alive
 
-    host = socket.gethostname()
     pids = set()
     for t in trials:
-        if t.state.value != "running" or not t.worker:
-            continue
-        h, _, pid = t.worker.rpartition(":")
-        if h == host and pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
-            pids.add(int(pid))
+        pid = local_pid(t.worker) if t.state.value == "running" else None
+        if pid is not None and pid != os.getpid() and pid_alive(pid):
+            pids.add(pid)
     return sorted(pids)

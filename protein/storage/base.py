@@ -5,16 +5,41 @@ study's view (``BoundStorage``) of ``SQLiteStorage`` or ``PostgresStorage``. A b
 nothing to do for a call (no leases in memory) implements it as a no-op.
 
 Rules every backend keeps (``rules.check_finish``): a finished trial never changes; telling
-it the same result again returns it unchanged, a different one is a ``TrialError``.
+it the same result again returns it unchanged, a different one is a ``TrialError``. The one
+exception: a trial failed because its lease expired takes a late result (nothing is lost).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from protein.trial import Trial, TrialState
+
+
+@dataclass(frozen=True)
+class AskRequest:
+    """An ask waiting for a suggestion: whoever holds the ask lock serves every waiting
+    request with one model fit (``Study.ask``). ``requester`` is the asking process
+    (``host:pid``), ``worker`` the name stored with its trials."""
+
+    request_id: int
+    requester: str
+    worker: str | None
+    count: int
+    max_trials: int | None = None
+    retry_stale: bool = False
+    lease_s: float | None = None
+
+
+@dataclass(frozen=True)
+class AskAnswer:
+    """The trials handed to a request (and why there were fewer than asked, if so)."""
+
+    trial_ids: tuple[int, ...]
+    exhausted: str | None = None
 
 
 @runtime_checkable
@@ -31,12 +56,18 @@ class Storage(Protocol):
     def trials(self) -> list[Trial]:
         """Every trial, in creation order."""
 
+    def count(self) -> int:
+        """How many trials there are (any state): all a random/sobol/grid ask needs."""
+
+    def running(self) -> list[Trial]:
+        """The running trials (their intermediate values may be left out)."""
+
     def get_trial(self, trial_id: int) -> Trial:
         """One trial; ``TrialError`` naming the valid ids when there is no such trial."""
 
     def create_trial(self, params: Mapping[str, Any], info: Mapping[str, Any],
-                     worker: str | None = None) -> Trial:
-        """A new running trial with the next id."""
+                     worker: str | None = None, lease_s: float | None = None) -> Trial:
+        """A new running trial with the next id (and its own lease, if ``lease_s``)."""
 
     def finish_trial(self, trial_id: int, state: TrialState, score: float | None,
                      cost: float | None, info: Mapping[str, Any]) -> Trial:
@@ -54,3 +85,19 @@ class Storage(Protocol):
 
     def reassign(self, trial_id: int, worker: str | None) -> Trial:
         """Hand a running trial to ``worker`` (and refresh its heartbeat)."""
+
+    def enqueue(self, requester: str, worker: str | None, count: int, max_trials: int | None,
+                retry_stale: bool, lease_s: float | None) -> AskRequest:
+        """Queue an ask (before taking the ask lock)."""
+
+    def waiting(self) -> list[AskRequest]:
+        """Queued asks not answered yet, oldest first."""
+
+    def answer(self, request_id: int, answer: AskAnswer) -> None:
+        """Record the trials handed to a queued ask."""
+
+    def answer_of(self, request_id: int) -> AskAnswer | None:
+        """The answer to a queued ask, once some ask-lock holder has served it."""
+
+    def withdraw(self, request_id: int) -> None:
+        """Remove a queued ask (answered or given up)."""

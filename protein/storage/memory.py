@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from protein.errors import TrialError
+from protein.storage.base import AskAnswer, AskRequest
 from protein.trial import Trial, TrialState
 
 
@@ -21,6 +22,8 @@ class MemoryStorage:
     def __init__(self) -> None:
         self._trials: list[Trial] = []
         self._lock = threading.RLock()
+        self._asks: dict[int, tuple[AskRequest, AskAnswer | None]] = {}
+        self._next_ask = 0
 
     def lock(self) -> AbstractContextManager[Any]:
         return self._lock
@@ -37,18 +40,25 @@ class MemoryStorage:
                 )
             return self._trials[trial_id]
 
+    def count(self) -> int:
+        return len(self._trials)
+
+    def running(self) -> list[Trial]:
+        with self._lock:
+            return [t for t in self._trials if t.state is TrialState.RUNNING]
+
     def create_trial(self, params: Mapping[str, Any], info: Mapping[str, Any],
-                     worker: str | None = None) -> Trial:
+                     worker: str | None = None, lease_s: float | None = None) -> Trial:
         with self._lock:
             now = time.time()
             t = Trial(len(self._trials), dict(params), TrialState.RUNNING, info=dict(info),
-                      worker=worker, created_at=now, heartbeat_at=now)
+                      worker=worker, created_at=now, heartbeat_at=now, lease_s=lease_s)
             self._trials.append(t)
             return t
 
     def finish_trial(self, trial_id: int, state: TrialState, score: float | None,
                      cost: float | None, info: Mapping[str, Any]) -> Trial:
-        from protein.storage.rules import check_finish
+        from protein.storage.rules import check_finish, finished_info
 
         with self._lock:
             t = self.get_trial(trial_id)
@@ -56,7 +66,7 @@ class MemoryStorage:
             if same:
                 return t
             new = dataclasses.replace(
-                t, state=state, score=score, cost=cost, info={**t.info, **info},
+                t, state=state, score=score, cost=cost, info=finished_info(t, info),
                 finished_at=time.time(),
             )
             self._trials[trial_id] = new
@@ -87,3 +97,29 @@ class MemoryStorage:
                                     heartbeat_at=time.time())
             self._trials[trial_id] = t
             return t
+
+    def enqueue(self, requester: str, worker: str | None, count: int, max_trials: int | None,
+                retry_stale: bool, lease_s: float | None) -> AskRequest:
+        with self._lock:
+            r = AskRequest(self._next_ask, requester, worker, count, max_trials, retry_stale,
+                           lease_s)
+            self._next_ask += 1
+            self._asks[r.request_id] = (r, None)
+            return r
+
+    def waiting(self) -> list[AskRequest]:
+        with self._lock:
+            return [r for r, a in self._asks.values() if a is None]
+
+    def answer(self, request_id: int, answer: AskAnswer) -> None:
+        with self._lock:
+            if request_id in self._asks:
+                self._asks[request_id] = (self._asks[request_id][0], answer)
+
+    def answer_of(self, request_id: int) -> AskAnswer | None:
+        with self._lock:
+            return self._asks[request_id][1] if request_id in self._asks else None
+
+    def withdraw(self, request_id: int) -> None:
+        with self._lock:
+            self._asks.pop(request_id, None)

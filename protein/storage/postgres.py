@@ -18,8 +18,10 @@ SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"protein:schema").digest()[:8], "bi
 class PostgresStorage(SQLStorage):
     real = "DOUBLE PRECISION"
     ph = "%s"
+    serial = "BIGSERIAL PRIMARY KEY"
 
     def __init__(self, url: str) -> None:
+        super().__init__()
         psycopg = require("psycopg", "postgres", "a postgresql:// storage")
         self._psycopg = psycopg
         self._dsn = url

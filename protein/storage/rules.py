@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from protein.errors import TrialError
 from protein.trial import Trial, TrialState
+
+
+def expired(t: Trial) -> bool:
+    """Whether ``t`` was failed because its worker went silent or died (not by its own run)."""
+    return t.state is TrialState.FAILED and str(t.info.get("failure", "")).startswith("expired")
+
+
+def finished_info(t: Trial, info: Mapping[str, Any]) -> dict[str, Any]:
+    """The info of ``t`` once finished with ``info``; a late result of an expired trial
+    keeps the expiry as ``expired_before``."""
+    merged = {**t.info, **info}
+    if expired(t) and "failure" not in info:
+        merged["expired_before"] = merged.pop("failure")
+    return merged
 
 
 def check_finish(t: Trial, state: TrialState, score: float | None, cost: float | None) -> bool:
@@ -13,6 +30,8 @@ def check_finish(t: Trial, state: TrialState, score: float | None, cost: float |
     """
     if t.state is TrialState.RUNNING:
         return False
+    if expired(t) and state is not TrialState.FAILED:
+        return False  # the late result of a trial given up for lost: kept, nothing is lost
     same_cost = cost is None or t.cost == cost
     if t.state is state and t.score == score and same_cost:
         return True

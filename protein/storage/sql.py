@@ -1,12 +1,24 @@
 """Studies in SQL: one schema for SQLite (the embedded default) and PostgreSQL.
 
-Schema (version 1), readable with ``sqlite3`` / ``psql``::
+Schema (version 2), readable with ``sqlite3`` / ``psql``::
 
     protein_meta(key, value)                       -- schema_version
-    studies(name, config, seed, lease_s, on_expire, created_at)
+    studies(name, config, seed, lease_s, on_expire, created_at, version)
     trials(study, trial_id, state, params, score, cost, info, worker,
-           created_at, finished_at, heartbeat_at)  -- params/info are JSON text
+           created_at, finished_at, heartbeat_at,  -- params/info are JSON text
+           version, lease_s)
     intermediate(study, trial_id, step, value)
+    asks(study, request_id, requester, worker, count, max_trials, retry_stale,
+         lease_s, created_at, answer)                       -- asks waiting for one batched fit
+
+Version 1 databases (no ``version``/``lease_s`` columns, no ``asks``) are upgraded in place
+when opened.
+
+Reads that do not grow with the study: every write to a trial (or its intermediate values)
+takes the next ``studies.version`` and stamps the row with it, while holding the study row,
+so versions are handed out in commit order. A process keeps the trials it has read and, on
+each read, fetches only rows stamped after the newest version it holds: finished trials
+never change, and a trial that expires and is handed out again is restamped.
 
 Concurrency: ``ask`` runs under a per-study lock (a file lock next to a SQLite file, a
 PostgreSQL advisory lock), so every asker sees the running trials of the others and trial
@@ -23,14 +35,15 @@ import socket
 import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from protein.errors import StorageError, TrialError
-from protein.storage.rules import check_finish
+from protein.storage.base import AskAnswer, AskRequest
+from protein.storage.rules import check_finish, finished_info
 from protein.trial import Trial, TrialState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_LEASE_S = 24 * 3600.0
 ON_EXPIRE = ("fail", "retry")
 
@@ -66,9 +79,13 @@ def _dumps(obj: Any) -> str:
 class SQLStorage(abc.ABC):
     """Shared SQL; subclasses give the connection, the placeholder and the ask lock."""
 
+    def __init__(self) -> None:
+        self._seen: dict[str, _Seen] = {}  # per study: the trials read so far
+
     url: str
     ph = "?"
     real = "REAL"
+    serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
 
     # -------------------------------------------------------------- dialect
     @abc.abstractmethod
@@ -91,17 +108,20 @@ class SQLStorage(abc.ABC):
 
     # --------------------------------------------------------------- schema
     def _ensure_schema(self) -> None:
+        """Create the tables of a new database, or upgrade an older one in place."""
         r = self.real
         statements = [
             "CREATE TABLE IF NOT EXISTS protein_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
             f"""CREATE TABLE IF NOT EXISTS studies (
                 name TEXT PRIMARY KEY, config TEXT NOT NULL, seed INTEGER NOT NULL,
-                lease_s {r} NOT NULL, on_expire TEXT NOT NULL, created_at {r} NOT NULL)""",
+                lease_s {r} NOT NULL, on_expire TEXT NOT NULL, created_at {r} NOT NULL,
+                version INTEGER NOT NULL DEFAULT 0)""",
             f"""CREATE TABLE IF NOT EXISTS trials (
                 study TEXT NOT NULL REFERENCES studies(name) ON DELETE CASCADE,
                 trial_id INTEGER NOT NULL, state TEXT NOT NULL, params TEXT NOT NULL,
                 score {r}, cost {r}, info TEXT NOT NULL, worker TEXT,
                 created_at {r} NOT NULL, finished_at {r}, heartbeat_at {r},
+                version INTEGER NOT NULL DEFAULT 0, lease_s {r},
                 PRIMARY KEY (study, trial_id))""",
             f"""CREATE TABLE IF NOT EXISTS intermediate (
                 study TEXT NOT NULL, trial_id INTEGER NOT NULL, step {r} NOT NULL,
@@ -112,14 +132,41 @@ class SQLStorage(abc.ABC):
             for s in statements:
                 tx(s)
             rows = tx(self._sql("SELECT value FROM protein_meta WHERE key = ?"), ("schema_version",))
-            if not rows:
-                tx(self._sql("INSERT INTO protein_meta (key, value) VALUES (?, ?)"),
-                   ("schema_version", str(SCHEMA_VERSION)))
-            elif int(rows[0][0]) > SCHEMA_VERSION:
+            found = int(rows[0][0]) if rows else None
+            if found is not None and found > SCHEMA_VERSION:
                 raise StorageError(
-                    f"{self.url}: schema version {rows[0][0]} is newer than this Protein "
+                    f"{self.url}: schema version {found} is newer than this Protein "
                     f"understands ({SCHEMA_VERSION}); upgrade protein-hpo"
                 )
+            if found == 1:
+                self._upgrade_v1(tx)
+            for s in self._version_2_tables():
+                tx(s)
+            if found is None:
+                tx(self._sql("INSERT INTO protein_meta (key, value) VALUES (?, ?)"),
+                   ("schema_version", str(SCHEMA_VERSION)))
+            elif found < SCHEMA_VERSION:
+                tx(self._sql("UPDATE protein_meta SET value = ? WHERE key = ?"),
+                   (str(SCHEMA_VERSION), "schema_version"))
+
+    def _upgrade_v1(self, tx: Any) -> None:
+        """Version 1 -> 2: change stamps on studies and trials, a lease per trial. Existing
+        rows get version 0, which every reader's first read includes."""
+        tx("ALTER TABLE studies ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+        tx("ALTER TABLE trials ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+        tx(f"ALTER TABLE trials ADD COLUMN lease_s {self.real}")
+
+    def _version_2_tables(self) -> list[str]:
+        r = self.real
+        return [
+            "CREATE INDEX IF NOT EXISTS trials_by_version ON trials (study, version)",
+            "CREATE INDEX IF NOT EXISTS trials_by_state ON trials (study, state)",
+            f"""CREATE TABLE IF NOT EXISTS asks (
+                study TEXT NOT NULL REFERENCES studies(name) ON DELETE CASCADE,
+                request_id {self.serial}, requester TEXT NOT NULL, worker TEXT,
+                count INTEGER NOT NULL, max_trials INTEGER, retry_stale INTEGER NOT NULL,
+                lease_s {r}, created_at {r} NOT NULL, answer TEXT)""",
+        ]
 
     # -------------------------------------------------------------- studies
     def create_study(self, name: str, config: Mapping[str, Any], seed: int,
@@ -178,10 +225,10 @@ class SQLStorage(abc.ABC):
 
     # --------------------------------------------------------------- trials
     _COLS = ("trial_id, state, params, score, cost, info, worker, created_at, finished_at, "
-             "heartbeat_at")
+             "heartbeat_at, lease_s")
 
     def _trial(self, row: tuple, inter: tuple = ()) -> Trial:
-        tid, state, params, score, cost, info, worker, created, finished, hb = row
+        tid, state, params, score, cost, info, worker, created, finished, hb, lease = row
         try:
             p, i = json.loads(params), json.loads(info)
             if not isinstance(p, dict) or not isinstance(i, dict):
@@ -190,22 +237,66 @@ class SQLStorage(abc.ABC):
                          None if cost is None else float(cost), i, inter, worker,
                          None if created is None else float(created),
                          None if finished is None else float(finished),
-                         None if hb is None else float(hb))
+                         None if hb is None else float(hb),
+                         None if lease is None else float(lease))
         except (ValueError, TypeError) as e:
             raise StorageError(
                 f"{self.url}: trial {tid}: the stored row is damaged ({e}); it was changed "
                 "outside Protein: restore it from a backup, or delete that trial's row") from None
 
     def trials(self, study: str) -> list[Trial]:
-        rows = self._execute(self._sql(f"SELECT {self._COLS} FROM trials WHERE study = ? "
-                                       "ORDER BY trial_id"), (study,))
-        inter: dict[int, list[tuple[float, float]]] = {}
-        for tid, step, value in self._execute(
-            self._sql("SELECT trial_id, step, value FROM intermediate WHERE study = ? "
-                      "ORDER BY trial_id, step"), (study,)
-        ):
-            inter.setdefault(int(tid), []).append((float(step), _num(value)))
-        return [self._trial(r, tuple(inter.get(int(r[0]), ()))) for r in rows]
+        """Every trial of ``study`` in id order, reading only the rows changed since this
+        process last read them (see the module docstring)."""
+        head = self._execute(self._sql("SELECT version, created_at FROM studies WHERE name = ?"),
+                             (study,))
+        if not head:
+            self._seen.pop(study, None)
+            return []
+        version, created = int(head[0][0]), float(head[0][1])
+        seen = self._seen.get(study)
+        if seen is None or seen.created_at != created:  # new, or deleted and made again
+            seen = self._seen[study] = _Seen(created)
+        if version != seen.version:
+            self._read_changed(study, seen)
+            # every stamp up to ``version`` had committed when it was read: none is missed
+            seen.version = max(seen.version, version)
+        return list(seen.trials.values())
+
+    def _read_changed(self, study: str, seen: _Seen) -> None:
+        """Fold the rows stamped after ``seen.version`` into ``seen``: one statement (one
+        snapshot) for the rows and their intermediate values."""
+        cols = ", ".join(f"t.{c.strip()}" for c in self._COLS.split(","))
+        rows = self._execute(self._sql(
+            f"SELECT {cols}, t.version, i.step, i.value FROM trials t "
+            "LEFT JOIN intermediate i ON i.study = t.study AND i.trial_id = t.trial_id "
+            "WHERE t.study = ? AND t.version > ? ORDER BY t.trial_id, i.step"),
+            (study, seen.version))
+        n = len(self._COLS.split(","))
+        changed: dict[int, tuple[tuple, list[tuple[float, float]], int]] = {}
+        for r in rows:
+            tid = int(r[0])
+            if tid not in changed:
+                changed[tid] = (r[:n], [], int(r[n]))
+            if r[n + 1] is not None:
+                changed[tid][1].append((float(r[n + 1]), _num(r[n + 2])))
+        append_only = not seen.trials or min(changed, default=0) > max(seen.trials)
+        for tid, (row, inter, version) in changed.items():
+            seen.trials[tid] = self._trial(row, tuple(inter))
+            seen.version = max(seen.version, version)
+        if not append_only:
+            seen.trials = dict(sorted(seen.trials.items()))
+
+    def count(self, study: str) -> int:
+        """How many trials ``study`` has (any state)."""
+        return int(self._execute(self._sql("SELECT COUNT(*) FROM trials WHERE study = ?"),
+                                 (study,))[0][0])
+
+    def running(self, study: str) -> list[Trial]:
+        """The running trials, without their intermediate values."""
+        rows = self._execute(self._sql(f"SELECT {self._COLS} FROM trials WHERE study = ? AND "
+                                       "state = ? ORDER BY trial_id"),
+                             (study, TrialState.RUNNING.value))
+        return [self._trial(r) for r in rows]
 
     def get_trial(self, study: str, trial_id: int, tx: Any = None) -> Trial:
         q = self._sql(f"SELECT {self._COLS} FROM trials WHERE study = ? AND trial_id = ?")
@@ -217,38 +308,48 @@ class SQLStorage(abc.ABC):
                 f"trial {trial_id}: no such trial in study {study!r} "
                 f"({'it has trials 0..' + str(n - 1) if n else 'it has no trials yet'})"
             )
-        inter = tuple((float(s), _num(v)) for s, v in self._execute(
-            self._sql("SELECT step, value FROM intermediate WHERE study = ? AND trial_id = ? "
-                      "ORDER BY step"), (study, trial_id)))
-        return self._trial(rows[0], inter)
+        q = self._sql("SELECT step, value FROM intermediate WHERE study = ? AND trial_id = ? "
+                      "ORDER BY step")
+        steps = tx(q, (study, trial_id)) if tx else self._execute(q, (study, trial_id))
+        return self._trial(rows[0], tuple((float(s), _num(v)) for s, v in steps))
+
+    def _stamp(self, tx: Any, study: str) -> int:
+        """The next change stamp of ``study``; holds its row until the transaction ends, so
+        stamps are handed out in commit order."""
+        rows = tx(self._sql("UPDATE studies SET version = version + 1 WHERE name = ? "
+                            "RETURNING version"), (study,))
+        if not rows:
+            raise StorageError(f"no study {study!r} in {self.url}; create it with protein init")
+        return int(rows[0][0])
 
     def create_trial(self, study: str, params: Mapping[str, Any], info: Mapping[str, Any],
-                     worker: str | None) -> Trial:
+                     worker: str | None, lease_s: float | None = None) -> Trial:
         now = time.time()
         with self._transaction() as tx:
+            version = self._stamp(tx, study)
             rows = tx(self._sql("SELECT COALESCE(MAX(trial_id), -1) FROM trials WHERE study = ?"),
                       (study,))
             tid = int(rows[0][0]) + 1
-            tx(self._sql(f"INSERT INTO trials (study, {self._COLS}) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            tx(self._sql(f"INSERT INTO trials (study, {self._COLS}, version) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                (study, tid, TrialState.RUNNING.value, _dumps(params), None, None, _dumps(info),
-                worker, now, None, now))
+                worker, now, None, now, lease_s, version))
         return Trial(tid, dict(params), TrialState.RUNNING, info=dict(info), worker=worker,
-                     created_at=now, heartbeat_at=now)
+                     created_at=now, heartbeat_at=now, lease_s=lease_s)
 
     def finish_trial(self, study: str, trial_id: int, state: TrialState, score: float | None,
                      cost: float | None, info: Mapping[str, Any]) -> Trial:
         with self._transaction() as tx:
+            version = self._stamp(tx, study)  # first: no other writer of the study until commit
             t = self.get_trial(study, trial_id, tx)
             if check_finish(t, state, score, cost):
                 return t
-            merged = {**t.info, **info}
-            now = time.time()
+            merged = finished_info(t, info)
             won = tx(self._sql("UPDATE trials SET state = ?, score = ?, cost = ?, info = ?, "
-                               "finished_at = ? WHERE study = ? AND trial_id = ? AND state = ? "
-                               "RETURNING trial_id"),
-                     (state.value, score, cost, _dumps(merged), now, study, trial_id,
-                      TrialState.RUNNING.value))
+                               "finished_at = ?, version = ? WHERE study = ? AND trial_id = ? "
+                               "AND state = ? RETURNING trial_id"),
+                     (state.value, score, cost, _dumps(merged), time.time(), version, study,
+                      trial_id, t.state.value))
             after = self.get_trial(study, trial_id, tx)
             if not won:  # another writer finished it between our read and our write
                 check_finish(after, state, score, cost)  # the same result is fine; else an error
@@ -257,6 +358,7 @@ class SQLStorage(abc.ABC):
     def add_intermediate(self, study: str, trial_id: int, step: float, value: float) -> None:
         value_ok = value if math.isfinite(value) else None  # NaN/inf stored as NULL
         with self._transaction() as tx:
+            version = self._stamp(tx, study)
             t = self.get_trial(study, trial_id, tx)
             if t.state is not TrialState.RUNNING:
                 raise TrialError(
@@ -267,56 +369,106 @@ class SQLStorage(abc.ABC):
                (study, trial_id, step))
             tx(self._sql("INSERT INTO intermediate (study, trial_id, step, value) "
                          "VALUES (?, ?, ?, ?)"), (study, trial_id, step, value_ok))
-            tx(self._sql("UPDATE trials SET heartbeat_at = ? WHERE study = ? AND trial_id = ?"),
-               (time.time(), study, trial_id))
+            tx(self._sql("UPDATE trials SET heartbeat_at = ?, version = ? WHERE study = ? AND "
+                         "trial_id = ?"), (time.time(), version, study, trial_id))
 
     def heartbeat(self, study: str, trial_ids: list[int]) -> None:
+        if not trial_ids:
+            return
         now = time.time()
         with self._transaction() as tx:
+            version = self._stamp(tx, study)
             for tid in trial_ids:
-                tx(self._sql("UPDATE trials SET heartbeat_at = ? WHERE study = ? AND "
-                             "trial_id = ? AND state = ?"),
-                   (now, study, tid, TrialState.RUNNING.value))
+                tx(self._sql("UPDATE trials SET heartbeat_at = ?, version = ? WHERE study = ? "
+                             "AND trial_id = ? AND state = ?"),
+                   (now, version, study, tid, TrialState.RUNNING.value))
 
     def expire(self, study: str, lease_s: float, on_expire: str) -> list[Trial]:
         """Running trials whose worker is gone: a dead local process, or no heartbeat for
-        ``lease_s``. ``fail`` marks them failed; ``retry`` returns them for handing out."""
+        their lease (the trial's own, else ``lease_s``). ``fail`` marks them failed;
+        ``retry`` returns them for handing out."""
         now = time.time()
-        host = socket.gethostname()
-        stale: list[Trial] = []
-        for t in self.trials(study):
-            if t.state is not TrialState.RUNNING:
-                continue
-            dead = False
-            if t.worker and ":" in t.worker:
-                h, _, pid = t.worker.rpartition(":")
-                if h == host and pid.isdigit() and not pid_alive(int(pid)):
-                    dead = True
-            if dead or (t.heartbeat_at is not None and now - t.heartbeat_at > lease_s):
-                stale.append(t)
+        stale: list[tuple[Trial, str]] = []
+        for t in self.running(study):
+            lease = t.lease_s if t.lease_s is not None else lease_s
+            silent = now - (t.heartbeat_at if t.heartbeat_at is not None else now)
+            if gone(t.worker):
+                stale.append((t, f"worker {t.worker} died (its process is gone)"))
+            elif silent > lease:
+                stale.append((t, f"lease expired: no heartbeat from "
+                                 f"{t.worker or 'its worker'} for {_duration(silent)} "
+                                 f"(lease {_duration(lease)})"))
         if on_expire == "fail":
-            for t in stale:
-                why = (f"worker {t.worker} died" if t.worker else "worker lost") + \
-                      f"; no heartbeat for {now - (t.heartbeat_at or now):.0f}s"
+            for t, why in stale:
                 try:
                     self.finish_trial(study, t.trial_id, TrialState.FAILED, None, None,
                                       {"failure": f"expired: {why}"})
                 except TrialError:
                     pass
-        return stale
+        return [t for t, _ in stale]
 
     def reassign(self, study: str, trial_id: int, worker: str | None) -> Trial:
         """Hand a stale running trial to a new worker (``on_expire: retry``)."""
         with self._transaction() as tx:
+            version = self._stamp(tx, study)
             t = self.get_trial(study, trial_id, tx)
             info = {**t.info, "retries": int(t.info.get("retries", 0)) + 1}
-            tx(self._sql("UPDATE trials SET worker = ?, heartbeat_at = ?, info = ? "
+            tx(self._sql("UPDATE trials SET worker = ?, heartbeat_at = ?, info = ?, version = ? "
                          "WHERE study = ? AND trial_id = ?"),
-               (worker, time.time(), _dumps(info), study, trial_id))
+               (worker, time.time(), _dumps(info), version, study, trial_id))
             return self.get_trial(study, trial_id, tx)
+
+    # ------------------------------------------------------------ ask queue
+    def enqueue(self, study: str, requester: str, worker: str | None, count: int,
+                max_trials: int | None, retry_stale: bool, lease_s: float | None) -> AskRequest:
+        rows = self._execute(self._sql(
+            "INSERT INTO asks (study, requester, worker, count, max_trials, retry_stale, "
+            "lease_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING request_id"),
+            (study, requester, worker, count, max_trials, int(retry_stale), lease_s, time.time()))
+        return AskRequest(int(rows[0][0]), requester, worker, count, max_trials, retry_stale,
+                          lease_s)
+
+    def waiting(self, study: str) -> list[AskRequest]:
+        rows = self._execute(self._sql(
+            "SELECT request_id, requester, worker, count, max_trials, retry_stale, lease_s "
+            "FROM asks WHERE study = ? AND answer IS NULL ORDER BY request_id"), (study,))
+        return [AskRequest(int(i), req, w, int(c), None if m is None else int(m), bool(r),
+                           None if lease is None else float(lease))
+                for i, req, w, c, m, r, lease in rows]
+
+    def answer(self, study: str, request_id: int, answer: AskAnswer) -> None:
+        self._execute(self._sql("UPDATE asks SET answer = ? WHERE study = ? AND request_id = ?"),
+                      (json.dumps({"trials": list(answer.trial_ids),
+                                   "exhausted": answer.exhausted}), study, request_id))
+
+    def answer_of(self, study: str, request_id: int) -> AskAnswer | None:
+        rows = self._execute(self._sql("SELECT answer FROM asks WHERE study = ? AND "
+                                       "request_id = ?"), (study, request_id))
+        if not rows or rows[0][0] is None:
+            return None
+        a = json.loads(rows[0][0])
+        return AskAnswer(tuple(int(i) for i in a["trials"]), a.get("exhausted"))
+
+    def withdraw(self, study: str, request_id: int) -> None:
+        self._execute(self._sql("DELETE FROM asks WHERE study = ? AND request_id = ?"),
+                      (study, request_id))
 
     def bound(self, study: str) -> BoundStorage:
         return BoundStorage(self, study)
+
+
+def local_pid(worker: str | None) -> int | None:
+    """The pid of ``worker`` when it names a process of this machine (``host:pid``)."""
+    if not worker or ":" not in worker:
+        return None
+    host, _, pid = worker.rpartition(":")
+    return int(pid) if host == socket.gethostname() and pid.isdigit() else None
+
+
+def gone(worker: str | None) -> bool:
+    """Whether ``worker`` names a process of this machine that has exited."""
+    pid = local_pid(worker)
+    return pid is not None and not pid_alive(pid)
 
 
 def pid_alive(pid: int) -> bool:
@@ -346,12 +498,18 @@ class BoundStorage:
     def trials(self) -> list[Trial]:
         return self.backend.trials(self.study)
 
+    def count(self) -> int:
+        return self.backend.count(self.study)
+
+    def running(self) -> list[Trial]:
+        return self.backend.running(self.study)
+
     def get_trial(self, trial_id: int) -> Trial:
         return self.backend.get_trial(self.study, trial_id)
 
     def create_trial(self, params: Mapping[str, Any], info: Mapping[str, Any],
-                     worker: str | None = None) -> Trial:
-        return self.backend.create_trial(self.study, params, info, worker)
+                     worker: str | None = None, lease_s: float | None = None) -> Trial:
+        return self.backend.create_trial(self.study, params, info, worker, lease_s)
 
     def finish_trial(self, trial_id: int, state: TrialState, score: float | None,
                      cost: float | None, info: Mapping[str, Any]) -> Trial:
@@ -368,6 +526,41 @@ class BoundStorage:
 
     def reassign(self, trial_id: int, worker: str | None) -> Trial:
         return self.backend.reassign(self.study, trial_id, worker)
+
+    def enqueue(self, requester: str, worker: str | None, count: int, max_trials: int | None,
+                retry_stale: bool, lease_s: float | None) -> AskRequest:
+        return self.backend.enqueue(self.study, requester, worker, count, max_trials,
+                                    retry_stale, lease_s)
+
+    def waiting(self) -> list[AskRequest]:
+        return self.backend.waiting(self.study)
+
+    def answer(self, request_id: int, answer: AskAnswer) -> None:
+        self.backend.answer(self.study, request_id, answer)
+
+    def answer_of(self, request_id: int) -> AskAnswer | None:
+        return self.backend.answer_of(self.study, request_id)
+
+    def withdraw(self, request_id: int) -> None:
+        self.backend.withdraw(self.study, request_id)
+
+
+def _duration(s: float) -> str:
+    """``42s``, ``17m``, ``6.0h``: a span of seconds for a message."""
+    if s < 120:
+        return f"{s:.0f}s"
+    if s < 7200:
+        return f"{s / 60:.0f}m"
+    return f"{s / 3600:.1f}h"
+
+
+@dataclass
+class _Seen:
+    """The trials of one study this process has read, up to change stamp ``version``."""
+
+    created_at: float
+    version: int = -1
+    trials: dict[int, Trial] = field(default_factory=dict)
 
 
 def _num(v: Any) -> float:

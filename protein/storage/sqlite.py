@@ -33,6 +33,7 @@ class SQLiteStorage(SQLStorage):
     ph = "?"
 
     def __init__(self, path: str | Path) -> None:
+        super().__init__()
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         if self.path.parent and not self.path.parent.exists():
