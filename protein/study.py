@@ -45,6 +45,7 @@ class Study:
         self.lease_s = lease_s
         self.on_expire = on_expire
         self.exhausted: str | None = None  # why the last ask handed out fewer trials
+        self.handed: list[int] = []  # the trials the last ask stored for its caller, so far
 
     @classmethod
     def create(cls, config: Any, name: str = "default", storage: Any = None, seed: int = 0,
@@ -109,10 +110,11 @@ class Study:
 
         count = 1 if n is None else n
         worker = worker or worker_name()
+        self.handed = []
         if self.config.method != "protein":
             with self.storage.lock():
                 request = AskRequest(-1, worker, worker, count, max_trials, retry_stale, lease_s)
-                answer = self._serve([request])[request.request_id]
+                answer = self._serve([request], request.request_id)[request.request_id]
             made = [self.storage.get_trial(i) for i in answer.trial_ids]
         else:
             # the heavy imports happen here, before the lock, not while holding it
@@ -125,10 +127,11 @@ class Study:
             try:
                 with self.storage.lock():
                     answer = self.storage.answer_of(request.request_id)
+                    self.handed = list(answer.trial_ids) if answer else []
                     if answer is None:  # nobody served it while we waited: serve every waiter
                         waiting = [r for r in self.storage.waiting()
                                    if r.request_id == request.request_id or not gone(r.requester)]
-                        answers = self._serve(waiting)
+                        answers = self._serve(waiting, request.request_id)
                         for r in waiting:
                             if r.request_id != request.request_id:
                                 self.storage.answer(r.request_id, answers[r.request_id])
@@ -145,14 +148,16 @@ class Study:
             return made[0] if made else None
         return made
 
-    def _serve(self, requests: list[AskRequest]) -> dict[int, AskAnswer]:
+    def _serve(self, requests: list[AskRequest], own: int) -> dict[int, AskAnswer]:
         """Trials for each request (under the ask lock): stale trials handed out again first
-        where wanted, then new suggestions, all of them from one call of the optimizer."""
+        where wanted, then new suggestions, all of them from one call of the optimizer.
+        Request ``own`` is this caller's: its trials go to ``handed`` as they are stored."""
         from protein.optimizer import suggest_config
         from protein.optimizer.baselines import suggest_baseline
         from protein.storage.rules import expired
 
         given: dict[int, list[int]] = {r.request_id: [] for r in requests}
+        given[own] = self.handed  # the same list: filled as trials are stored
         if self.lease_s is not None:
             retry = self.on_expire == "retry" or any(r.retry_stale for r in requests)
             takers = [r for r in requests if r.retry_stale or self.on_expire == "retry"]
@@ -198,8 +203,9 @@ class Study:
         out: dict[int, AskAnswer] = {}
         for r in requests:
             for s in itertools.islice(it, rooms[r.request_id]):
+                info = {**s.info, "batch": len(suggestions)} if len(suggestions) > 1 else s.info
                 given[r.request_id].append(
-                    self.storage.create_trial(s.params, dict(s.info), r.worker, r.lease_s).trial_id)
+                    self.storage.create_trial(s.params, dict(info), r.worker, r.lease_s).trial_id)
             short = len(given[r.request_id]) < r.count
             out[r.request_id] = AskAnswer(tuple(given[r.request_id]), exhausted if short else None)
         return out

@@ -196,3 +196,48 @@ def test_shell_commands_on_a_random_study_import_nothing_heavy(tmp_path):
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_shell_asks_carry_a_lease_that_expires_as_lease_expired_and_keep_late_results(study):
+    first = json.loads(cli("ask", "--study", "s", "--lease", "1s", storage=study).stdout)
+    import time
+
+    time.sleep(1.3)
+    cli("ask", "--study", "s", "--lease", "6h", storage=study)  # the next ask expires the first
+    rows = {r["trial"]: r for r in json.loads(
+        cli("trials", "--study", "s", "--format", "json", storage=study).stdout)}
+    failure = rows[first["trial"]]["info"]["failure"]
+    assert failure.startswith("expired: lease expired: no heartbeat from") and "lease 1s" in failure
+    assert rows[1]["state"] == "running"  # its own 6 h lease has not run out
+    late = json.loads(cli("tell", "--study", "s", "--trial", str(first["trial"]), "--score", "0.3",
+                          storage=study).stdout)
+    assert late["state"] == "complete" and late["score"] == 0.3
+    r = cli("ask", "--study", "s", "--lease", "soon", storage=study, check=False)
+    assert r.returncode == 2 and "expected a duration" in r.stderr and "6h" in r.stderr
+
+
+def test_a_repeat_ask_of_a_named_worker_gets_back_the_trial_it_never_told(study):
+    a = json.loads(cli("ask", "--study", "s", "--worker", "gpu0", storage=study).stdout)
+    again = cli("ask", "--study", "s", "--worker", "gpu0", storage=study)
+    assert json.loads(again.stdout)["trial"] == a["trial"]
+    assert "has not been told: handing it out again" in again.stderr
+    other = json.loads(cli("ask", "--study", "s", "--worker", "gpu1", storage=study).stdout)
+    assert other["trial"] != a["trial"]
+    cli("tell", "--study", "s", "--trial", str(a["trial"]), "--score", "1", storage=study)
+    new = json.loads(cli("ask", "--study", "s", "--worker", "gpu0", storage=study).stdout)
+    assert new["trial"] not in (a["trial"], other["trial"])
+
+
+def test_an_ask_stopped_before_it_printed_leaves_no_orphan(study, monkeypatch):
+    import protein.cli.study as commands
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # SIGINT, or SIGTERM/SIGHUP (turned into this), mid-print
+
+    monkeypatch.setattr(commands, "_print_trials", killed)
+    r = cli("ask", "--study", "s", "--count", "2", storage=study, check=False)
+    assert r.returncode == 130
+    monkeypatch.undo()
+    rows = json.loads(cli("trials", "--study", "s", "--format", "json", storage=study).stdout)
+    assert [(x["state"], x["info"]["failure"].startswith("expired: protein ask was stopped"))
+            for x in rows] == [("failed", True)] * 2

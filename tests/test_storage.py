@@ -451,3 +451,66 @@ def test_a_lease_expiry_says_lease_expired_and_a_late_result_is_still_kept(stora
     assert "failure" not in done.info and done.info["expired_before"].startswith("expired")
     with pytest.raises(TrialError, match="already complete"):
         s.tell(t, 0.3)
+
+
+GP_CFG = {**CFG, "settings": {"num_random_samples": 3}}
+
+
+def test_asks_waiting_on_a_fit_are_served_by_one_batch_distinct_and_deterministic(storage_url):
+    from protein.optimizer import suggest_config
+    from protein.storage.sql import worker_name
+
+    s = Study.create(GP_CFG, "batch", storage_url, seed=5)
+    for _ in range(6):
+        t = s.ask()
+        s.tell(t, loss(t.params))
+    history = s.trials()
+    # three workers queued while another ask held the lock (this process stands in for them)
+    queued = [s.storage.enqueue(worker_name(), f"w{i}", 1, None, False, None) for i in (1, 2, 3)]
+    mine = s.ask(worker="w0")
+    answers = [s.storage.answer_of(r.request_id) for r in queued]
+    ids = [a.trial_ids[0] for a in answers] + [mine.trial_id]
+    assert ids == [6, 7, 8, 9]  # oldest request first; the asker's own last
+    made = [s.trial(i) for i in ids]
+    assert [t.worker for t in made] == ["w1", "w2", "w3", "w0"]
+    assert all(t.info["batch"] == 4 and t.info["reason"] == "gp" for t in made)
+    expected = suggest_config(s.config, history, seed=5, n=4)  # one fit, four picks
+    assert [t.params for t in made] == [e.params for e in expected]
+    assert len({tuple(sorted(t.params.items())) for t in made}) == 4
+    for r in queued:
+        s.storage.withdraw(r.request_id)
+    assert s.storage.waiting() == []
+
+
+ASKER = textwrap.dedent("""
+    import json, sys, time
+    from protein.study import Study
+    import protein.optimizer.single  # warm: measure the wait for the fit, not the imports
+    url, start = sys.argv[1], float(sys.argv[2])
+    s = Study.load("crowd", url)
+    time.sleep(max(0.0, start - time.time()))
+    t0 = time.time()
+    t = s.ask()
+    print(json.dumps({"trial": t.trial_id, "batch": t.info.get("batch", 1),
+                      "wait": time.time() - t0}))
+""")
+
+
+@pytest.mark.slow
+def test_many_processes_asking_a_gp_study_at_once_share_fits(storage_url, tmp_path):
+    s = Study.create(GP_CFG, "crowd", storage_url)
+    for _ in range(8):
+        t = s.ask()
+        s.tell(t, loss(t.params))
+    script = tmp_path / "asker.py"
+    script.write_text(ASKER)
+    start = time.time() + 6.0
+    procs = [subprocess.Popen([sys.executable, str(script), storage_url, str(start)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(8)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
+    got = [__import__("json").loads(o.strip().splitlines()[-1]) for o, _ in outs]
+    assert sorted(g["trial"] for g in got) == list(range(8, 16))  # distinct, none lost
+    assert max(g["batch"] for g in got) > 1  # some asks were served by another's fit
+    assert len(s.trials()) == 16 and s.storage.waiting() == []

@@ -34,6 +34,24 @@ def study_args(p: argparse.ArgumentParser, fmt: tuple[str, ...] = ("json", "tabl
         p.add_argument("--format", choices=fmt, default=fmt[0])
 
 
+DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``30m``, ``6h`` or ``2d`` (an argparse type)."""
+    t = text.strip().lower()
+    scale = DURATION_UNITS.get(t[-1:], None)
+    try:
+        value = float(t[:-1] if scale else t)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"expected a duration > 0: seconds, or a number with s, m, h or d (90, 30m, 6h, "
+            f"2d), got {text!r}")
+    return value * (scale or 1.0)
+
+
 def open_study(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from protein.study import Study
 

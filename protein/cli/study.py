@@ -8,7 +8,15 @@ import shlex
 import sys
 from typing import Any
 
-from protein.cli.common import STORAGE_HELP, emit, existing_storage, open_study, study_args, study_name
+from protein.cli.common import (
+    STORAGE_HELP,
+    duration,
+    emit,
+    existing_storage,
+    open_study,
+    study_args,
+    study_name,
+)
 from protein.errors import ProteinError
 from protein.output import table, to_json
 from protein.tree import flatten
@@ -40,8 +48,10 @@ def add_init(sub: Any) -> None:
     study_args(p, fmt=(),
                 study_help="study name (default: the config's study: key, else its file name)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lease", type=float, default=None,
-                   help="seconds without a heartbeat before a running trial expires (default 24h)")
+    p.add_argument("--lease", type=duration, default=None,
+                   help="how long a running trial may go without a heartbeat before it "
+                        "expires: seconds, or 30m, 6h, 2d (default 24h; protein ask gives "
+                        "its trials their own, see ask --lease)")
     p.add_argument("--on-expire", choices=["fail", "retry"], default="fail",
                    help="what happens to an expired trial: failed, or handed out again")
     p.add_argument("--force", action="store_true",
@@ -50,46 +60,90 @@ def add_init(sub: Any) -> None:
 
 
 # ------------------------------------------------------------------------- ask
-def _ask(args: argparse.Namespace) -> int:
-    import socket
+CLI_LEASE = "6h"  # a shell's trial expires after this long without a progress call
 
-    from protein.output import env_vars, param_args, with_seed
+
+def _ask(args: argparse.Namespace) -> int:
+    import signal
+    import socket
 
     if args.count < 1:
         raise ProteinError(f"--count must be >= 1, got {args.count}")
     study = open_study(args)
     # not host:pid: this process exits at once, while the trial runs on in the caller's loop;
-    # such trials expire by their lease (protein init --lease) instead
+    # such trials expire by their lease (--lease) instead
     worker = args.worker or f"{socket.gethostname()}:cli"
-    made = study.ask(n=args.count, worker=worker)
-    if not made:
-        raise ProteinError(f"study {study.name!r}: no trial to hand out: "
-                           f"{study.exhausted or 'nothing left to suggest'}")
+    made: list = []
+    if args.worker:  # a repeat ask of a named worker gets back what it never told
+        made = [t for t in study.storage.running() if t.worker == args.worker][: args.count]
+        for t in made:
+            print(f"protein ask: trial {t.trial_id} was handed to worker {args.worker!r} and "
+                  "has not been told: handing it out again (tell it, --failed if it cannot "
+                  "run, to get a new one)", file=sys.stderr)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    printed: set[int] = set()
+    saved = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        if len(made) < args.count:
+            made += study.ask(n=args.count - len(made), worker=worker, lease_s=args.lease)
+        if not made:
+            raise ProteinError(f"study {study.name!r}: no trial to hand out: "
+                               f"{study.exhausted or 'nothing left to suggest'}")
+        _print_trials(study, made, args.format, args.count)
+        sys.stdout.flush()
+        printed.update(t.trial_id for t in made)
+    except (KeyboardInterrupt, BrokenPipeError):
+        # stored but never seen by the caller: fail them now rather than leave orphans
+        for tid in set(study.handed) - printed:
+            try:
+                study.tell(tid, failed=True,
+                           reason="expired: protein ask was stopped before it printed the "
+                                  "trial; nothing ran")
+            except ProteinError:
+                pass
+        raise
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+    if study.exhausted:
+        print(f"protein ask: {study.exhausted}", file=sys.stderr)
+    return 0
+
+
+def _print_trials(study: Any, made: list, fmt: str, count: int) -> None:
+    from protein.output import env_vars, param_args, with_seed
+
     seed_key = study.config.seed_key
     for t in made:
         full = flatten(with_seed(study.space.nest(t.params), seed_key, t.trial_id))
-        if args.format in ("flags", "hydra"):
-            print(" ".join([str(t.trial_id)] + [shlex.quote(a) for a in param_args(full, args.format)]))
-        elif args.format == "env":
+        if fmt in ("flags", "hydra"):
+            print(" ".join([str(t.trial_id)] + [shlex.quote(a) for a in param_args(full, fmt)]))
+        elif fmt == "env":
             print(f"export PROTEIN_TRIAL={t.trial_id}")
             print(f"export PROTEIN_SEED={t.trial_id}")
             for k, v in env_vars(full).items():
                 print(f"export {k}={shlex.quote(v)}")
-    if args.format in ("json", "yaml"):
+    if fmt in ("json", "yaml"):
         out = [{"trial": t.trial_id, "seed": t.trial_id, "params": t.nested_params,
                 "config": study.space.nest(t.params), "info": dict(t.info)} for t in made]
-        emit(out[0] if args.count == 1 else out, args.format)
-    if study.exhausted:
-        print(f"protein ask: {study.exhausted}", file=sys.stderr)
-    return 0
+        emit(out[0] if count == 1 else out, fmt)
 
 
 def add_ask(sub: Any) -> None:
     p = sub.add_parser("ask", help="start trials and print their params")
     study_args(p, fmt=("json", "flags", "hydra", "env", "yaml"))
     p.add_argument("--count", type=int, default=1, help="how many trials to start")
-    p.add_argument("--worker", default=None, help="worker name stored with the trial (default host:cli); "
-                        "trials expire after the study's --lease without a progress call")
+    p.add_argument("--worker", default=None,
+                   help="worker name stored with the trials (default host:cli). A repeat ask "
+                        "with the same name first gets back the trials it was handed and "
+                        "never told (so an ask whose output was lost leaves no orphan): give "
+                        "each parallel job its own name")
+    p.add_argument("--lease", type=duration, default=duration(CLI_LEASE),
+                   help=f"how long the trials may go without a progress call before they "
+                        f"expire: seconds, or 30m, 6h, 2d (default {CLI_LEASE})")
     p.epilog = ("flags/hydra print one line per trial: the trial id, then --a.b=v (flags; a "
                 "list as --a.b v1 v2) or a.b=v (hydra), with the trial seed under the config's "
                 "seed_key; "
