@@ -50,26 +50,30 @@ def _worker(url: str, name: str, seconds: float, out: mp.Queue) -> None:
     out.put((asks, tells, ask_t, tell_t))
 
 
-def prefill(url: str, name: str, n: int) -> None:
+def prefill(url: str, name: str, n: int, cfg: dict | None = None, score=None) -> None:
+    """Create study ``name`` with ``n`` finished trials (random params; ``score(params)``,
+    else the ``lr``), written in one transaction as a long-running study would have them."""
+    from protein.optimizer.baselines import suggest_baseline
     from protein.storage import open_storage
     from protein.storage.sql import _dumps
     from protein.study import Study
 
-    study = Study.create(CFG, name, url)
+    study = Study.create(cfg or CFG, name, url)
     if not n:
         return
     backend = open_storage(url)
-    params = [s.params for s in __import__("protein.optimizer.baselines", fromlist=["x"]).suggest_baseline(
-        "random", study.space, 0, settings=study.config.settings, seed=1, n=n)]
+    params = [s.params for s in suggest_baseline("random", study.space, 0,
+                                                 settings=study.config.settings, seed=1, n=n)]
     now = time.time()
-    rows = [(name, i, "complete", _dumps(p), float(p["lr"]), 1.0, _dumps({"reason": "random"}),
-             "prefill", now, now, now) for i, p in enumerate(params)]
+    rows = [(name, i, "complete", _dumps(p), float(score(p) if score else p["lr"]), 1.0,
+             _dumps({"reason": "random"}), "prefill", now, now, now) for i, p in enumerate(params)]
     sql = backend._sql("INSERT INTO trials (study, trial_id, state, params, score, cost, info, "
                        "worker, created_at, finished_at, heartbeat_at) VALUES "
                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
     with backend._transaction() as tx:
         for r in rows:
             tx(sql, r)
+        backend._stamp(tx, name)  # so readers that looked before see the new rows
 
 
 def measure(backend: str, workers: int, stored: int, seconds: float, tmp: str) -> dict:

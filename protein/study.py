@@ -141,8 +141,7 @@ class Study:
             except BaseException:
                 self.storage.withdraw(request.request_id)
                 raise
-            known = {t.trial_id: t for t in self.storage.trials()}
-            made = [known.get(i) or self.storage.get_trial(i) for i in answer.trial_ids]
+            made = [self.storage.get_trial(i) for i in answer.trial_ids]
         self.exhausted = answer.exhausted
         if n is None:
             return made[0] if made else None
