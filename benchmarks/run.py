@@ -351,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="3 seeds, budget 30, no PufferLib")
     ap.add_argument("--no-overhead", action="store_true")
     ap.add_argument("--no-multi", action="store_true", help="skip the two-objective problem")
-    ap.add_argument("--no-concurrency", action="store_true")
+    ap.add_argument("--no-scale", "--no-concurrency", dest="no_scale", action="store_true",
+                    help="skip the storage, many-worker and CLI tables (benchmarks.scale)")
     ap.add_argument("--no-trainer-speed", action="store_true")
     ap.add_argument("--only-run", action="store_true", help="run what is missing, write nothing")
     ap.add_argument("--summarise-only", action="store_true",
@@ -409,22 +410,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_overhead:
         text, figures["overhead"] = overhead([50, 200, 1000], [6, 8, 12], reps=5)
         body += "\n" + text
-    if not args.no_concurrency:
-        import tempfile
+    if not args.no_scale:
+        from benchmarks import scale
 
-        from benchmarks import concurrency
-
-        rows = []
-        with tempfile.TemporaryDirectory() as tmp:
-            for b in ("sqlite", "postgres"):
-                for stored in (0, 1000, 10000):
-                    for w in (1, 8, 32):
-                        try:
-                            rows.append(concurrency.measure(b, w, stored, 5.0, tmp))
-                        except Exception as e:  # noqa: BLE001 - e.g. no PostgreSQL server
-                            print(f"concurrency {b}: skipped ({e})", file=sys.stderr)
-                            break
-        body += "\n" + concurrency.table(rows)
+        text, figures["scale"] = scale.run(["sqlite", "postgres"])
+        body += "\n" + text
     if not args.no_trainer_speed:
         from benchmarks import trainer_speed
 
@@ -564,8 +554,45 @@ def targets(fig: dict) -> str:
             out.append("- Against PufferLib's Protein, cost to within 5% of the best error: "
                        + ", ".join(f"{o} {v:.3g}" for o, v in sorted(pf["cost_to_target"].items(),
                                                                         key=lambda x: x[1])))
+    out += scale_targets(fig.get("scale"))
     out.append("")
     return "\n".join(out)
+
+
+def scale_targets(sc: dict | None) -> list[str]:
+    """The targets of "Studies at scale and a CLI that answers at once"."""
+    if not sc:
+        return []
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    out = []
+    for r in sc.get("storage", []):
+        if r["workers"] == 8 and r["stored"] in (0, 10000):
+            need = 300 if r["stored"] == 0 else 100
+            out.append(f"- {r['backend']}, random method, 8 workers, {r['stored']} stored trials: "
+                       f"{r['asks_per_s']:.0f} ask+tell/s (target >= {need}) -> "
+                       f"{verdict(r['asks_per_s'] >= need and r['accounted'])}")
+    for r in sc.get("crowd", []):
+        out.append(f"- {r['backend']}, GP method, {r['stored']} stored trials, {r['workers']} "
+                   f"workers asking at once: the last suggestion after {r['max_wait_s']:.1f} s "
+                   f"(target <= 10 s) -> {verdict(r['max_wait_s'] <= 10 and r['accounted'])}")
+    c, b = sc.get("cli"), sc.get("bash")
+    if c:
+        out.append(f"- CLI median per call: tell {c['tell']:.2f} s, random ask "
+                   f"{c['ask_random']:.2f} s (targets <= 0.3 s), GP ask on {c['gp_stored']} "
+                   f"trials {c['ask_gp']:.2f} s (target <= 3 s) -> "
+                   f"{verdict(c['tell'] <= 0.3 and c['ask_random'] <= 0.3 and c['ask_gp'] <= 3)}")
+    if b:
+        out.append(f"- {b['workers']} bash workers x {b['pairs']} ask/tell pairs: Protein "
+                   f"{b['protein_wall_s']:.1f} s, Optuna's CLI {b['optuna_wall_s']:.1f} s: "
+                   f"{b['speedup']:.1f}x (target >= 3x) -> "
+                   f"{verdict(b['speedup'] >= 3 and b['protein_accounted'])}")
+    accounted = all(r["accounted"] for r in sc.get("storage", []) + sc.get("crowd", []))
+    accounted = accounted and (not b or b["protein_accounted"])
+    out.append(f"- Nothing lost or duplicated in any cell of the scale tables -> {verdict(accounted)}")
+    return out
 
 
 def summarise_mixed(opts: list[str], probs: list[str], seeds: dict[str, int],
