@@ -1,0 +1,563 @@
+"""Does it pay? Compute to a good model on real training, Protein against the tuners in use.
+
+    python -m benchmarks.training [--seeds 5] [--trials 30] [--workers 2] [--device cpu]
+                                  [--problems cartpole digits] [--optimizers ...]
+                                  [--summarise-only]
+
+Each *run* is one tuner driving one bundled trainer (``trainers/cartpole.py``: PPO on the
+torch-vectorised CartPole; ``trainers/digits.py``: an MLP on the digits) for ``--trials``
+trials, one after another, as a user's sweep would: the same ``train(params, seed,
+device, report)`` the runner calls, the trainer seeded per trial (RL is noisy). The budget
+parameter (``total_timesteps``, ``epochs``) is searched, and every trial's cost is what it
+really spent (environment steps; training examples = epochs x samples), so a stopped trial
+costs what it ran. Early stopping sees the trainer's reports: Protein's rules through
+``protein.optimizer.early_stop.decide`` (what ``protein run --early-stop`` uses), Optuna's
+pruners through ``trial.report`` / ``trial.should_prune``.
+
+Figures per problem and tuner, over seeds: how many runs reach the target (a finished
+trial at or above it) and the median cumulative cost until they do; the best finished
+score at fixed cumulative compute (an anytime curve, ``benchmarks/training_<problem>.png``);
+total cost; trials stopped early; and runs where a stopped trial had already beaten the
+run's final best. Runs are stored under ``benchmarks/runs/training/<device>/`` and reused
+(``--summarise-only`` starts none); ``benchmarks.run`` embeds the tables in RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).parent
+RUNS = ROOT / "runs" / "training"
+VERSION = 1  # bump when the harness changes what a stored run means
+
+
+@dataclass(frozen=True)
+class TrainingProblem:
+    """A bundled trainer and the sweep people run on it.
+
+    ``parameters``: the searched space (Protein config form, flat dotted names); ``fixed``:
+    flat trainer settings that are not searched; ``budget``: the searched budget parameter;
+    ``target``: the score a good run reaches (see ``note`` for how it was chosen);
+    ``checkpoints``: cumulative compute at which the anytime curve is read.
+    """
+
+    name: str
+    trainer: str
+    parameters: dict[str, dict]
+    fixed: dict[str, Any]
+    budget: str
+    target: float
+    checkpoints: tuple[float, ...]
+    cost_unit: str
+    note: str
+    cuda_parameters: dict[str, dict] = field(default_factory=dict)
+
+
+PROBLEMS: dict[str, TrainingProblem] = {
+    "cartpole": TrainingProblem(
+        name="cartpole",
+        trainer="trainers.cartpole",
+        parameters={
+            "trainer.learning_rate": {"distribution": "log_normal", "min": 3e-4, "max": 3e-2, "mean": 3e-3},
+            "trainer.ent_coef": {"distribution": "log_normal", "min": 1e-5, "max": 1e-1, "mean": 1e-2},
+            "trainer.clip_coef": {"distribution": "uniform", "min": 0.05, "max": 0.4, "mean": 0.2},
+            "trainer.gamma": {"distribution": "logit_normal", "min": 0.9, "max": 0.999, "mean": 0.99},
+            "trainer.gae_lambda": {"distribution": "logit_normal", "min": 0.8, "max": 0.99, "mean": 0.95},
+            "trainer.minibatch_size": {"distribution": "uniform_pow2", "min": 256, "max": 4096, "mean": 1024},
+            "trainer.num_envs": {"distribution": "uniform_pow2", "min": 16, "max": 256, "mean": 64},
+            "trainer.total_timesteps": {"distribution": "uniform_pow2", "min": 8192, "max": 131072, "mean": 32768},
+        },
+        fixed={"trainer.num_steps": 64, "trainer.update_epochs": 4, "trainer.hidden": 64,
+               "env.max_steps": 500},
+        budget="trainer.total_timesteps",
+        target=450.0,
+        checkpoints=(2.5e5, 5e5, 1e6, 2e6),
+        cost_unit="environment steps",
+        note="PPO on CartPole (max return 500); target 450",
+        cuda_parameters={
+            "trainer.num_envs": {"distribution": "uniform_pow2", "min": 256, "max": 4096, "mean": 1024},
+            "trainer.minibatch_size": {"distribution": "uniform_pow2", "min": 1024, "max": 16384, "mean": 4096},
+            "trainer.total_timesteps": {"distribution": "uniform_pow2", "min": 65536, "max": 1048576, "mean": 262144},
+        },
+    ),
+    "digits": TrainingProblem(
+        name="digits",
+        trainer="trainers.digits",
+        parameters={
+            "trainer.learning_rate": {"distribution": "log_normal", "min": 1e-4, "max": 1e-1, "mean": 3e-3},
+            "trainer.batch_size": {"distribution": "uniform_pow2", "min": 16, "max": 256, "mean": 64},
+            "trainer.width": {"distribution": "uniform_pow2", "min": 16, "max": 512, "mean": 128},
+            "trainer.depth": {"distribution": "int_uniform", "min": 1, "max": 4, "mean": 2},
+            "trainer.weight_decay": {"distribution": "log_normal", "min": 1e-6, "max": 1e-2, "mean": 1e-4},
+            "trainer.dropout": {"distribution": "uniform", "min": 0.0, "max": 0.5, "mean": 0.1},
+            "trainer.epochs": {"distribution": "int_uniform", "min": 1, "max": 30, "mean": 6},
+        },
+        fixed={},
+        budget="trainer.epochs",
+        target=0.975,
+        checkpoints=(5e4, 1e5, 2e5, 4e5),
+        cost_unit="training examples",
+        note="an MLP on the digits (360 validation images); target 97.5% accuracy",
+    ),
+}
+
+OPTIMIZERS = (
+    "protein", "protein+protein", "protein+asha",
+    "optuna_gp", "optuna_gp+median", "optuna_gp+hyperband",
+    "optuna_tpe", "optuna_tpe+median", "optuna_tpe+hyperband",
+    "random", "pufferlib_protein",
+)
+
+
+def space_of(problem: TrainingProblem, device: str) -> dict[str, dict]:
+    """The searched space on ``device``: CUDA runs use many more environments."""
+    return {**problem.parameters, **(problem.cuda_parameters if device.startswith("cuda") else {})}
+
+
+# -------------------------------------------------------------------- tuners
+class Tuner:
+    """One sweep: ``ask`` params, ``report`` progress (True: stop), ``tell`` the end."""
+
+    def ask(self) -> tuple[Any, dict[str, Any]]:
+        raise NotImplementedError
+
+    def report(self, handle: Any, step: float, value: float) -> bool:
+        return False
+
+    def tell(self, handle: Any, score: float | None, cost: float, stopped: bool) -> None:
+        raise NotImplementedError
+
+
+class ProteinTuner(Tuner):
+    """Protein's library ``Study`` (cost-aware by default); ``rule`` as ``--early-stop``."""
+
+    def __init__(self, space: dict, seed: int, rule: str) -> None:
+        from protein.optimizer.early_stop import StopConfig
+        from protein.study import Study
+
+        self.study = Study({"method": "protein", "metric": "score", "goal": "maximize",
+                            "parameters": space}, seed=seed)
+        self.stop = StopConfig(rule=rule)
+        self.history: dict[int, list[tuple[float, float]]] = {}
+
+    def ask(self) -> tuple[Any, dict[str, Any]]:
+        t = self.study.ask()
+        self.history[t.trial_id] = []
+        return t, dict(t.params)
+
+    def report(self, handle: Any, step: float, value: float) -> bool:
+        from protein.optimizer.early_stop import decide
+
+        self.study.report(handle, step, value)
+        self.history[handle.trial_id].append((step, value))
+        if self.stop.rule == "none":
+            return False
+        others = [t for t in self.study.trials() if t.trial_id != handle.trial_id]
+        # the bundled trainers' step is the cost spent so far
+        stop, _ = decide(self.stop, 1.0, self.history[handle.trial_id], others, cost=step)
+        return stop
+
+    def tell(self, handle: Any, score: float | None, cost: float, stopped: bool) -> None:
+        if score is None:
+            self.study.tell(handle, failed=True, cost=cost, reason="non-finite score")
+        elif stopped:
+            self.study.tell(handle, score, cost, pruned=True, reason=self.stop.rule)
+        else:
+            self.study.tell(handle, score, cost)
+
+
+class OptunaTuner(Tuner):
+    """Optuna's ask/tell with a sampler and a pruner, as its users run them (defaults)."""
+
+    def __init__(self, space: dict, seed: int, sampler: str, pruner: str) -> None:
+        import optuna
+
+        from benchmarks.peers import _optuna_values
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        samplers = {
+            "gp": lambda: optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False),
+            "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+            "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+        }
+        pruners = {"none": optuna.pruners.NopPruner, "median": optuna.pruners.MedianPruner,
+                   "hyperband": optuna.pruners.HyperbandPruner}
+        self.optuna = optuna
+        self.values = _optuna_values
+        self.space = space
+        self.study = optuna.create_study(direction="maximize", sampler=samplers[sampler](),
+                                         pruner=pruners[pruner]())
+
+    def ask(self) -> tuple[Any, dict[str, Any]]:
+        trial = self.study.ask()
+        return trial, self.values(trial, self.space)
+
+    def report(self, handle: Any, step: float, value: float) -> bool:
+        handle.report(value, int(step))
+        return bool(handle.should_prune())
+
+    def tell(self, handle: Any, score: float | None, cost: float, stopped: bool) -> None:
+        state = self.optuna.trial.TrialState
+        if score is None:
+            self.study.tell(handle, state=state.FAIL)
+        elif stopped:
+            self.study.tell(handle, state=state.PRUNED)
+        else:
+            self.study.tell(handle, score)
+
+
+class PufferTuner(Tuner):
+    """PufferLib's Protein 3.0, driven as PufferLib drives it, with the same costs."""
+
+    def __init__(self, space: dict, seed: int) -> None:
+        import contextlib
+        import io
+        import random
+
+        import numpy as np
+        import pyro
+        import torch
+
+        from benchmarks.peers import load_pufferlib_sweep
+        from distributions import from_config
+
+        mod = load_pufferlib_sweep()
+        pyro.clear_param_store()
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        cfg: dict[str, Any] = {"method": "protein", "metric": "score", "goal": "maximize"}
+        for name, s in space.items():
+            cfg[name] = {**from_config(name, s).to_dict(), "scale": 0.5}
+        self.space = space
+        self.quiet = lambda: contextlib.redirect_stdout(io.StringIO())
+        with self.quiet():
+            self.sweep = mod.Protein(cfg)
+
+    def ask(self) -> tuple[Any, dict[str, Any]]:
+        with self.quiet():
+            params, _ = self.sweep.suggest(None)
+        values = {k: params[k] for k in self.space}
+        for k, s in self.space.items():
+            if s["distribution"] in ("int_uniform", "uniform_pow2"):
+                values[k] = int(round(values[k]))
+        return params, values
+
+    def tell(self, handle: Any, score: float | None, cost: float, stopped: bool) -> None:
+        with self.quiet():
+            self.sweep.observe(handle, 0.0 if score is None else score, cost,
+                               is_failure=score is None)
+
+
+def make_tuner(name: str, space: dict, seed: int) -> Tuner:
+    base, _, rule = name.partition("+")
+    if base == "protein":
+        return ProteinTuner(space, seed, rule or "none")
+    if base in ("optuna_gp", "optuna_tpe"):
+        return OptunaTuner(space, seed, base.split("_")[1], rule or "none")
+    if base == "random":
+        return OptunaTuner(space, seed, "random", "none")
+    if base == "pufferlib_protein":
+        return PufferTuner(space, seed)
+    raise ValueError(f"unknown optimizer {name!r}; one of {', '.join(OPTIMIZERS)}")
+
+
+# ---------------------------------------------------------------------- runs
+def run_one(problem: TrainingProblem, optimizer: str, seed: int, trials: int,
+            device: str = "cpu", overrides: Mapping[str, Any] | None = None) -> dict:
+    """One tuner's sweep of ``trials`` trials; every trial's params, score, cost, curve."""
+    import importlib
+
+    import torch
+
+    torch.set_num_threads(1)
+    train: Callable = importlib.import_module(problem.trainer).train
+    space = space_of(problem, device)
+    tuner = make_tuner(optimizer, space, seed)
+    log = []
+    t_run = time.time()
+    for i in range(trials):
+        t0 = time.perf_counter()
+        handle, values = tuner.ask()
+        ask_s = time.perf_counter() - t0
+        curve: list[tuple[float, float]] = []
+
+        def report(step: float, value: float) -> bool:
+            curve.append((float(step), float(value)))
+            return tuner.report(handle, float(step), float(value))
+
+        params = {**problem.fixed, **values, **(overrides or {})}
+        t1 = time.perf_counter()
+        result = train(params, seed=1000 * seed + i, device=device, report=report)
+        wall = time.perf_counter() - t1
+        score = result.get("score")
+        score = float(score) if score is not None and math.isfinite(score) else None
+        cost = float(result["cost"])
+        stopped = bool(result.get("stopped_early"))
+        tuner.tell(handle, score, cost, stopped)
+        log.append({"params": values, "score": score, "cost": cost, "stopped": stopped,
+                    "curve": curve, "wall_s": wall, "ask_s": ask_s})
+    return {"problem": problem.name, "optimizer": optimizer, "seed": seed, "device": device,
+            "version": VERSION, "trials": log, "wall_s": time.time() - t_run}
+
+
+def path_of(device: str, problem: str, optimizer: str, seed: int, trials: int) -> Path:
+    return RUNS / device / problem / optimizer / f"seed{seed}_n{trials}.json"
+
+
+def _job(args: tuple) -> tuple[tuple, str | None]:
+    problem, optimizer, seed, trials, device = args
+    try:
+        out = run_one(PROBLEMS[problem], optimizer, seed, trials, device)
+    except Exception as e:  # noqa: BLE001 - a peer that cannot run here is reported, not fatal
+        return args, f"{type(e).__name__}: {e}"
+    p = path_of(device, problem, optimizer, seed, trials)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out))
+    tmp.replace(p)
+    return args, None
+
+
+def run_missing(problems: list[str], optimizers: list[str], seeds: int, trials: int,
+                device: str, workers: int) -> None:
+    plan = [(p, o, s, trials, device) for p in problems for o in optimizers for s in range(seeds)
+            if not path_of(device, p, o, s, trials).exists()]
+    if not plan:
+        return
+    print(f"training: {len(plan)} runs to do on {device} with {workers} workers", file=sys.stderr)
+    done = 0
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for fut in as_completed([pool.submit(_job, a) for a in plan]):
+            args, err = fut.result()
+            done += 1
+            print(f"training: [{done}/{len(plan)}] {args[0]} {args[1]} seed {args[2]}"
+                  + (f": skipped ({err})" if err else ""), file=sys.stderr, flush=True)
+
+
+def load(device: str, problem: str, optimizer: str, seeds: int, trials: int) -> list[dict]:
+    out = []
+    for s in range(seeds):
+        p = path_of(device, problem, optimizer, s, trials)
+        if p.exists():
+            run = json.loads(p.read_text())
+            if run.get("version") == VERSION:
+                out.append(run)
+    return out
+
+
+# ------------------------------------------------------------------- figures
+def run_figures(run: dict, problem: TrainingProblem) -> dict:
+    """One run's figures: cost to the target, best at each checkpoint, totals."""
+    spent = 0.0
+    best = -math.inf
+    to_target = math.inf
+    at = {c: -math.inf for c in problem.checkpoints}
+    stopped = 0
+    beaten_by_stopped = False
+    curve = []  # (cumulative cost, best finished score so far)
+    for t in run["trials"]:
+        spent += t["cost"]
+        if t["stopped"]:
+            stopped += 1
+        elif t["score"] is not None:
+            best = max(best, t["score"])
+            if t["score"] >= problem.target and to_target == math.inf:
+                to_target = spent
+        for c in problem.checkpoints:
+            if spent <= c:
+                at[c] = best
+        curve.append((spent, best))
+    final = best
+    for t in run["trials"]:
+        last = t["curve"][-1][1] if t["curve"] else None
+        if t["stopped"] and last is not None and last > final:
+            beaten_by_stopped = True
+    return {"to_target": to_target, "best": final, "at": at, "total": spent,
+            "stopped": stopped, "beaten_by_stopped": beaten_by_stopped, "curve": curve,
+            "trials": len(run["trials"]), "wall_s": run["wall_s"],
+            "train_s": sum(t["wall_s"] for t in run["trials"]),
+            "ask_s": sum(t["ask_s"] for t in run["trials"])}
+
+
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else math.nan
+
+
+def summarise(problems: list[str], optimizers: list[str], seeds: int, trials: int,
+              device: str) -> tuple[str, dict]:
+    """Markdown tables per problem and the figures the targets read."""
+    text = [f"## Does it pay? Real training (`benchmarks/training.py`, {device})", "",
+            f"Each run: {trials} trials in sequence, one torch thread, the trainer seeded per "
+            f"trial; up to {seeds} seeds per tuner (`n` says how many ran). A tuner's name "
+            "after `+` is its early-stopping rule (Protein: `protein run --early-stop`; "
+            "Optuna: its pruner, fed the same reports).", ""]
+    fig: dict = {}
+    for p in problems:
+        prob = PROBLEMS[p]
+        text += [f"### {p}: {prob.note}", "",
+                 f"Cost: {prob.cost_unit}. Target: a finished trial scoring >= {prob.target}.", "",
+                 "| tuner | n | runs reaching target | median cost to target | "
+                 + " | ".join(f"best at {c:.3g}" for c in prob.checkpoints)
+                 + " | final best | median total cost | trials stopped | stopped one that beat the final best | wall s per run |",
+                 "|---|---|---|---|" + "---|" * len(prob.checkpoints) + "---|---|---|---|---|"]
+        fig[p] = {}
+        for o in optimizers:
+            runs = load(device, p, o, seeds, trials)
+            if not runs:
+                continue
+            fs = [run_figures(r, prob) for r in runs]
+            reach = sum(f["to_target"] < math.inf for f in fs)
+            med_target = _median([f["to_target"] for f in fs])
+            row = {
+                "n": len(fs), "reach": reach, "to_target": med_target,
+                "at": {c: _median([f["at"][c] for f in fs]) for c in prob.checkpoints},
+                "best": _median([f["best"] for f in fs]),
+                "total": _median([f["total"] for f in fs]),
+                "stopped": sum(f["stopped"] for f in fs) / len(fs),
+                "beaten": sum(f["beaten_by_stopped"] for f in fs),
+                "wall": _median([f["wall_s"] for f in fs]),
+                "curves": [f["curve"] for f in fs],
+            }
+            fig[p][o] = row
+
+            def num(v: float) -> str:
+                return "never" if v == math.inf else ("–" if v == -math.inf or v != v else f"{v:.4g}")
+
+            text.append(f"| {o} | {row['n']} | {reach}/{len(fs)} | {num(med_target)} | "
+                        + " | ".join(num(row["at"][c]) for c in prob.checkpoints)
+                        + f" | {num(row['best'])} | {row['total']:.3g} | {row['stopped']:.1f} | "
+                        f"{row['beaten']}/{len(fs)} | {row['wall']:.0f} |")
+        text.append("")
+        png = plot(p, fig[p], prob)
+        if png:
+            text += [f"![anytime curves on {p}]({png.name})", ""]
+    return "\n".join(text), fig
+
+
+def plot(problem: str, rows: dict, prob: TrainingProblem) -> Path | None:
+    """Best finished score against cumulative compute: the median over seeds, per tuner."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import numpy as np
+    except ImportError:
+        return None
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    top = max(max((c[-1][0] for c in r["curves"] if c), default=1.0) for r in rows.values())
+    grid = np.geomspace(top / 200, top, 120)
+    for o, r in rows.items():
+        ys = []
+        for c in r["curves"]:
+            cost = np.array([x for x, _ in c])
+            best = np.array([y for _, y in c])
+            idx = np.searchsorted(cost, grid, side="right") - 1
+            ys.append(np.where(idx >= 0, best[np.clip(idx, 0, None)], np.nan))
+        y = np.array(ys, dtype=float)
+        y[~np.isfinite(y)] = np.nan
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                med = np.nanmedian(y, axis=0)
+        style = "-" if o.startswith("protein") else ("--" if o.startswith("optuna") else ":")
+        ax.plot(grid, med, style, label=o, lw=2 if o.startswith("protein") else 1.2)
+    ax.axhline(prob.target, color="grey", lw=0.8, ls="-.")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"cumulative {prob.cost_unit}")
+    ax.set_ylabel("best finished score (median over seeds)")
+    ax.set_title(f"{problem}: {prob.note}")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    out = ROOT / f"training_{problem}.png"
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def targets(fig: dict) -> list[str]:
+    """The training issue's targets, each with the measured figure and a verdict."""
+    out = []
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    for p, rows in fig.items():
+        ours = rows.get("protein")
+        peers = {o: r for o, r in rows.items() if not o.startswith("protein")}
+        if ours and peers:
+            best_peer = min(peers, key=lambda o: (-peers[o]["reach"], peers[o]["to_target"]))
+            bp = peers[best_peer]
+            ok = ours["reach"] >= bp["reach"] and ours["to_target"] <= 0.5 * bp["to_target"]
+            out.append(f"- {p}: Protein reaches the target in {ours['reach']}/{ours['n']} runs at a "
+                       f"median cost of {ours['to_target']:.3g}; the best peer, {best_peer}, in "
+                       f"{bp['reach']}/{bp['n']} at {bp['to_target']:.3g} (target: <= half, in as "
+                       f"many runs) -> {verdict(ok)}")
+        for rule in ("protein+protein", "protein+asha"):
+            es = rows.get(rule)
+            if ours and es:
+                saved = 1 - es["total"] / ours["total"]
+                ok = saved >= 0.3 and es["best"] >= ours["best"]
+                out.append(f"- {p}: {rule} spends {100 * saved:.0f}% less compute than the same "
+                           f"search without stopping; final best {es['best']:.4g} vs "
+                           f"{ours['best']:.4g} (target: >= 30% less at an equal or better best) "
+                           f"-> {verdict(ok)}")
+        pruned = {o: r for o, r in rows.items() if o.startswith("optuna") and "+" in o}
+        es = rows.get("protein+protein")
+        if es and pruned:
+            c = max(c for c in PROBLEMS[p].checkpoints if all(
+                r["at"][c] > -math.inf for r in [es, *pruned.values()]) or c == min(PROBLEMS[p].checkpoints))
+            best_o = max(pruned, key=lambda o: pruned[o]["at"][c])
+            ok = es["at"][c] >= pruned[best_o]["at"][c]
+            out.append(f"- {p}: at {c:.3g} {PROBLEMS[p].cost_unit}, Protein with its early stopping "
+                       f"has {es['at'][c]:.4g}, Optuna's best pruned search ({best_o}) "
+                       f"{pruned[best_o]['at'][c]:.4g} -> {verdict(ok)}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--trials", type=int, default=30)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    ap.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
+    ap.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS))
+    ap.add_argument("--summarise-only", action="store_true",
+                    help="start no runs: summarise the stored ones")
+    args = ap.parse_args(argv)
+    device = args.device or _default_device()
+    if not args.summarise_only:
+        run_missing(args.problems, args.optimizers, args.seeds, args.trials, device, args.workers)
+    text, fig = summarise(args.problems, args.optimizers, args.seeds, args.trials, device)
+    print(text)
+    print("\n".join(targets(fig)))
+    return 0
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    raise SystemExit(main())
