@@ -105,10 +105,10 @@ PROBLEMS: dict[str, TrainingProblem] = {
         },
         fixed={},
         budget="trainer.epochs",
-        target=0.975,
+        target=0.988,
         checkpoints=(5e4, 1e5, 2e5, 4e5),
         cost_unit="training examples",
-        note="an MLP on the digits (360 validation images); target 97.5% accuracy",
+        note="an MLP on the digits (360 validation images); target 98.8% accuracy (356 of 360)",
     ),
 }
 

@@ -1,0 +1,54 @@
+"""The training benchmark's harness, tiny, so it cannot rot (the benchmark itself is never
+a timed test): real trainers, 2 trials, 1 seed, tiny budgets."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from benchmarks import training
+
+
+def test_a_tiny_run_of_each_kind_of_tuner_trains_and_records_every_trial(tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "RUNS", tmp_path)
+    prob = training.PROBLEMS["digits"]
+    for opt in ("protein+asha", "optuna_tpe+median"):
+        run = training.run_one(prob, opt, 0, 2, overrides={"trainer.epochs": 1})
+        assert [t["cost"] for t in run["trials"]] == [1437.0, 1437.0]  # one epoch of examples
+        assert all(0 <= t["score"] <= 1 and len(t["curve"]) == 1 for t in run["trials"])
+        p = training.path_of("cpu", "digits", opt, 0, 2)
+        p.parent.mkdir(parents=True)
+        p.write_text(json.dumps(run))
+    text, fig = training.summarise(["digits"], ["protein+asha", "optuna_tpe+median"], 1, 2, "cpu")
+    assert "| protein+asha | 1 |" in text and "| optuna_tpe+median | 1 |" in text
+    assert fig["digits"]["protein+asha"]["total"] == 2 * 1437.0
+
+
+def test_cartpole_trials_cost_the_environment_steps_they_took():
+    run = training.run_one(training.PROBLEMS["cartpole"], "random", 3, 2,
+                           overrides={"trainer.total_timesteps": 4096, "trainer.num_envs": 16})
+    assert [t["cost"] for t in run["trials"]] == [4096.0, 4096.0]
+    assert all(t["curve"][-1][0] == 4096.0 for t in run["trials"])
+
+
+def test_run_figures_count_cost_to_target_stops_and_checkpoints():
+    prob = training.PROBLEMS["digits"]
+    trial = lambda score, cost, stopped=False, last=None: {  # noqa: E731
+        "score": score, "cost": cost, "stopped": stopped, "wall_s": 1.0, "ask_s": 0.1,
+        "curve": [(cost, last if last is not None else score)]}
+    run = {"wall_s": 5.0, "trials": [trial(0.9, 4e4), trial(0.5, 1e4, True, 0.995),
+                                     trial(0.99, 3e4), trial(0.95, 2e5)]}
+    f = training.run_figures(run, prob)
+    assert f["to_target"] == 8e4  # the third trial, after 4e4 + 1e4 + 3e4
+    assert f["best"] == 0.99 and f["stopped"] == 1 and f["total"] == 2.8e5
+    assert f["beaten_by_stopped"]  # the stopped trial had reported 0.995 > 0.99
+    assert f["at"][5e4] == 0.9 and f["at"][1e5] == 0.99 and f["at"][4e5] == 0.99
+    never = training.run_figures({"wall_s": 1.0, "trials": [trial(0.5, 1e3)]}, prob)
+    assert never["to_target"] == math.inf
+
+
+def test_an_unknown_tuner_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown optimizer 'hyperopt'"):
+        training.make_tuner("hyperopt", {}, 0)
