@@ -354,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-scale", "--no-concurrency", dest="no_scale", action="store_true",
                     help="skip the storage, many-worker and CLI tables (benchmarks.scale)")
     ap.add_argument("--no-trainer-speed", action="store_true")
+    ap.add_argument("--no-training", action="store_true",
+                    help="skip the real-training benchmark (benchmarks.training)")
+    ap.add_argument("--training-seeds", type=int, default=5)
+    ap.add_argument("--training-trials", type=int, default=30)
     ap.add_argument("--only-run", action="store_true", help="run what is missing, write nothing")
     ap.add_argument("--summarise-only", action="store_true",
                     help="start no runs: summarise the stored ones (missing seeds show as n=K)")
@@ -414,6 +418,17 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import scale
 
         text, figures["scale"] = scale.run(["sqlite", "postgres"])
+        body += "\n" + text
+    if not args.no_training:
+        from benchmarks import training
+
+        device = training._default_device()
+        probs_t = list(training.PROBLEMS)
+        if not args.summarise_only:
+            training.run_missing(probs_t, list(training.OPTIMIZERS), args.training_seeds,
+                                 args.training_trials, device, args.workers)
+        text, figures["training"] = training.summarise(
+            probs_t, list(training.OPTIMIZERS), args.training_seeds, args.training_trials, device)
         body += "\n" + text
     if not args.no_trainer_speed:
         from benchmarks import trainer_speed
@@ -555,6 +570,10 @@ def targets(fig: dict) -> str:
                        + ", ".join(f"{o} {v:.3g}" for o, v in sorted(pf["cost_to_target"].items(),
                                                                         key=lambda x: x[1])))
     out += scale_targets(fig.get("scale"))
+    if fig.get("training"):
+        from benchmarks import training
+
+        out += training.targets(fig["training"])
     out.append("")
     return "\n".join(out)
 

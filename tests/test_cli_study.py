@@ -174,11 +174,12 @@ def test_the_readme_shell_recipe_passes_any_value_intact(tmp_path):
     assert seen == [[f"--v={v}"] for v in values]
 
 
-def test_shell_commands_on_a_random_study_import_nothing_heavy(tmp_path):
-    # tell, progress, trials, best and a random-method ask: no torch, BoTorch, SciPy or
-    # matplotlib on their paths, so each call answers at once
+@pytest.mark.parametrize("method", ["random", "grid"])
+def test_shell_commands_on_a_random_or_grid_study_import_nothing_heavy(tmp_path, method):
+    # tell, progress, trials, best and a random- or grid-method ask: no torch, BoTorch, SciPy
+    # or matplotlib on their paths, so each call answers at once
     cfg = tmp_path / "r.yaml"
-    cfg.write_text("method: random\nmetric: loss\ngoal: minimize\nparameters:\n"
+    cfg.write_text(f"method: {method}\nmetric: loss\ngoal: minimize\nparameters:\n"
                    "  x: {distribution: uniform, min: 0, max: 1}\n")
     protein("init", str(cfg), "--storage", str(tmp_path / "r.db"), cwd=tmp_path)
     code = textwrap.dedent("""\
@@ -187,7 +188,8 @@ def test_shell_commands_on_a_random_study_import_nothing_heavy(tmp_path):
         db = sys.argv[1]
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             for args in (["ask"], ["progress", "--trial", "0", "--step", "1", "--value", "0.5"],
-                         ["tell", "--trial", "0", "--score", "0.5"], ["trials"], ["best"]):
+                         ["tell", "--trial", "0", "--score", "0.5"], ["trials"], ["best"],
+                         ["ask", "--count", "2"]):
                 assert main([*args, "--storage", db]) == 0, args
         heavy = [m for m in ("torch", "botorch", "gpytorch", "scipy", "matplotlib") if m in sys.modules]
         print(heavy)
