@@ -440,10 +440,100 @@ def summarise(problems: list[str], optimizers: list[str], seeds: int, trials: in
                         + f" | {num(row['best'])} | {row['total']:.3g} | {row['stopped']:.1f} | "
                         f"{row['beaten']}/{len(fs)} | {row['wall']:.0f} |")
         text.append("")
+        text += breakdown(p, prob, seeds, trials, device)
         png = plot(p, fig[p], prob)
         if png:
             text += [f"![anytime curves on {p}]({png.name})", ""]
     return "\n".join(text), fig
+
+
+def planned_cost(prob: TrainingProblem, values: Mapping[str, Any]) -> float:
+    """What a trial would have cost had it run to its budget (in the cost's unit)."""
+    b = float(values[prob.budget])
+    if prob.name == "digits":
+        return b * 1437  # training examples per epoch
+    return b
+
+
+def breakdown(p: str, prob: TrainingProblem, seeds: int, trials: int, device: str) -> list[str]:
+    """Where the compute of Protein's searches goes: trials before the stopping rule can
+    judge (fewer than ``PROTEIN_MIN_TRIALS`` complete), later finished and stopped trials,
+    what stopping saved, and the share spent on the dearer half of the budget range."""
+    from protein.optimizer.early_stop import PROTEIN_MIN_TRIALS
+
+    lo = float(prob.parameters[prob.budget]["min"])
+    hi = float(prob.parameters[prob.budget]["max"])
+    mid = math.sqrt(lo * hi)
+    lines = [f"Where the compute of Protein's searches on {p} goes (share of the total, "
+             "mean over runs):", "",
+             f"| tuner | first {PROTEIN_MIN_TRIALS} trials | later, finished | later, stopped | "
+             f"saved by stopping (of what they would have spent) | on budgets above {mid:.3g} |",
+             "|---|---|---|---|---|---|"]
+    for o in [x for x in OPTIMIZERS if x.startswith("protein")]:
+        runs = load(device, p, o, seeds, trials)
+        if not runs:
+            continue
+        share = {"first": [], "fin": [], "stop": [], "saved": [], "dear": []}
+        for r in runs:
+            ts = r["trials"]
+            total = sum(t["cost"] for t in ts)
+            planned = sum(planned_cost(prob, t["params"]) for t in ts if t["stopped"])
+            spent_stopped = sum(t["cost"] for t in ts if t["stopped"])
+            share["first"].append(sum(t["cost"] for t in ts[:PROTEIN_MIN_TRIALS]) / total)
+            share["fin"].append(sum(t["cost"] for t in ts[PROTEIN_MIN_TRIALS:]
+                                    if not t["stopped"]) / total)
+            share["stop"].append(sum(t["cost"] for t in ts[PROTEIN_MIN_TRIALS:]
+                                     if t["stopped"]) / total)
+            share["saved"].append((planned - spent_stopped) / (total + planned - spent_stopped))
+            share["dear"].append(sum(t["cost"] for t in ts
+                                     if float(t["params"][prob.budget]) > mid) / total)
+        m = {k: 100 * sum(v) / len(v) for k, v in share.items()}
+        lines.append(f"| {o} | {m['first']:.0f}% | {m['fin']:.0f}% | {m['stop']:.0f}% | "
+                     f"{m['saved']:.0f}% | {m['dear']:.0f}% |")
+    return lines + [""] + replay(p, prob, seeds, trials, device)
+
+
+def replay(p: str, prob: TrainingProblem, seeds: int, trials: int, device: str,
+           quantiles: tuple[float, ...] = (0.3, 0.5, 0.7)) -> list[str]:
+    """What a stricter Protein rule would have saved: the runs of ``protein`` (no stopping)
+    replayed against the rule at other quantiles (``early_stop_quantile``). A replay keeps
+    the searches as they were, so it shows the compute a rule would cut, and whether it
+    would have cut a trial that reached the run's best score, not how the search would then
+    have gone on."""
+    import numpy as np
+
+    from protein.optimizer.early_stop import COST_RATIO, PROTEIN_MIN_TRIALS, StopRule
+
+    runs = load(device, p, "protein", seeds, trials)
+    if not runs:
+        return []
+    lines = [f"Replaying the `protein` runs (no stopping) against Protein's rule at other "
+             f"quantiles (the default is 0.3):", "",
+             "| quantile | compute it would cut | runs where it would stop a trial that reached the run's best |",
+             "|---|---|---|"]
+    for q in quantiles:
+        cut = total = 0.0
+        lost = 0
+        for r in runs:
+            ts = r["trials"]
+            best = max(t["score"] for t in ts if t["score"] is not None)
+            done: list[tuple[float, float]] = []
+            killed_best = False
+            for t in ts:
+                total += t["cost"]
+                costs = [c for _, c in done]
+                if len(done) >= PROTEIN_MIN_TRIALS and max(costs) >= COST_RATIO * min(costs):
+                    rule = StopRule.fit(np.array([y for y, _ in done]), np.array(costs), q)
+                    at = next((s for s, v in t["curve"] if s < t["cost"] and rule is not None
+                               and rule.should_stop(v, s)), None)
+                    if at is not None:
+                        cut += t["cost"] - at
+                        killed_best |= t["score"] is not None and t["score"] >= best
+                if t["score"] is not None:
+                    done.append((t["score"], t["cost"]))
+            lost += killed_best
+        lines.append(f"| {q} | {100 * cut / total:.0f}% | {lost}/{len(runs)} |")
+    return lines + [""]
 
 
 def plot(problem: str, rows: dict, prob: TrainingProblem) -> Path | None:
