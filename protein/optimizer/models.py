@@ -174,7 +174,7 @@ def fit(obs: Observations, settings: Settings, cat: Sequence[tuple[int, int]] = 
     if n_fail:
         labels = np.concatenate([np.ones(len(obs.X)), np.zeros(n_fail)])
         mu = float(labels.mean())
-        success = SuccessModel(GP.fit(Xs, labels - mu, device=dev, cat=cat), mu)
+        success = SuccessModel(GP.fit(Xs, labels - mu, device=dev, cat=cat, noise_prior=None), mu)
 
     blank = Models(tuple(gps), tuple(tfs), np.stack(Z_cols, axis=1), cost, tuple(cons), success,
                    np.empty((0, len(gps))), np.empty((0, len(cons))), np.empty(0))
