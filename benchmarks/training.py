@@ -39,6 +39,7 @@ from typing import Any
 
 ROOT = Path(__file__).parent
 RUNS = ROOT / "runs" / "training"
+FIGURES = ROOT  # where the anytime-curve PNGs go
 VERSION = 1  # bump when the harness changes what a stored run means
 
 
@@ -575,7 +576,7 @@ def plot(problem: str, rows: dict, prob: TrainingProblem) -> Path | None:
     ax.set_title(f"{problem}: {prob.note}")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    out = ROOT / f"training_{problem}.png"
+    out = FIGURES / f"training_{problem}.png"
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out

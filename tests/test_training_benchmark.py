@@ -13,6 +13,7 @@ from benchmarks import training
 
 def test_a_tiny_run_of_each_kind_of_tuner_trains_and_records_every_trial(tmp_path, monkeypatch):
     monkeypatch.setattr(training, "RUNS", tmp_path)
+    monkeypatch.setattr(training, "FIGURES", tmp_path)  # never over the committed plots
     prob = training.PROBLEMS["digits"]
     for opt in ("protein+asha", "optuna_tpe+median"):
         run = training.run_one(prob, opt, 0, 2, overrides={"trainer.epochs": 1})
@@ -24,6 +25,7 @@ def test_a_tiny_run_of_each_kind_of_tuner_trains_and_records_every_trial(tmp_pat
     text, fig = training.summarise(["digits"], ["protein+asha", "optuna_tpe+median"], 1, 2, "cpu")
     assert "| protein+asha | 1 |" in text and "| optuna_tpe+median | 1 |" in text
     assert fig["digits"]["protein+asha"]["total"] == 2 * 1437.0
+    assert (tmp_path / "training_digits.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_cartpole_trials_cost_the_environment_steps_they_took():
