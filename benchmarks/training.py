@@ -538,7 +538,8 @@ def replay(p: str, prob: TrainingProblem, seeds: int, trials: int, device: str,
 
 
 def plot(problem: str, rows: dict, prob: TrainingProblem) -> Path | None:
-    """Best finished score against cumulative compute: the median over seeds, per tuner."""
+    """Best finished score against cumulative compute: the median over seeds, per tuner,
+    from the point where every seed has a finished trial."""
     try:
         import matplotlib
 
@@ -560,13 +561,10 @@ def plot(problem: str, rows: dict, prob: TrainingProblem) -> Path | None:
             idx = np.searchsorted(cost, grid, side="right") - 1
             ys.append(np.where(idx >= 0, best[np.clip(idx, 0, None)], np.nan))
         y = np.array(ys, dtype=float)
-        y[~np.isfinite(y)] = np.nan
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                med = np.nanmedian(y, axis=0)
+        # a seed with no finished trial yet has no best: the median starts once every seed
+        # has one (a median over the seeds that have one would dip as others join)
+        med = np.where(np.isfinite(y).all(axis=0), np.median(np.where(np.isfinite(y), y, 0.0),
+                                                             axis=0), np.nan)
         style = "-" if o.startswith("protein") else ("--" if o.startswith("optuna") else ":")
         ax.plot(grid, med, style, label=o, lw=2 if o.startswith("protein") else 1.2)
     ax.axhline(prob.target, color="grey", lw=0.8, ls="-.")
