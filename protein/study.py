@@ -114,8 +114,8 @@ class Study:
         if self.config.method != "protein":
             with self.storage.lock():
                 request = AskRequest(-1, worker, worker, count, max_trials, retry_stale, lease_s)
-                answer = self._serve([request], request.request_id)[request.request_id]
-            made = [self.storage.get_trial(i) for i in answer.trial_ids]
+                answers, stored = self._serve([request], request.request_id)
+                answer = answers[request.request_id]
         else:
             # the heavy imports happen here, before the lock, not while holding it
             import protein.optimizer.multi
@@ -127,11 +127,12 @@ class Study:
             try:
                 with self.storage.lock():
                     answer = self.storage.answer_of(request.request_id)
+                    stored: dict[int, Trial] = {}
                     self.handed = list(answer.trial_ids) if answer else []
                     if answer is None:  # nobody served it while we waited: serve every waiter
                         waiting = [r for r in self.storage.waiting()
                                    if r.request_id == request.request_id or not gone(r.requester)]
-                        answers = self._serve(waiting, request.request_id)
+                        answers, stored = self._serve(waiting, request.request_id)
                         for r in waiting:
                             if r.request_id != request.request_id:
                                 self.storage.answer(r.request_id, answers[r.request_id])
@@ -141,22 +142,31 @@ class Study:
             except BaseException:
                 self.storage.withdraw(request.request_id)
                 raise
-            made = [self.storage.get_trial(i) for i in answer.trial_ids]
+        # trials this call stored come back as stored; ones another asker stored are read
+        made = [stored.get(i) or self.storage.get_trial(i) for i in answer.trial_ids]
         self.exhausted = answer.exhausted
         if n is None:
             return made[0] if made else None
         return made
 
-    def _serve(self, requests: list[AskRequest], own: int) -> dict[int, AskAnswer]:
+    def _serve(self, requests: list[AskRequest],
+               own: int) -> tuple[dict[int, AskAnswer], dict[int, Trial]]:
         """Trials for each request (under the ask lock): stale trials handed out again first
         where wanted, then new suggestions, all of them from one call of the optimizer.
-        Request ``own`` is this caller's: its trials go to ``handed`` as they are stored."""
+        Request ``own`` is this caller's: its trials go to ``handed`` as they are stored.
+        Returns each request's answer and the trials stored here, by id."""
         from protein.optimizer import suggest_config
         from protein.optimizer.baselines import suggest_baseline
         from protein.storage.rules import expired
 
         given: dict[int, list[int]] = {r.request_id: [] for r in requests}
         given[own] = self.handed  # the same list: filled as trials are stored
+        stored: dict[int, Trial] = {}
+
+        def keep(t: Trial) -> int:
+            stored[t.trial_id] = t
+            return t.trial_id
+
         if self.lease_s is not None:
             retry = self.on_expire == "retry" or any(r.retry_stale for r in requests)
             takers = [r for r in requests if r.retry_stale or self.on_expire == "retry"]
@@ -167,7 +177,7 @@ class Study:
                     continue
                 r = next((r for r in takers if len(given[r.request_id]) < r.count), None)
                 if r is not None:
-                    given[r.request_id].append(self.storage.reassign(t.trial_id, r.worker).trial_id)
+                    given[r.request_id].append(keep(self.storage.reassign(t.trial_id, r.worker)))
 
         protein = self.config.method == "protein"
         if protein or any(r.max_trials is not None for r in requests):
@@ -204,10 +214,10 @@ class Study:
             for s in itertools.islice(it, rooms[r.request_id]):
                 info = {**s.info, "batch": len(suggestions)} if len(suggestions) > 1 else s.info
                 given[r.request_id].append(
-                    self.storage.create_trial(s.params, dict(info), r.worker, r.lease_s).trial_id)
+                    keep(self.storage.create_trial(s.params, dict(info), r.worker, r.lease_s)))
             short = len(given[r.request_id]) < r.count
             out[r.request_id] = AskAnswer(tuple(given[r.request_id]), exhausted if short else None)
-        return out
+        return out, stored
 
     def start(self, params: Mapping[str, Any], *, worker: str | None = None,
               reason: str = "given") -> Trial:
