@@ -74,9 +74,29 @@ def test_robust_transform_tames_heavy_tails_and_keeps_order():
     tf = Robust.fit(y)
     z = tf.forward(y)
     assert np.all(np.diff(z[np.argsort(y)]) >= -1e-12)
-    assert z.max() - z.min() < 10
-    keep = z > -4
+    keep = y >= tf.floor
+    assert 0 < keep.sum() < len(y)  # some of the tail was winsorised
     assert np.allclose(tf.inverse(z[keep]), y[keep], rtol=1e-6, atol=1e-9)
+    assert np.ptp(z[~keep]) == 0 and z[~keep].max() <= z[keep].min()
+
+
+def test_one_diverged_run_does_not_flatten_the_good_region():
+    rng = np.random.default_rng(1)
+    y = -rng.uniform(0.1, 0.3, 40)  # errors, maximised
+    spread = np.ptp(Robust.fit(y).forward(y))
+    with_outlier = np.append(y, -1e6)
+    z = Robust.fit(with_outlier).forward(with_outlier)[:-1]
+    assert np.ptp(z) > 0.5 * spread  # the 40 real runs keep their resolution
+
+
+def test_the_good_end_keeps_its_resolution_above_a_long_bad_tail():
+    # Branin-like: a few runs near the best, a long tail of bad ones; the gap between the two
+    # best stays the same fraction of the spread as in the raw scores (a linear map there)
+    y = -np.concatenate([[0.43, 0.47, 2.1], np.linspace(5, 300, 57)])
+    tf = Robust.fit(y)
+    z = tf.forward(y)
+    raw_gap = (y[0] - y[1]) / (y[0] - y[2])
+    assert (z[0] - z[1]) / (z[0] - z[2]) == pytest.approx(raw_gap)
 
 
 # ------------------------------------------------------------------ suggestions

@@ -1,9 +1,16 @@
 """Robust output transform for GP targets (maximise orientation).
 
-Scores can be heavy-tailed (losses spanning orders of magnitude), have outliers (a run
-that diverged) or plateaus. Before a GP sees them they are centered by the median, scaled
-by the interquartile range, passed through a Yeo-Johnson power transform fitted by
-maximum likelihood, winsorised on the bad side and standardised.
+Scores can have outliers on the bad side (a run that diverged, a loss of 1e6) or heavy
+tails. Before a GP sees them they are centered by the median and scaled by the
+interquartile range; the bad side is winsorised at ``WINSOR`` interquartile ranges below
+the median, so one diverged run cannot flatten the rest; then they are standardised.
+
+The map is linear above the winsor point, on purpose. A power transform fitted for
+normality (Yeo-Johnson, used here before) flattens the bad region into a plateau when the
+bad tail is long, and the GP fitted on that plateau grows confident that the good region it
+has found is the only one: on Branin (mixed) it left half the seeds in the second basin at
+100 evaluations (median regret 0.017 against 1.4e-6 with the linear map; see
+benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -11,19 +18,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
-LAMBDA_RANGE = (-2.0, 4.0)
-LOW_CLIP = -4.0
+WINSOR = 5.0  # the bad side is clipped this many interquartile ranges below the median
 
 
 @dataclass(frozen=True)
 class Robust:
-    """A fitted transform: ``z = forward(y)``, ``y = inverse(z)``; both on (n,) arrays."""
+    """A fitted transform: ``z = forward(y)``, ``y = inverse(z)``; both on (n,) arrays.
+    ``inverse(forward(y)) == y`` for every ``y`` at or above ``floor``."""
 
     center: float
     iqr: float
-    lam: float
     mu: float
     sigma: float
 
@@ -37,68 +42,20 @@ class Robust:
         iqr = float(q3 - q1)
         if iqr <= 1e-12 * max(1.0, abs(center)):
             iqr = float(np.std(y)) or 1.0
-        s = (y - center) / iqr
-        lam = 1.0
-        if y.size >= 5 and np.ptp(s) > 0:
-            lam = _yj_lambda(s)
-        t = _yj(s, lam)
-        mu, sigma = float(np.mean(t)), float(np.std(t))
+        s = np.maximum((y - center) / iqr, -WINSOR)
+        mu, sigma = float(np.mean(s)), float(np.std(s))
         if not sigma > 1e-12:
             sigma = 1.0
-        return Robust(center, iqr, lam, mu, sigma)
+        return Robust(center, iqr, mu, sigma)
+
+    @property
+    def floor(self) -> float:
+        """The score below which every value maps to the same (winsorised) ``z``."""
+        return self.center - WINSOR * self.iqr
 
     def forward(self, y: np.ndarray) -> np.ndarray:
-        z = (_yj((np.asarray(y, float) - self.center) / self.iqr, self.lam) - self.mu) / self.sigma
-        return np.maximum(z, LOW_CLIP)
+        s = np.maximum((np.asarray(y, float) - self.center) / self.iqr, -WINSOR)
+        return (s - self.mu) / self.sigma
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
-        t = np.asarray(z, float) * self.sigma + self.mu
-        return _yj_inv(t, self.lam) * self.iqr + self.center
-
-
-def _yj_lambda(x: np.ndarray) -> float:
-    """The Yeo-Johnson exponent in ``LAMBDA_RANGE`` that makes ``x`` (n,) most normal: the
-    maximum-likelihood one (Yeo & Johnson 2000), found by a bounded scalar search. (Not
-    ``scipy.stats.yeojohnson_normmax``: importing scipy.stats costs every GP ask 0.4 s.)"""
-    log_jac = float(np.sum(np.sign(x) * np.log1p(np.abs(x))))
-
-    def neg_llf(lam: float) -> float:
-        var = float(np.var(_yj(x, lam)))
-        return np.inf if not var > 0 else 0.5 * len(x) * np.log(var) - (lam - 1.0) * log_jac
-
-    with np.errstate(all="ignore"):
-        res = minimize_scalar(neg_llf, bounds=LAMBDA_RANGE, method="bounded",
-                              options={"xatol": 1e-4})
-    lam = float(res.x)
-    return lam if np.isfinite(lam) and np.isfinite(res.fun) else 1.0
-
-
-def _yj(x: np.ndarray, lam: float) -> np.ndarray:
-    x = np.asarray(x, dtype=float)
-    out = np.empty_like(x)
-    pos = x >= 0
-    if abs(lam) < 1e-8:
-        out[pos] = np.log1p(x[pos])
-    else:
-        out[pos] = (np.power(x[pos] + 1.0, lam) - 1.0) / lam
-    if abs(lam - 2.0) < 1e-8:
-        out[~pos] = -np.log1p(-x[~pos])
-    else:
-        out[~pos] = -(np.power(1.0 - x[~pos], 2.0 - lam) - 1.0) / (2.0 - lam)
-    return out
-
-
-def _yj_inv(t: np.ndarray, lam: float) -> np.ndarray:
-    t = np.asarray(t, dtype=float)
-    out = np.empty_like(t)
-    pos = t >= 0
-    with np.errstate(all="ignore"):
-        if abs(lam) < 1e-8:
-            out[pos] = np.expm1(t[pos])
-        else:
-            out[pos] = np.power(np.maximum(t[pos] * lam + 1.0, 0.0), 1.0 / lam) - 1.0
-        if abs(lam - 2.0) < 1e-8:
-            out[~pos] = -np.expm1(-t[~pos])
-        else:
-            out[~pos] = 1.0 - np.power(np.maximum(1.0 - (2.0 - lam) * t[~pos], 0.0), 1.0 / (2.0 - lam))
-    return out
+        return (np.asarray(z, float) * self.sigma + self.mu) * self.iqr + self.center
