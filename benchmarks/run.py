@@ -353,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-multi", action="store_true", help="skip the two-objective problem")
     ap.add_argument("--no-scale", "--no-concurrency", dest="no_scale", action="store_true",
                     help="skip the storage, many-worker and CLI tables (benchmarks.scale)")
+    ap.add_argument("--scale-from", type=Path, default=None, metavar="RESULTS.md",
+                    help="instead of measuring the scale tables, copy them (and their target "
+                         "lines) from an earlier RESULTS.md, labelled with its date and source: "
+                         "for a change that leaves storage, the CLI and the runner alone")
     ap.add_argument("--no-trainer-speed", action="store_true")
     ap.add_argument("--no-training", action="store_true",
                     help="skip the real-training benchmark (benchmarks.training)")
@@ -414,7 +418,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_overhead:
         text, figures["overhead"] = overhead([50, 200, 1000], [6, 8, 12], reps=5)
         body += "\n" + text
-    if not args.no_scale:
+    if args.scale_from is not None:
+        text, figures["scale_lines"] = reused_scale(args.scale_from)
+        body += "\n" + text
+    elif not args.no_scale:
         from benchmarks import scale
 
         text, figures["scale"] = scale.run(["sqlite", "postgres"])
@@ -569,13 +576,36 @@ def targets(fig: dict) -> str:
             out.append("- Against PufferLib's Protein, cost to within 5% of the best error: "
                        + ", ".join(f"{o} {v:.3g}" for o, v in sorted(pf["cost_to_target"].items(),
                                                                         key=lambda x: x[1])))
-    out += scale_targets(fig.get("scale"))
+    out += scale_targets(fig.get("scale")) + fig.get("scale_lines", [])
     if fig.get("training"):
         from benchmarks import training
 
         out += training.targets(fig["training"])
     out.append("")
     return "\n".join(out)
+
+
+SCALE_TARGET_PREFIXES = ("- sqlite,", "- postgres,", "- CLI median", "- 8 bash workers",
+                         "- Nothing lost")
+
+
+def reused_scale(path: Path) -> tuple[str, list[str]]:
+    """The scale section and scale target lines of an earlier RESULTS.md, each labelled."""
+    text = path.read_text()
+    lines = text.splitlines()
+    when = next((ln for ln in lines if ln.startswith("Date: ")), "Date: unknown").split(";")[0]
+    src = next((ln for ln in lines if ln.startswith("Protein source hash")), "").split(": ")[-1]
+    start = text.find("### Storage throughput")
+    if start < 0:
+        raise SystemExit(f"benchmarks: {path} has no scale tables (### Storage throughput)")
+    end = text.find("\n## ", start)
+    label = (f"_The scale tables below are copied from {path.name} of {when[6:]} (source "
+             f"{src}), not measured in this invocation: the change since left storage, the "
+             "CLI and the runner alone._")
+    section = label + "\n\n" + text[start: end if end > 0 else len(text)].rstrip() + "\n"
+    targets = [ln + f" (copied from {when[6:]})" for ln in lines
+               if ln.startswith(SCALE_TARGET_PREFIXES)]
+    return section, targets
 
 
 def scale_targets(sc: dict | None) -> list[str]:

@@ -1,0 +1,55 @@
+"""The benchmark harness copies an earlier run's scale tables only with a label saying so."""
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.run import reused_scale, targets
+
+EARLIER = """# Benchmark results
+
+Command: `python -m benchmarks.run`  
+Date: 2026-11-20 10:00 UTC; wall time of this invocation 40 min (stored runs reused)  
+Protein source hash of the stored Protein runs: abc1234567
+
+## Against the targets
+
+- Average rank at budget 50: protein 1.60 -> Protein ranks first
+- sqlite, random method, 8 workers, 0 stored trials: 484 ask+tell/s (target >= 300) -> met
+- CLI median per call: tell 0.17 s -> met
+
+### Overhead
+
+| a |
+
+### Storage throughput (ask + tell loops, `method: random`)
+
+| backend | asks/s |
+|---|---|
+| sqlite | 484 |
+
+## Does it pay? Real training
+"""
+
+
+def test_scale_tables_are_copied_with_their_date_source_and_nothing_else(tmp_path: Path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text(EARLIER)
+    section, lines = reused_scale(path)
+    assert section.startswith("_The scale tables below are copied from RESULTS.md of "
+                              "2026-11-20 10:00 UTC (source abc1234567)")
+    assert "| sqlite | 484 |" in section
+    assert "Does it pay" not in section and "Overhead" not in section
+    assert lines == [
+        "- sqlite, random method, 8 workers, 0 stored trials: 484 ask+tell/s (target >= 300) "
+        "-> met (copied from 2026-11-20 10:00 UTC)",
+        "- CLI median per call: tell 0.17 s -> met (copied from 2026-11-20 10:00 UTC)",
+    ]
+    assert all(ln in targets({"scale_lines": lines}) for ln in lines)
+
+
+def test_a_results_file_without_scale_tables_is_refused(tmp_path: Path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Benchmark results\n\nDate: 2026-11-20 10:00 UTC\n")
+    with pytest.raises(SystemExit, match="no scale tables"):
+        reused_scale(path)
