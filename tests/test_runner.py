@@ -182,7 +182,16 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
             if len(ts) >= 2 and ts[0].state.finished and ts[1].state is TrialState.RUNNING:
                 break
     os.killpg(p.pid, signal.SIGINT)
-    _, err = p.communicate(timeout=60)
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # say what hung (this has failed intermittently)
+        still = subprocess.run(["ps", "-o", "pid,ppid,pgid,stat,etime,args", "-g", str(p.pid)],
+                               capture_output=True, text=True).stdout
+        os.killpg(p.pid, signal.SIGKILL)
+        _, err = p.communicate()
+        states = [(t.trial_id, t.state.value, t.worker) for t in Study.load("sweep", db).trials()]
+        pytest.fail(f"protein run did not exit within 60 s of SIGINT\nits stderr:\n{err}\n"
+                    f"trials: {states}\nits process group:\n{still}")
     assert p.returncode == 130 and "resume" in err
     ts = Study.load("sweep", db).trials()
     assert ts[0].state is TrialState.COMPLETE and ts[1].state is TrialState.RUNNING

@@ -207,18 +207,31 @@ def json_line(line: str) -> dict | None:
     return obj if isinstance(obj, dict) else None
 
 
-def die_with_parent(sig: int) -> None:
-    """Ask Linux to send this process ``sig`` when its parent dies (``PR_SET_PDEATHSIG``):
-    a worker killed by SIGKILL takes its training command with it, and a supervisor killed
-    so takes its workers. Elsewhere it does nothing (the lease then expires the trial)."""
+def _load_prctl() -> Any:
+    """libc's ``prctl``, resolved once in the parent: a ``preexec_fn`` runs in the forked
+    child before ``exec``, where importing ctypes or ``dlopen`` could block on a lock that
+    another thread of the parent held at the fork, leaving a child that never runs its
+    command and keeps the parent's file descriptors open."""
     if not sys.platform.startswith("linux"):
-        return
+        return None
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+
+
+_PRCTL = _load_prctl()
+
+
+def die_with_parent(sig: int) -> None:
+    """Ask Linux to send this process ``sig`` when its parent dies (``PR_SET_PDEATHSIG``):
+    a worker killed by SIGKILL takes its training command with it, and a supervisor killed
+    so takes its workers. Elsewhere it does nothing (the lease then expires the trial).
+    Safe in a ``preexec_fn``: it only calls the function resolved at import."""
+    if _PRCTL is not None:
+        _PRCTL(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def kill(proc: subprocess.Popen) -> None:
