@@ -105,8 +105,11 @@ def measure(backend: str, workers: int, stored: int, seconds: float, tmp: str) -
             "tell_ms": 1000 * sum(r[3] for r in res) / max(1, asks), "accounted": ok}
 
 
+HEADING = "### Storage throughput (ask + tell loops, `method: random`)"  # the scale tables' first
+
+
 def table(rows: list[dict]) -> str:
-    lines = ["### Storage throughput (ask + tell loops, `method: random`)", "",
+    lines = [HEADING, "",
              "| backend | workers | stored trials | asks/s | tells/s | mean ask ms | mean tell ms | every trial accounted for |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:

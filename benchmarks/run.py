@@ -593,17 +593,20 @@ def reused_scale(path: Path) -> tuple[str, list[str]]:
     """The scale section and scale target lines of an earlier RESULTS.md, each labelled."""
     text = path.read_text()
     lines = text.splitlines()
-    when = next((ln for ln in lines if ln.startswith("Date: ")), "Date: unknown").split(";")[0]
+    when = next((ln for ln in lines if ln.startswith("Date: ")), "Date: unknown")
+    when = when.split(";")[0].removeprefix("Date: ")
     src = next((ln for ln in lines if ln.startswith("Protein source hash")), "").split(": ")[-1]
-    start = text.find("### Storage throughput")
+    from benchmarks.concurrency import HEADING
+
+    start = text.find(HEADING)
     if start < 0:
-        raise SystemExit(f"benchmarks: {path} has no scale tables (### Storage throughput)")
+        raise SystemExit(f"benchmarks: {path} has no scale tables ({HEADING})")
     end = text.find("\n## ", start)
-    label = (f"_The scale tables below are copied from {path.name} of {when[6:]} (source "
+    label = (f"_The scale tables below are copied from {path.name} of {when} (source "
              f"{src}), not measured in this invocation: the change since left storage, the "
              "CLI and the runner alone._")
     section = label + "\n\n" + text[start: end if end > 0 else len(text)].rstrip() + "\n"
-    targets = [ln + f" (copied from {when[6:]})" for ln in lines
+    targets = [ln + f" (copied from {when})" for ln in lines
                if ln.startswith(SCALE_TARGET_PREFIXES)]
     return section, targets
 
