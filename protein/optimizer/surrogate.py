@@ -6,14 +6,21 @@ scale on the standardised targets, a fitted constant mean and noise), fit by L-B
 marginal likelihood. Its kernel is BoTorch's default, an RBF kernel with ARD lengthscales
 under the dimension-scaled log-normal prior, on every ordered column; unordered categorical
 columns (``cat``: (column, number of choices) pairs) enter through a ``Hamming`` kernel
-instead, multiplied in, so any two different choices are equally far apart. Nothing here
-knows about parameter names, trials or storage.
+instead, multiplied in, so any two different choices are equally far apart.
+
+BoTorch's ``fit_gpytorch_mll`` fits the model's GPyTorch parameters, priors and constraints,
+but evaluates the marginal likelihood through ``_loss``, a dense closed form over the same
+parameters (equal to GPyTorch's ``ExactMarginalLogLikelihood``; tests hold them equal), and
+predictions use the fitted ``Kernel`` record: at our sizes GPyTorch's lazy tensors cost more
+than the algebra. Nothing here knows about parameter names, trials or storage.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +28,9 @@ import torch
 
 DTYPE = torch.float64
 FIT_SUBSET = 128  # hyperparameters are fit on at most this many points, then all are used
+# L-BFGS-B on the per-point loss: stop once a step gains under 1e-6 (scipy's default, 2e-9,
+# spends about a third of the fit's evaluations on gains that move no prediction)
+FIT_OPTIONS = {"maxiter": 200, "ftol": 1e-6}
 # log-normal (loc, scale) prior on the noise variance of standardised targets: centred at
 # e^-9 (BoTorch's default centres it at e^-4). Many tuning objectives are deterministic given
 # their seed (a fixed CV split, a seeded run), and a prior that expects noise smooths away the
@@ -66,13 +76,29 @@ def _codes(X: torch.Tensor, cat: tuple[tuple[int, int], ...]) -> torch.Tensor:
     return X
 
 
-def _exact():  # type: ignore[no-untyped-def]
-    """Cholesky everywhere: GPyTorch's iterative solvers are slower and noisier at our sizes."""
-    import gpytorch
+@dataclass(frozen=True)
+class Kernel:
+    """The fitted kernel ``exp(-sum_o w_o (x_o - x'_o)^2 - sum_c v_c [x_c != x'_c])``: the
+    RBF kernel on the ordered columns (``w`` = 1 / (2 l^2)) times the Hamming kernel on the
+    category codes of the unordered ones (``v`` = 1 / l). Unit prior variance."""
 
-    return gpytorch.settings.fast_computations(
-        covar_root_decomposition=False, log_prob=False, solves=False
-    )
+    ordered: tuple[int, ...]
+    cols: tuple[int, ...]
+    w: torch.Tensor  # (d_o,)
+    v: torch.Tensor  # (d_c,)
+
+    def __call__(self, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+        """The covariance (a, b) between ``A`` (a, d) and ``B`` (b, d) (codes in ``cols``)."""
+        s = torch.zeros((len(A), len(B)), dtype=A.dtype, device=A.device)
+        if self.ordered:
+            scale = self.w.sqrt()
+            a, b = A[:, self.ordered] * scale, B[:, self.ordered] * scale
+            mid = b.mean(0)  # centred first, as GPyTorch does, for fewer cancellations
+            a, b = a - mid, b - mid
+            s = s + ((a * a).sum(-1, keepdim=True) + (b * b).sum(-1) - 2 * a @ b.T).clamp_min(0)
+        for i, j in enumerate(self.cols):
+            s = s + self.v[i] * (A[:, j, None] != B[None, :, j]).to(A.dtype)
+        return torch.exp(-s)
 
 
 def _device(name: str) -> torch.device:
@@ -85,21 +111,78 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _kernel(d: int, cat: tuple[tuple[int, int], ...]) -> Any:
-    """BoTorch's default kernel (None) without unordered columns; else RBF on the ordered
-    columns times ``Hamming`` on the unordered ones."""
-    if not cat:
-        return None
+def _kernel(d: int, cat: tuple[tuple[int, int], ...]) -> tuple[Any, Any, Any]:
+    """``(kernel, rbf, hamming)``: BoTorch's default RBF kernel (ARD lengthscales under the
+    dimension-scaled log-normal prior) on the ordered columns, times ``Hamming`` on the
+    unordered ones; ``rbf`` or ``hamming`` is None where there are no such columns."""
     from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
     from gpytorch.kernels import ProductKernel
 
     cols = [j for j, _ in cat]
     ordered = [j for j in range(d) if j not in cols]
-    ham = hamming_kernel(len(cols), cols)
-    if not ordered:
-        return ham
-    rbf = get_covar_module_with_dim_scaled_prior(ard_num_dims=len(ordered), active_dims=ordered)
-    return ProductKernel(rbf, ham)
+    ham = hamming_kernel(len(cols), cols) if cols else None
+    rbf = None
+    if ordered:
+        rbf = get_covar_module_with_dim_scaled_prior(
+            ard_num_dims=len(ordered), active_dims=ordered if cols else None)
+    if rbf is None or ham is None:
+        kernel = rbf if ham is None else ham
+    else:
+        kernel = ProductKernel(rbf, ham)
+    return kernel, rbf, ham
+
+
+class _HalfNLL(torch.autograd.Function):
+    """``0.5 r' K^-1 r + 0.5 log det K`` for ``K`` (n, n) and ``r`` (n,), with the closed-form
+    gradients ``dK = 0.5 (K^-1 - a a')``, ``dr = a`` (``a = K^-1 r``): cheaper than autograd
+    through a Cholesky factor, which is most of a fit's time."""
+
+    @staticmethod
+    def forward(ctx: Any, K: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        from linear_operator.utils.cholesky import psd_safe_cholesky
+
+        L = psd_safe_cholesky(K)  # GPyTorch's own jittered Cholesky
+        a = torch.cholesky_solve(r.unsqueeze(-1), L).squeeze(-1)
+        ctx.save_for_backward(L, a)
+        return 0.5 * (r @ a) + torch.log(torch.diagonal(L)).sum()
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        L, a = ctx.saved_tensors
+        return g * 0.5 * (torch.cholesky_inverse(L) - torch.outer(a, a)), g * a
+
+
+def _loss(model: Any, rbf: Any, ham: Any, X: torch.Tensor, z: torch.Tensor,
+          cat: tuple[tuple[int, int], ...]) -> Any:
+    """The negative marginal log likelihood per point of ``model`` on ``X`` (n, d) and ``z``
+    (n,), priors included: exactly GPyTorch's ``ExactMarginalLogLikelihood`` loss, computed
+    densely. The (n, n, d) squared differences and mismatches are worked out once, so one
+    evaluation is a product with the inverse lengthscales, an ``exp`` and a Cholesky;
+    through GPyTorch's lazy kernel tensors it costs several times more, and the fit is most
+    of a suggestion's time."""
+    n = len(X)
+    cols = [j for j, _ in cat]
+    ordered = [j for j in range(X.shape[-1]) if j not in cols]
+    D = (X[:, None, ordered] - X[None, :, ordered]) ** 2 if ordered else None  # (n, n, d_o)
+    H = (X[:, None, cols] != X[None, :, cols]).to(X.dtype) if cols else None  # (n, n, d_c)
+    eye = torch.eye(n, dtype=X.dtype, device=X.device)
+    priors = list(model.named_priors())
+    const = math.log(2 * math.pi) / 2
+
+    def forward() -> torch.Tensor:
+        s = torch.zeros((n, n), dtype=X.dtype, device=X.device)
+        if D is not None:
+            s = s + D @ (0.5 / rbf.lengthscale.reshape(-1) ** 2)
+        if H is not None:
+            s = s + H @ (1 / ham.lengthscale.reshape(-1))
+        K = torch.exp(-s) + model.likelihood.noise.reshape(-1)[0] * eye
+        r = z - model.mean_module.constant.reshape(-1)[0]
+        log_lik = -_HalfNLL.apply(K, r) - n * const
+        for _, module, prior, closure, _ in priors:
+            log_lik = log_lik + prior.log_prob(closure(module)).sum()
+        return -log_lik / n
+
+    return forward
 
 
 class GP:
@@ -108,8 +191,8 @@ class GP:
     ``predict`` / ``posterior`` give the mean and std of the latent function (noise-free).
     """
 
-    def __init__(self, kernel, mean_const: float, noise: torch.Tensor, X: torch.Tensor,
-                 z: torch.Tensor, cat: tuple[tuple[int, int], ...] = ()) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, kernel: Kernel, mean_const: float, noise: torch.Tensor, X: torch.Tensor,
+                 z: torch.Tensor, cat: tuple[tuple[int, int], ...] = ()) -> None:
         """``X`` (n, d) holds category codes in its unordered columns (``cat``)."""
         self.kernel = kernel
         self.cat = cat
@@ -119,7 +202,7 @@ class GP:
         self.z = z
         self.device = X.device
         with torch.no_grad():
-            K = kernel(X, X).to_dense() + torch.diag(noise)
+            K = kernel(X, X) + torch.diag(noise)
             jitter = 1e-8
             while True:
                 L, info = torch.linalg.cholesky_ex(K)
@@ -141,6 +224,7 @@ class GP:
         ``cat``: the unordered categorical columns and their numbers of choices."""
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
+        from botorch.optim.closures.core import ForwardBackwardClosure
         from gpytorch.constraints import GreaterThan
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
@@ -168,24 +252,30 @@ class GP:
                 likelihood = GaussianLikelihood(noise_prior=LogNormalPrior(*noise_prior),
                                                 noise_constraint=GreaterThan(noise_floor))
                 likelihood = likelihood.to(device=dev, dtype=DTYPE)
+            kernel, rbf, ham = _kernel(X_all.shape[-1], cat)
             model = SingleTaskGP(tX, tz.unsqueeze(-1), outcome_transform=None,
-                                 covar_module=_kernel(X_all.shape[-1], cat),
-                                 likelihood=likelihood)
+                                 covar_module=kernel, likelihood=likelihood)
             model.likelihood.noise_covar.register_constraint("raw_noise", GreaterThan(noise_floor))
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
-        with warnings.catch_warnings(), _exact():
+        params = {name: p for name, p in mll.named_parameters() if p.requires_grad}
+        closure = ForwardBackwardClosure(_loss(model, rbf, ham, tX, tz, cat), params)
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": 200}})
+                fit_gpytorch_mll(mll, closure=closure,
+                                 optimizer_kwargs={"options": FIT_OPTIONS})
             except Exception:  # noqa: BLE001 - a failed fit keeps the prior-mode hyperparameters
                 pass
         model.eval()
         with torch.no_grad():
             noise = model.likelihood.noise.detach().reshape(-1)[:1].expand(len(X_all)).clone()
             const = float(model.mean_module.constant.detach().reshape(-1)[0])
-        for p in model.covar_module.parameters():
-            p.requires_grad_(False)
-        return GP(model.covar_module, const, noise, X_all, z_all, cat)
+            cols = tuple(j for j, _ in cat)
+            ordered = tuple(j for j in range(X_all.shape[-1]) if j not in cols)
+            one = torch.ones(0, dtype=DTYPE, device=dev)
+            w = 0.5 / rbf.lengthscale.detach().reshape(-1) ** 2 if rbf is not None else one
+            v = 1 / ham.lengthscale.detach().reshape(-1) if ham is not None else one
+        return GP(Kernel(ordered, cols, w, v), const, noise, X_all, z_all, cat)
 
     def with_points(self, X: np.ndarray, z: np.ndarray) -> GP:
         """The same hyperparameters conditioned on extra points (fantasies for pending trials)."""
@@ -200,11 +290,10 @@ class GP:
     def posterior(self, Xc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std, each (m,), as tensors (differentiable in ``Xc``, shape (m, d))."""
         Xc = _codes(Xc, self.cat)
-        Ks = self.kernel(Xc, self.X).to_dense()  # (m, n)
+        Ks = self.kernel(Xc, self.X)  # (m, n)
         mean = self.mean_const + Ks @ self.alpha
         v = torch.linalg.solve_triangular(self.L, Ks.T, upper=False)  # (n, m)
-        prior = self.kernel(Xc, Xc, diag=True)
-        var = (prior - (v * v).sum(0)).clamp_min(1e-12)
+        var = (1 - (v * v).sum(0)).clamp_min(1e-12)  # unit prior variance
         return mean, var.sqrt()
 
     def predict(self, Xc: np.ndarray, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
@@ -225,4 +314,4 @@ class GP:
         with torch.no_grad():
             tA = _codes(torch.as_tensor(A, dtype=DTYPE, device=self.device), self.cat)
             tB = _codes(torch.as_tensor(B, dtype=DTYPE, device=self.device), self.cat)
-            return self.kernel(tA, tB).to_dense().cpu().numpy()
+            return self.kernel(tA, tB).cpu().numpy()
