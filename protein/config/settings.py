@@ -111,7 +111,8 @@ IGNORED = {
     "gp_learning_rate": "GP hyperparameters are fit to convergence by L-BFGS",
     "infer_batch_size": "prediction batches are sized automatically",
     "optimizer_reset_frequency": "there is no Adam state to reset",
-    "metric_distribution": "scores go through a robust power transform instead",
+    "metric_distribution": ("scores are centred by their median, scaled by their IQR and "
+                            "winsorised far below instead"),
     "downsample": "the runner records intermediate values itself",
     "acquisition_fn": "Protein always uses its cost-aware expected improvement",
     "ucb_beta": "Protein always uses its cost-aware expected improvement",

@@ -122,38 +122,53 @@ def refine(space: Space, starts: np.ndarray, acq: Any) -> np.ndarray:
         except (ValueError, RuntimeError):
             pass
     U = space.snap(U)
-    return np.array([neighbours(space, u, active[i], acq.rate) for i, u in enumerate(U)])
+    return neighbours_many(space, U, active, acq.rate)
 
 
 def neighbours(space: Space, u: np.ndarray, active: np.ndarray, rate: Any) -> np.ndarray:
     """A greedy coordinate search over the active discrete coordinates of ``u`` (d,): an
     unordered categorical tries every choice; an ordered discrete one moves 1, 2, 4, ...
     cells up or down. Each round takes the best move of all; it stops when none helps."""
-    disc = np.flatnonzero(active & space.is_discrete)
-    if not len(disc):
-        return u
-    n_values = space.n_values
-    unordered = space.unordered
+    return neighbours_many(space, u[None, :], active[None, :], rate)[0]
+
+
+def neighbours_many(space: Space, U: np.ndarray, active: np.ndarray, rate: Any) -> np.ndarray:
+    """``neighbours`` for each row of ``U`` (k, d) with its ``active`` (k, d) mask; the
+    moves of all rows still improving are rated together, one ``rate`` call a round."""
+    U = U.copy()
+    moving = [i for i in range(len(U)) if (active[i] & space.is_discrete).any()]
     for _ in range(NEIGHBOUR_ROUNDS):
-        moves = [u]
-        for j in disc:
-            nv = int(n_values[j])
-            if unordered[j]:
-                targets = (np.arange(nv) + 0.5) / nv
-            else:
-                steps = [s for s in _powers(nv) for s in (s, -s)]
-                targets = u[j] + np.array(steps, dtype=float) / nv
-            for t in targets:
-                if 0.0 < t < 1.0 and abs(t - u[j]) > 1e-12:
-                    v = u.copy()
-                    v[j] = t
-                    moves.append(v)
-        M = space.snap(np.array(moves))
-        best = int(np.argmax(rate(M)))
-        if best == 0:
+        if not moving:
             break
-        u = M[best]
-    return u
+        blocks = [_moves(space, U[i], active[i]) for i in moving]
+        values = rate(space.snap(np.vstack(blocks)))
+        still, at = [], 0
+        for i, M in zip(moving, blocks):
+            best = int(np.argmax(values[at : at + len(M)]))
+            at += len(M)
+            if best > 0:
+                U[i] = space.snap(M[best : best + 1])[0]
+                still.append(i)
+        moving = still
+    return U
+
+
+def _moves(space: Space, u: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """``u`` (d,) itself, then every one-coordinate move of the neighbour search (m, d)."""
+    moves = [u]
+    for j in np.flatnonzero(active & space.is_discrete):
+        nv = int(space.n_values[j])
+        if space.unordered[j]:
+            targets = (np.arange(nv) + 0.5) / nv
+        else:
+            steps = [s for s in _powers(nv) for s in (s, -s)]
+            targets = u[j] + np.array(steps, dtype=float) / nv
+        for t in targets:
+            if 0.0 < t < 1.0 and abs(t - u[j]) > 1e-12:
+                v = u.copy()
+                v[j] = t
+                moves.append(v)
+    return np.array(moves)
 
 
 def _powers(n: int) -> list[int]:
