@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -47,6 +49,37 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str 
             indent=2))
     except OSError as e:
         raise ProteinError(f"--out {spec.out_dir}: {write_failure(e, spec.out_dir)}") from None
+    with _interrupts() as stop:
+        return _watch(spec, study, workers, stop, progress, executor, ray_address,
+                      gpus_per_trial)
+
+
+class _interrupts:
+    """Ctrl-C (SIGINT) sets an event instead of raising wherever the main thread happens to
+    be: a KeyboardInterrupt inside the storage layer (a pool checkout, a SQLite call) can
+    leave a lock held, and the stop path, which reads the study again, then waits forever.
+    The supervisor checks the event between steps. A second Ctrl-C raises at once."""
+
+    def __enter__(self) -> threading.Event:
+        self.event = threading.Event()
+        self.saved = None
+        if threading.current_thread() is threading.main_thread():
+            self.saved = signal.signal(signal.SIGINT, self._handle)
+        return self.event
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            signal.signal(signal.SIGINT, self.saved)
+
+
+def _watch(spec: RunSpec, study: Any, workers: int, stop: threading.Event, progress: bool,
+           executor: str, ray_address: str | None, gpus_per_trial: float | None) -> int:
+    """Start the workers and watch them until they finish, fail at start-up or ``stop``."""
     procs: list[Any] = []
     if executor == "ray":
         procs = ray_workers(spec, workers, ray_address, gpus_per_trial)
@@ -66,7 +99,8 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str 
     try:
         while True:
             alive = any(p.is_alive() for p in procs)
-            time.sleep(0.5 if alive else 0)
+            if stop.wait(0.5 if alive else 0):
+                raise KeyboardInterrupt
             trials = study.trials()
             show.update(trials)
             crash = startup_crashes(trials)
