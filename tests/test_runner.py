@@ -331,3 +331,18 @@ def test_unwritable_run_folders_fail_clearly_and_lose_no_trial(tmp_path):
     assert t.state is TrialState.FAILED and "cannot write under /proc/protein-runs" in t.info["failure"]
     full = write_failure(OSError(errno.ENOSPC, "No space left on device", "runs/x"), "runs")
     assert "the disk is full" in full
+
+
+def test_ctrl_c_sets_a_flag_for_the_supervisor_and_a_second_one_raises():
+    """A first SIGINT must not raise wherever the supervisor is (a storage call), only
+    mark the sweep as stopping; a second one raises; the old handler comes back after."""
+    from protein.runner.supervisor import _interrupts
+
+    before = signal.getsignal(signal.SIGINT)
+    with _interrupts() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.wait(5)  # set, and nothing raised here
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler runs before this ends
+    assert signal.getsignal(signal.SIGINT) is before
