@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -602,11 +603,17 @@ def reused_scale(path: Path) -> tuple[str, list[str]]:
     if start < 0:
         raise SystemExit(f"benchmarks: {path} has no scale tables ({HEADING})")
     end = text.find("\n## ", start)
+    # tables that were themselves copied keep the date and source they were measured on
+    earlier = re.search(r"_The scale tables below are copied from \S+ of (.+?) \(source (\w+)\)",
+                        text[:start])
+    if earlier:
+        when, src = earlier.group(1), earlier.group(2)
     label = (f"_The scale tables below are copied from {path.name} of {when} (source "
              f"{src}), not measured in this invocation: the change since left storage, the "
              "CLI and the runner alone._")
     section = label + "\n\n" + text[start: end if end > 0 else len(text)].rstrip() + "\n"
-    targets = [ln + f" (copied from {when})" for ln in lines
+    suffix = re.compile(r"( \(copied from [^)]*\))+$")
+    targets = [suffix.sub("", ln) + f" (copied from {when})" for ln in lines
                if ln.startswith(SCALE_TARGET_PREFIXES)]
     return section, targets
 

@@ -53,3 +53,19 @@ def test_a_results_file_without_scale_tables_is_refused(tmp_path: Path):
     path.write_text("# Benchmark results\n\nDate: 2026-11-20 10:00 UTC\n")
     with pytest.raises(SystemExit, match="no scale tables"):
         reused_scale(path)
+
+
+def test_tables_copied_twice_keep_the_date_and_source_they_were_measured_on(tmp_path: Path):
+    first = tmp_path / "first.md"
+    first.write_text(EARLIER)
+    section, lines = reused_scale(first)
+    second = tmp_path / "RESULTS.md"
+    head, _, rest = EARLIER.partition("## Against the targets")
+    body = rest.split("\n### Overhead")[0].splitlines()
+    body = [ln for ln in body if not ln.startswith("- sqlite") and not ln.startswith("- CLI")]
+    second.write_text(head.replace("2026-11-20 10:00", "2026-11-21 09:00")
+                      .replace("abc1234567", "def7654321") + "## Against the targets"
+                      + "\n".join(body + lines) + "\n\n" + section + "\n## Does it pay?\n")
+    section2, lines2 = reused_scale(second)
+    assert "of 2026-11-20 10:00 UTC (source abc1234567)" in section2
+    assert lines2 == lines  # one label, the original date
