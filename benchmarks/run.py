@@ -364,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--training-seeds", type=int, default=5)
     ap.add_argument("--training-trials", type=int, default=30)
     ap.add_argument("--only-run", action="store_true", help="run what is missing, write nothing")
+    ap.add_argument("--out", type=Path, default=None, metavar="FILE.md",
+                    help="write the report here, not to benchmarks/RESULTS.md: for a subset "
+                         "of problems or optimizers, or more seeds than the published run")
     ap.add_argument("--summarise-only", action="store_true",
                     help="start no runs: summarise the stored ones (missing seeds show as n=K)")
     ap.add_argument("--tag", default=None,
@@ -461,7 +464,9 @@ def main(argv: list[str] | None = None) -> int:
              f"{', '.join(args.puffer_problems)} at budget {args.puffer_budget}).", ""]
     text = "\n".join(head) + "\n" + targets(figures) + "\n" + body
     print(text)
-    if not args.quick:
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    elif not args.quick:
         (ROOT / "RESULTS.md").write_text(text + "\n")
         (ROOT / "out").mkdir(exist_ok=True)
         (ROOT / "out" / "figures.json").write_text(json.dumps(figures, indent=1, default=str))

@@ -69,3 +69,16 @@ def test_tables_copied_twice_keep_the_date_and_source_they_were_measured_on(tmp_
     section2, lines2 = reused_scale(second)
     assert "of 2026-11-20 10:00 UTC (source abc1234567)" in section2
     assert lines2 == lines  # one label, the original date
+
+
+def test_a_report_with_out_leaves_the_published_results_alone(tmp_path: Path):
+    from benchmarks import run
+
+    published = run.ROOT / "RESULTS.md"
+    before = published.read_text()
+    out = tmp_path / "subset.md"
+    assert run.main(["--summarise-only", "--seeds", "2", "--problems", "branin_mixed",
+                     "--optimizers", "random", "--no-multi", "--no-overhead", "--no-scale",
+                     "--no-training", "--no-trainer-speed", "--out", str(out)]) == 0
+    assert "| random |" in out.read_text() and "`branin_mixed`" in out.read_text()
+    assert published.read_text() == before
