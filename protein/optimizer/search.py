@@ -141,14 +141,15 @@ def neighbours_many(space: Space, U: np.ndarray, active: np.ndarray, rate: Any) 
         if not moving:
             break
         blocks = [_moves(space, U[i], active[i]) for i in moving]
-        values = rate(space.snap(np.vstack(blocks)))
+        M = space.snap(np.vstack(blocks))
+        values = rate(M)
         still, at = [], 0
-        for i, M in zip(moving, blocks):
-            best = int(np.argmax(values[at : at + len(M)]))
-            at += len(M)
+        for i, size in zip(moving, map(len, blocks)):
+            best = int(np.argmax(values[at : at + size]))
             if best > 0:
-                U[i] = space.snap(M[best : best + 1])[0]
+                U[i] = M[at + best]
                 still.append(i)
+            at += size
         moving = still
     return U
 

@@ -111,6 +111,21 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _columns(d: int, cat: tuple[tuple[int, int], ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(ordered, unordered)`` column indices of a ``d``-column input."""
+    cols = tuple(j for j, _ in cat)
+    return tuple(j for j in range(d) if j not in cols), cols
+
+
+def _weights(rbf: Any, ham: Any, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``Kernel``'s ``w`` = 1 / (2 l^2) and ``v`` = 1 / l from the GPyTorch kernels' current
+    lengthscales (differentiable); empty where a kernel is None."""
+    none = like.new_ones(0)
+    w = 0.5 / rbf.lengthscale.reshape(-1) ** 2 if rbf is not None else none
+    v = 1 / ham.lengthscale.reshape(-1) if ham is not None else none
+    return w, v
+
+
 def _kernel(d: int, cat: tuple[tuple[int, int], ...]) -> tuple[Any, Any, Any]:
     """``(kernel, rbf, hamming)``: BoTorch's default RBF kernel (ARD lengthscales under the
     dimension-scaled log-normal prior) on the ordered columns, times ``Hamming`` on the
@@ -118,13 +133,12 @@ def _kernel(d: int, cat: tuple[tuple[int, int], ...]) -> tuple[Any, Any, Any]:
     from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
     from gpytorch.kernels import ProductKernel
 
-    cols = [j for j, _ in cat]
-    ordered = [j for j in range(d) if j not in cols]
-    ham = hamming_kernel(len(cols), cols) if cols else None
+    ordered, cols = _columns(d, cat)
+    ham = hamming_kernel(len(cols), list(cols)) if cols else None
     rbf = None
     if ordered:
         rbf = get_covar_module_with_dim_scaled_prior(
-            ard_num_dims=len(ordered), active_dims=ordered if cols else None)
+            ard_num_dims=len(ordered), active_dims=list(ordered) if cols else None)
     if rbf is None or ham is None:
         kernel = rbf if ham is None else ham
     else:
@@ -161,21 +175,16 @@ def _loss(model: Any, rbf: Any, ham: Any, X: torch.Tensor, z: torch.Tensor,
     through GPyTorch's lazy kernel tensors it costs several times more, and the fit is most
     of a suggestion's time."""
     n = len(X)
-    cols = [j for j, _ in cat]
-    ordered = [j for j in range(X.shape[-1]) if j not in cols]
-    D = (X[:, None, ordered] - X[None, :, ordered]) ** 2 if ordered else None  # (n, n, d_o)
-    H = (X[:, None, cols] != X[None, :, cols]).to(X.dtype) if cols else None  # (n, n, d_c)
+    ordered, cols = (list(c) for c in _columns(X.shape[-1], cat))
+    D = (X[:, None, ordered] - X[None, :, ordered]) ** 2  # (n, n, d_o)
+    H = (X[:, None, cols] != X[None, :, cols]).to(X.dtype)  # (n, n, d_c)
     eye = torch.eye(n, dtype=X.dtype, device=X.device)
     priors = list(model.named_priors())
     const = math.log(2 * math.pi) / 2
 
     def forward() -> torch.Tensor:
-        s = torch.zeros((n, n), dtype=X.dtype, device=X.device)
-        if D is not None:
-            s = s + D @ (0.5 / rbf.lengthscale.reshape(-1) ** 2)
-        if H is not None:
-            s = s + H @ (1 / ham.lengthscale.reshape(-1))
-        K = torch.exp(-s) + model.likelihood.noise.reshape(-1)[0] * eye
+        w, v = _weights(rbf, ham, X)
+        K = torch.exp(-(D @ w + H @ v)) + model.likelihood.noise.reshape(-1)[0] * eye
         r = z - model.mean_module.constant.reshape(-1)[0]
         log_lik = -_HalfNLL.apply(K, r) - n * const
         for _, module, prior, closure, _ in priors:
@@ -270,12 +279,8 @@ class GP:
         with torch.no_grad():
             noise = model.likelihood.noise.detach().reshape(-1)[:1].expand(len(X_all)).clone()
             const = float(model.mean_module.constant.detach().reshape(-1)[0])
-            cols = tuple(j for j, _ in cat)
-            ordered = tuple(j for j in range(X_all.shape[-1]) if j not in cols)
-            one = torch.ones(0, dtype=DTYPE, device=dev)
-            w = 0.5 / rbf.lengthscale.detach().reshape(-1) ** 2 if rbf is not None else one
-            v = 1 / ham.lengthscale.detach().reshape(-1) if ham is not None else one
-        return GP(Kernel(ordered, cols, w, v), const, noise, X_all, z_all, cat)
+            kernel = Kernel(*_columns(X_all.shape[-1], cat), *_weights(rbf, ham, X_all))
+        return GP(kernel, const, noise, X_all, z_all, cat)
 
     def with_points(self, X: np.ndarray, z: np.ndarray) -> GP:
         """The same hyperparameters conditioned on extra points (fantasies for pending trials)."""
