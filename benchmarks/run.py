@@ -44,8 +44,6 @@ def source_hash() -> str:
 
 def stored_tags() -> dict[str, int]:
     """Source hash -> how many single-objective Protein runs are stored under it."""
-    import re
-
     counts: dict[str, int] = {}
     for p in OUT.glob("protein__*__s*__*.json"):
         m = re.search(r"__s\d+__([0-9a-f]{10})\.json$", p.name)
