@@ -122,6 +122,10 @@ def test_methods_and_aliases(method, expected):
      "settings.num_random_sample: unknown setting; did you mean 'num_random_samples'"),
     ({"goal": "maximize", "settings": {"num_random_samples": -1},
       "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}}, "integer >= 0"),
+    ({"goal": "maximize", "settings": {"num_random_samples": "short"},
+      "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}},
+     "settings.num_random_samples: expected an integer >= 0 or auto, got "
+     "num_random_samples='short'"),
 ])
 def test_bad_dicts_get_clear_errors(doc, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
