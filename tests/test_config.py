@@ -124,7 +124,7 @@ def test_methods_and_aliases(method, expected):
       "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}}, "integer >= 0"),
     ({"goal": "maximize", "settings": {"num_random_samples": "short"},
       "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}},
-     "settings.num_random_samples: expected an integer >= 0 or auto, got "
+     "settings.num_random_samples: expected an integer >= 0, got "
      "num_random_samples='short'"),
 ])
 def test_bad_dicts_get_clear_errors(doc, message):

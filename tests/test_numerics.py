@@ -274,7 +274,7 @@ def test_the_dense_kernel_and_loss_are_gpytorchs(cat):
     d, n = 4, 30
     X = _codes(torch.as_tensor(rng.random((n, d)), dtype=DTYPE), cat)
     z = torch.as_tensor(rng.normal(size=n), dtype=DTYPE)
-    kernel, rbf, ham = _kernel(d, cat)
+    kernel, matern, ham = _kernel(d, cat)
     model = SingleTaskGP(X, z.unsqueeze(-1), outcome_transform=None, covar_module=kernel)
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     with torch.no_grad():
@@ -282,17 +282,21 @@ def test_the_dense_kernel_and_loss_are_gpytorchs(cat):
             p.add_(torch.as_tensor(rng.normal(scale=0.7, size=tuple(p.shape)), dtype=DTYPE))
     model.train()
     theirs = -float(mll(model(X), z).detach())
-    ours = float(_loss(model, rbf, ham, X, z, cat)().detach())
+    ours = float(_loss(model, matern, ham, X, z, cat)().detach())
     assert ours == pytest.approx(theirs, rel=1e-9, abs=1e-9)
 
     cols = tuple(j for j, _ in cat)
     ordered = tuple(j for j in range(d) if j not in cols)
     none = torch.ones(0, dtype=DTYPE)
     k = Kernel(ordered, cols,
-               0.5 / rbf.lengthscale.detach().reshape(-1) ** 2 if rbf is not None else none,
+               1 / matern.lengthscale.detach().reshape(-1) ** 2 if matern is not None else none,
                1 / ham.lengthscale.detach().reshape(-1) if ham is not None else none)
     A = _codes(torch.as_tensor(rng.random((7, d)), dtype=DTYPE), cat)
     with torch.no_grad():
         expected = kernel(A, X).to_dense()
     assert torch.allclose(k(A, X), expected, rtol=1e-9, atol=1e-12)
     assert torch.allclose(torch.diagonal(k(A, A)), torch.ones(7, dtype=DTYPE))
+    # the search differentiates the kernel in its first argument, at observed points too
+    B = torch.cat([A, X[:3]]).requires_grad_()
+    k(B, X).sum().backward()
+    assert torch.isfinite(B.grad).all()

@@ -23,8 +23,7 @@ class Settings:
 
     Attributes:
         num_random_samples: size of the space-filling start (the search center, then
-            scrambled Sobol points). ``auto``: 5 while the observed costs are flat, 10 once
-            the search is cost-aware (its cost budgets need the cost range charted first).
+            scrambled Sobol points) before the model chooses.
         seed_with_search_center: the first trial runs the search center (``mean`` values).
         resample_frequency: every k-th suggestion re-runs a Pareto point exactly (0 = never).
         suggestions_per_pareto: local candidates drawn around each center point.
@@ -46,7 +45,7 @@ class Settings:
             machine busy with trainers; more helps a lone ask on a large study).
     """
 
-    num_random_samples: int | str = "auto"
+    num_random_samples: int = 5
     seed_with_search_center: bool = True
     resample_frequency: int = 0
     suggestions_per_pareto: int = 256
@@ -71,11 +70,8 @@ class Settings:
 
         for name in ("num_random_samples", "resample_frequency", "num_keep_top_obs"):
             v = getattr(self, name)
-            auto = name == "num_random_samples"
-            if auto and v == "auto":
-                continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise bad(name, "expected an integer >= 0" + (" or auto" if auto else ""))
+                raise bad(name, "expected an integer >= 0")
         for name in ("suggestions_per_pareto", "random_suggestions", "grid_points",
                      "max_gp_observations", "threads"):
             v = getattr(self, name)

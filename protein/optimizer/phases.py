@@ -3,7 +3,7 @@
 Phases, by the number ``k`` of trials created so far (running ones included):
 
 1. ``k == 0`` and ``seed_with_search_center``: the search center (every ``mean``).
-2. ``k < start_size(...)`` (or fewer than two usable observations): point ``k`` of a
+2. ``k < num_random_samples`` (or fewer than two usable observations): point ``k`` of a
    scrambled Sobol sequence, so parallel workers never collide.
 3. the model step: observations -> fitted models (``models``) -> an acquisition object ->
    ``search`` -> a suggestion with its explanation. One objective without constraints
@@ -26,15 +26,13 @@ from protein.config.objectives import Constraint, Objective
 from protein.config.settings import Settings
 from protein.errors import SearchExhausted
 from protein.optimizer import candidates, streams
-from protein.optimizer.models import Fits, categorical, cost_aware
+from protein.optimizer.models import Fits, categorical
 from protein.optimizer.observations import Observations, key, observe
 from protein.space import Space
 from protein.trial import Suggestion, Trial
 
 SOBOL_RETRIES = 8  # Sobol points tried (4096 apart) before a random untried point
 SOBOL_STRIDE = 4096
-AUTO_START = 5  # the start of ``num_random_samples: auto`` while costs are flat ...
-AUTO_START_COST_AWARE = 10  # ... and once the search is cost-aware
 
 
 def suggest(space: Space, trials: Sequence[Trial], *, objectives: Sequence[Objective],
@@ -50,12 +48,11 @@ def suggest(space: Space, trials: Sequence[Trial], *, objectives: Sequence[Objec
     obs = observe(space, trials, objectives, constraints)
     fits = Fits(settings, categorical(space))  # one fit for the whole batch
     step = single.step if len(objectives) == 1 and not constraints else multi.step
-    start = start_size(settings, obs)
 
     def one(k: int, o: Observations) -> Suggestion:
         if k == 0 and settings.seed_with_search_center:
             return Suggestion(space.decode(space.center), {"reason": "center"})
-        if k < start or len(o) < 2:
+        if k < settings.num_random_samples or len(o) < 2:
             return sobol_point(space, o, k, seed)
         return step(space, o, k, objectives=tuple(objectives), constraints=tuple(constraints),
                     settings=settings, seed=seed, fits=fits)
@@ -73,23 +70,6 @@ def suggest(space: Space, trials: Sequence[Trial], *, objectives: Sequence[Objec
             out.append(s)
             extra.append(space.encode(s.params))
     return out
-
-
-def start_size(settings: Settings, obs: Observations) -> int:
-    """How many trials the space-filling start has: ``num_random_samples``, or for ``auto``
-    ``AUTO_START`` while the finished trials' costs are flat and ``AUTO_START_COST_AWARE``
-    once they differ (or ``cost_aware: true``).
-
-    A model-led search learns more from its own picks than from more random ones once a
-    handful of points exist (Hartmann6: the global basin in 21 of 30 seeds by 50 trials with
-    5, 14 with 10); a cost-aware one draws its budgets from the observed cost range, and a
-    short start leaves that range narrow (``arch_costaware`` regret 2.8x worse with 5).
-    """
-    n = settings.num_random_samples
-    if n != "auto":
-        return int(n)
-    aware = cost_aware(settings, obs.log_c) if len(obs.log_c) else settings.cost_aware is True
-    return AUTO_START_COST_AWARE if aware else AUTO_START
 
 
 def sobol_point(space: Space, obs: Observations, k: int, seed: int) -> Suggestion:

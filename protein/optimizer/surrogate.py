@@ -3,10 +3,16 @@
 Notation: ``X`` (n, d) inputs in the unit cube; ``z`` (n,) standardised targets;
 ``Xc`` (m, d) candidates. Every model is BoTorch's ``SingleTaskGP`` in float64 (unit output
 scale on the standardised targets, a fitted constant mean and noise), fit by L-BFGS-B on the
-marginal likelihood. Its kernel is BoTorch's default, an RBF kernel with ARD lengthscales
-under the dimension-scaled log-normal prior, on every ordered column; unordered categorical
-columns (``cat``: (column, number of choices) pairs) enter through a ``Hamming`` kernel
-instead, multiplied in, so any two different choices are equally far apart.
+marginal likelihood. Its kernel is a Matern-5/2 kernel with ARD lengthscales under BoTorch's
+dimension-scaled log-normal prior, on every ordered column; unordered categorical columns
+(``cat``: (column, number of choices) pairs) enter through a ``Hamming`` kernel instead,
+multiplied in, so any two different choices are equally far apart.
+
+Matern-5/2 rather than BoTorch's default RBF: an RBF surface is so smooth that a handful of
+points make the model sure of regions it has barely seen, and the search settles early
+(mixed-space Hartmann6, 30 seeds at 50 trials: median regret 1.5e-4 against 1.6e-3 with the
+same start; Ackley-10 2.6 against 2.9; a held-out 6-d Levy 0.20 against 0.40). Tuning
+objectives are rarely that smooth either.
 
 BoTorch's ``fit_gpytorch_mll`` fits the model's GPyTorch parameters, priors and constraints,
 but evaluates the marginal likelihood through ``_loss``, a dense closed form over the same
@@ -27,6 +33,7 @@ import numpy as np
 import torch
 
 DTYPE = torch.float64
+SQRT5 = math.sqrt(5)
 FIT_SUBSET = 128  # hyperparameters are fit on at most this many points, then all are used
 # L-BFGS-B on the per-point loss: stop once a step gains under 1e-6 (scipy's default, 2e-9,
 # spends about a third of the fit's evaluations on gains that move no prediction)
@@ -76,10 +83,18 @@ def _codes(X: torch.Tensor, cat: tuple[tuple[int, int], ...]) -> torch.Tensor:
     return X
 
 
+def matern52(r2: torch.Tensor) -> torch.Tensor:
+    """Matern-5/2 of the squared scaled distance ``r2`` (any shape):
+    ``(1 + sqrt(5) r + 5 r^2 / 3) exp(-sqrt(5) r)``. Zero distances get a zero gradient
+    (the true one, ``dk/dr`` being 0 there) instead of the ``0 * inf`` of ``sqrt``."""
+    r = r2.clamp_min(1e-36).sqrt()
+    return (1 + SQRT5 * r + (5 / 3) * r2) * torch.exp(-SQRT5 * r)
+
+
 @dataclass(frozen=True)
 class Kernel:
-    """The fitted kernel ``exp(-sum_o w_o (x_o - x'_o)^2 - sum_c v_c [x_c != x'_c])``: the
-    RBF kernel on the ordered columns (``w`` = 1 / (2 l^2)) times the Hamming kernel on the
+    """The fitted kernel ``matern52(sum_o w_o (x_o - x'_o)^2) * exp(-sum_c v_c [x_c != x'_c])``:
+    Matern-5/2 on the ordered columns (``w`` = 1 / l^2) times the Hamming kernel on the
     category codes of the unordered ones (``v`` = 1 / l). Unit prior variance."""
 
     ordered: tuple[int, ...]
@@ -89,16 +104,19 @@ class Kernel:
 
     def __call__(self, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
         """The covariance (a, b) between ``A`` (a, d) and ``B`` (b, d) (codes in ``cols``)."""
-        s = torch.zeros((len(A), len(B)), dtype=A.dtype, device=A.device)
+        k = torch.ones((len(A), len(B)), dtype=A.dtype, device=A.device)
         if self.ordered:
             scale = self.w.sqrt()
             a, b = A[:, self.ordered] * scale, B[:, self.ordered] * scale
             mid = b.mean(0)  # centred first, as GPyTorch does, for fewer cancellations
             a, b = a - mid, b - mid
-            s = s + ((a * a).sum(-1, keepdim=True) + (b * b).sum(-1) - 2 * a @ b.T).clamp_min(0)
-        for i, j in enumerate(self.cols):
-            s = s + self.v[i] * (A[:, j, None] != B[None, :, j]).to(A.dtype)
-        return torch.exp(-s)
+            k = matern52(((a * a).sum(-1, keepdim=True) + (b * b).sum(-1) - 2 * a @ b.T)
+                         .clamp_min(0))
+        if self.cols:
+            s = sum(self.v[i] * (A[:, j, None] != B[None, :, j]).to(A.dtype)
+                    for i, j in enumerate(self.cols))
+            k = k * torch.exp(-s)
+        return k
 
 
 def _device(name: str) -> torch.device:
@@ -117,33 +135,34 @@ def _columns(d: int, cat: tuple[tuple[int, int], ...]) -> tuple[tuple[int, ...],
     return tuple(j for j in range(d) if j not in cols), cols
 
 
-def _weights(rbf: Any, ham: Any, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``Kernel``'s ``w`` = 1 / (2 l^2) and ``v`` = 1 / l from the GPyTorch kernels' current
+def _weights(matern: Any, ham: Any, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``Kernel``'s ``w`` = 1 / l^2 and ``v`` = 1 / l from the GPyTorch kernels' current
     lengthscales (differentiable); empty where a kernel is None."""
     none = like.new_ones(0)
-    w = 0.5 / rbf.lengthscale.reshape(-1) ** 2 if rbf is not None else none
+    w = 1 / matern.lengthscale.reshape(-1) ** 2 if matern is not None else none
     v = 1 / ham.lengthscale.reshape(-1) if ham is not None else none
     return w, v
 
 
 def _kernel(d: int, cat: tuple[tuple[int, int], ...]) -> tuple[Any, Any, Any]:
-    """``(kernel, rbf, hamming)``: BoTorch's default RBF kernel (ARD lengthscales under the
-    dimension-scaled log-normal prior) on the ordered columns, times ``Hamming`` on the
-    unordered ones; ``rbf`` or ``hamming`` is None where there are no such columns."""
+    """``(kernel, matern, hamming)``: GPyTorch's Matern-5/2 kernel (ARD lengthscales under
+    BoTorch's dimension-scaled log-normal prior) on the ordered columns, times ``Hamming`` on
+    the unordered ones; ``matern`` or ``hamming`` is None where there are no such columns."""
     from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
     from gpytorch.kernels import ProductKernel
 
     ordered, cols = _columns(d, cat)
     ham = hamming_kernel(len(cols), list(cols)) if cols else None
-    rbf = None
+    matern = None
     if ordered:
-        rbf = get_covar_module_with_dim_scaled_prior(
-            ard_num_dims=len(ordered), active_dims=list(ordered) if cols else None)
-    if rbf is None or ham is None:
-        kernel = rbf if ham is None else ham
+        matern = get_covar_module_with_dim_scaled_prior(
+            ard_num_dims=len(ordered), active_dims=list(ordered) if cols else None,
+            use_rbf_kernel=False)  # Matern, nu = 5/2
+    if matern is None or ham is None:
+        kernel = matern if ham is None else ham
     else:
-        kernel = ProductKernel(rbf, ham)
-    return kernel, rbf, ham
+        kernel = ProductKernel(matern, ham)
+    return kernel, matern, ham
 
 
 class _HalfNLL(torch.autograd.Function):
@@ -166,12 +185,12 @@ class _HalfNLL(torch.autograd.Function):
         return g * 0.5 * (torch.cholesky_inverse(L) - torch.outer(a, a)), g * a
 
 
-def _loss(model: Any, rbf: Any, ham: Any, X: torch.Tensor, z: torch.Tensor,
+def _loss(model: Any, matern: Any, ham: Any, X: torch.Tensor, z: torch.Tensor,
           cat: tuple[tuple[int, int], ...]) -> Any:
     """The negative marginal log likelihood per point of ``model`` on ``X`` (n, d) and ``z``
     (n,), priors included: exactly GPyTorch's ``ExactMarginalLogLikelihood`` loss, computed
     densely. The (n, n, d) squared differences and mismatches are worked out once, so one
-    evaluation is a product with the inverse lengthscales, an ``exp`` and a Cholesky;
+    evaluation is a product with the inverse lengthscales, the kernel and a Cholesky;
     through GPyTorch's lazy kernel tensors it costs several times more, and the fit is most
     of a suggestion's time."""
     n = len(X)
@@ -183,8 +202,8 @@ def _loss(model: Any, rbf: Any, ham: Any, X: torch.Tensor, z: torch.Tensor,
     const = math.log(2 * math.pi) / 2
 
     def forward() -> torch.Tensor:
-        w, v = _weights(rbf, ham, X)
-        K = torch.exp(-(D @ w + H @ v)) + model.likelihood.noise.reshape(-1)[0] * eye
+        w, v = _weights(matern, ham, X)
+        K = matern52(D @ w) * torch.exp(-(H @ v)) + model.likelihood.noise.reshape(-1)[0] * eye
         r = z - model.mean_module.constant.reshape(-1)[0]
         log_lik = -_HalfNLL.apply(K, r) - n * const
         for _, module, prior, closure, _ in priors:
@@ -261,13 +280,13 @@ class GP:
                 likelihood = GaussianLikelihood(noise_prior=LogNormalPrior(*noise_prior),
                                                 noise_constraint=GreaterThan(noise_floor))
                 likelihood = likelihood.to(device=dev, dtype=DTYPE)
-            kernel, rbf, ham = _kernel(X_all.shape[-1], cat)
+            kernel, matern, ham = _kernel(X_all.shape[-1], cat)
             model = SingleTaskGP(tX, tz.unsqueeze(-1), outcome_transform=None,
                                  covar_module=kernel, likelihood=likelihood)
             model.likelihood.noise_covar.register_constraint("raw_noise", GreaterThan(noise_floor))
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
         params = {name: p for name, p in mll.named_parameters() if p.requires_grad}
-        closure = ForwardBackwardClosure(_loss(model, rbf, ham, tX, tz, cat), params)
+        closure = ForwardBackwardClosure(_loss(model, matern, ham, tX, tz, cat), params)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -279,7 +298,7 @@ class GP:
         with torch.no_grad():
             noise = model.likelihood.noise.detach().reshape(-1)[:1].expand(len(X_all)).clone()
             const = float(model.mean_module.constant.detach().reshape(-1)[0])
-            kernel = Kernel(*_columns(X_all.shape[-1], cat), *_weights(rbf, ham, X_all))
+            kernel = Kernel(*_columns(X_all.shape[-1], cat), *_weights(matern, ham, X_all))
         return GP(kernel, const, noise, X_all, z_all, cat)
 
     def with_points(self, X: np.ndarray, z: np.ndarray) -> GP:
