@@ -268,7 +268,7 @@ def test_the_dense_kernel_and_loss_are_gpytorchs(cat):
     from botorch.models import SingleTaskGP
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
-    from protein.optimizer.surrogate import Kernel, _codes, _kernel, _loss
+    from protein.optimizer.surrogate import Kernel, _codes, _columns, _kernel, _loss, _weights
 
     rng = np.random.default_rng(3)
     d, n = 4, 30
@@ -285,12 +285,7 @@ def test_the_dense_kernel_and_loss_are_gpytorchs(cat):
     ours = float(_loss(model, matern, ham, X, z, cat)().detach())
     assert ours == pytest.approx(theirs, rel=1e-9, abs=1e-9)
 
-    cols = tuple(j for j, _ in cat)
-    ordered = tuple(j for j in range(d) if j not in cols)
-    none = torch.ones(0, dtype=DTYPE)
-    k = Kernel(ordered, cols,
-               1 / matern.lengthscale.detach().reshape(-1) ** 2 if matern is not None else none,
-               1 / ham.lengthscale.detach().reshape(-1) if ham is not None else none)
+    k = Kernel(*_columns(d, cat), *(t.detach() for t in _weights(matern, ham, X)))
     A = _codes(torch.as_tensor(rng.random((7, d)), dtype=DTYPE), cat)
     with torch.no_grad():
         expected = kernel(A, X).to_dense()
