@@ -281,9 +281,16 @@ def test_the_dense_kernel_and_loss_are_gpytorchs(cat):
         for p in model.parameters():  # away from the initial values, where a bug could hide
             p.add_(torch.as_tensor(rng.normal(scale=0.7, size=tuple(p.shape)), dtype=DTYPE))
     model.train()
-    theirs = -float(mll(model(X), z).detach())
-    ours = float(_loss(model, matern, ham, X, z, cat)().detach())
+    params = [p for p in model.parameters() if p.requires_grad]
+    theirs_t = -mll(model(X), z)
+    theirs = float(theirs_t.detach())
+    their_grad = torch.autograd.grad(theirs_t, params)
+    ours_t = _loss(model, matern, ham, X, z, cat)()
+    ours = float(ours_t.detach())
     assert ours == pytest.approx(theirs, rel=1e-9, abs=1e-9)
+    # the fit follows our closed-form gradients: they must be GPyTorch's autograd ones
+    for mine, their in zip(torch.autograd.grad(ours_t, params), their_grad):
+        assert torch.allclose(mine, their, rtol=1e-7, atol=1e-10)
 
     k = Kernel(*_columns(d, cat), *(t.detach() for t in _weights(matern, ham, X)))
     A = _codes(torch.as_tensor(rng.random((7, d)), dtype=DTYPE), cat)

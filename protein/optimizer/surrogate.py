@@ -83,12 +83,37 @@ def _codes(X: torch.Tensor, cat: tuple[tuple[int, int], ...]) -> torch.Tensor:
     return X
 
 
+class _Matern52(torch.autograd.Function):
+    """``matern52`` with its closed-form gradient ``dk/dr2 = -5/6 (1 + sqrt(5) r) e^(-sqrt(5) r)``,
+    finite at ``r = 0`` (autograd through ``sqrt`` would give ``0 * inf`` there). Forward
+    works in place on its own temporaries and saves one tensor, where the composed
+    expression makes and keeps half a dozen: the kernel is most of rating a candidate pool."""
+
+    @staticmethod
+    def forward(ctx: Any, r2: torch.Tensor) -> torch.Tensor:
+        r = r2.sqrt()
+        e = torch.mul(r, -SQRT5).exp_()
+        lin = r.mul_(SQRT5).add_(1).mul_(e)  # (1 + sqrt(5) r) e
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(lin)
+        return e.mul_(r2).mul_(5 / 3).add_(lin)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> torch.Tensor:
+        (lin,) = ctx.saved_tensors
+        return g * (-5 / 6) * lin
+
+
 def matern52(r2: torch.Tensor) -> torch.Tensor:
-    """Matern-5/2 of the squared scaled distance ``r2`` (any shape):
-    ``(1 + sqrt(5) r + 5 r^2 / 3) exp(-sqrt(5) r)``. Zero distances get a zero gradient
-    (the true one, ``dk/dr`` being 0 there) instead of the ``0 * inf`` of ``sqrt``."""
-    r = r2.clamp_min(1e-36).sqrt()
-    return (1 + SQRT5 * r + (5 / 3) * r2) * torch.exp(-SQRT5 * r)
+    """Matern-5/2 of the squared scaled distance ``r2`` (any shape, >= 0):
+    ``(1 + sqrt(5) r + 5 r^2 / 3) exp(-sqrt(5) r)``, differentiable everywhere in ``r2``."""
+    return _Matern52.apply(r2)
+
+
+def _one_hot(A: torch.Tensor, cols: tuple[int, ...], size: int) -> torch.Tensor:
+    """The category codes of ``A`` (a, d) in ``cols`` as one-hot blocks (a, len(cols), size)."""
+    levels = torch.arange(size, dtype=A.dtype, device=A.device)
+    return (A[:, cols, None] == levels).to(A.dtype)
 
 
 @dataclass(frozen=True)
@@ -103,19 +128,27 @@ class Kernel:
     v: torch.Tensor  # (d_c,)
 
     def __call__(self, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-        """The covariance (a, b) between ``A`` (a, d) and ``B`` (b, d) (codes in ``cols``)."""
-        k = torch.ones((len(A), len(B)), dtype=A.dtype, device=A.device)
+        """The covariance (a, b) between ``A`` (a, d) and ``B`` (b, d) (codes in ``cols``).
+
+        Both factors come from one matrix product each: squared distances as
+        ``|a|^2 + |b|^2 - 2 a b'``, and mismatches as ``sum v - (onehot(A) v) onehot(B)'``
+        (the weighted count of equal codes), so no (a, b, d) array is ever made."""
+        k = None
         if self.ordered:
             scale = self.w.sqrt()
             a, b = A[:, self.ordered] * scale, B[:, self.ordered] * scale
             mid = b.mean(0)  # centred first, as GPyTorch does, for fewer cancellations
             a, b = a - mid, b - mid
-            k = matern52(((a * a).sum(-1, keepdim=True) + (b * b).sum(-1) - 2 * a @ b.T)
-                         .clamp_min(0))
+            r2 = torch.addmm((b * b).sum(-1), a, b.T, alpha=-2) + (a * a).sum(-1, keepdim=True)
+            k = matern52(r2.clamp_min(0))
         if self.cols:
-            s = sum(self.v[i] * (A[:, j, None] != B[None, :, j]).to(A.dtype)
-                    for i, j in enumerate(self.cols))
-            k = k * torch.exp(-s)
+            size = int(torch.cat([A[:, self.cols], B[:, self.cols]]).max()) + 1
+            oa = (_one_hot(A, self.cols, size) * self.v[:, None]).reshape(len(A), -1)
+            ob = _one_hot(B, self.cols, size).reshape(len(B), -1)
+            ham = torch.exp(torch.addmm(-self.v.sum().expand(1), oa, ob.T))
+            k = ham if k is None else k * ham
+        if k is None:
+            k = torch.ones((len(A), len(B)), dtype=A.dtype, device=A.device)
         return k
 
 
@@ -166,23 +199,60 @@ def _kernel(d: int, cat: tuple[tuple[int, int], ...]) -> tuple[Any, Any, Any]:
 
 
 class _HalfNLL(torch.autograd.Function):
-    """``0.5 r' K^-1 r + 0.5 log det K`` for ``K`` (n, n) and ``r`` (n,), with the closed-form
-    gradients ``dK = 0.5 (K^-1 - a a')``, ``dr = a`` (``a = K^-1 r``): cheaper than autograd
-    through a Cholesky factor, which is most of a fit's time."""
+    """``0.5 r' K^-1 r + 0.5 log det K`` with ``K = matern52(D w) * exp(-H v) + noise I`` and
+    ``r = z - c``, for the (n, n, d_o) squared differences ``D`` and (n, n, d_c) mismatches
+    ``H``. Forward works out the gradients in closed form: with ``a = K^-1 r`` and
+    ``G = 0.5 (K^-1 - a a')``, ``dw = D'(G * E * dM)``, ``dv = -H'(G * M * E)``,
+    ``dnoise = tr G``, ``dc = -sum a``. One pass and a handful of (n, n) products, where
+    autograd through the composed expression (and a Cholesky) is most of a fit's time."""
 
     @staticmethod
-    def forward(ctx: Any, K: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    def forward(ctx: Any, w: torch.Tensor, v: torch.Tensor, noise: torch.Tensor,
+                c: torch.Tensor, D: torch.Tensor, H: torch.Tensor,
+                z: torch.Tensor) -> torch.Tensor:
         from linear_operator.utils.cholesky import psd_safe_cholesky
 
-        L = psd_safe_cholesky(K)  # GPyTorch's own jittered Cholesky
-        a = torch.cholesky_solve(r.unsqueeze(-1), L).squeeze(-1)
-        ctx.save_for_backward(L, a)
-        return 0.5 * (r @ a) + torch.log(torch.diagonal(L)).sum()
+        n = len(z)
+        r2 = D @ w  # (n, n); zeros where there are no ordered columns
+        root = r2.sqrt()
+        e = torch.exp(-SQRT5 * root)
+        lin = (1 + SQRT5 * root) * e
+        M = lin + (5 / 3) * r2 * e
+        E = torch.exp(-(H @ v))
+        Kf = M * E
+        L = psd_safe_cholesky(Kf + noise * torch.eye(n, dtype=z.dtype, device=z.device))
+        a = torch.cholesky_solve((z - c).unsqueeze(-1), L).squeeze(-1)
+        G = 0.5 * (torch.cholesky_inverse(L) - torch.outer(a, a))
+        GKf = (G * Kf).reshape(-1)
+        dw = D.reshape(n * n, -1).T @ (G * E * lin * (-5 / 6)).reshape(-1)
+        dv = -(H.reshape(n * n, -1).T @ GKf)
+        ctx.save_for_backward(dw, dv, torch.diagonal(G).sum(), -a.sum())
+        return 0.5 * ((z - c) @ a) + torch.log(torch.diagonal(L)).sum()
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        L, a = ctx.saved_tensors
-        return g * 0.5 * (torch.cholesky_inverse(L) - torch.outer(a, a)), g * a
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[Any, ...]:
+        dw, dv, dnoise, dc = ctx.saved_tensors
+        return g * dw, g * dv, g * dnoise, g * dc, None, None, None
+
+
+def _log_prior(prior: Any) -> Any:
+    """``prior.log_prob``; a log-normal one (every prior of ``_kernel`` and ``GP.fit``) in
+    closed form, ``-log x - log s - log(2 pi) / 2 - (log x - m)^2 / (2 s^2)``, since
+    torch's distribution objects spend more time checking and dispatching than computing
+    and are called at every step of a fit."""
+    from gpytorch.priors import LogNormalPrior
+
+    if not isinstance(prior, LogNormalPrior):
+        return prior.log_prob
+    loc, scale = prior.loc.detach(), prior.scale.detach()
+    log_scale, var = scale.log(), scale**2  # in the prior's own dtype, as torch does
+    half_log_2pi = math.log(math.sqrt(2 * math.pi))
+
+    def log_prob(x: torch.Tensor) -> torch.Tensor:
+        log_x = torch.log(x)
+        return -((log_x - loc) ** 2) / (2 * var) - log_scale - half_log_2pi - log_x
+
+    return log_prob
 
 
 def _loss(model: Any, matern: Any, ham: Any, X: torch.Tensor, z: torch.Tensor,
@@ -190,24 +260,24 @@ def _loss(model: Any, matern: Any, ham: Any, X: torch.Tensor, z: torch.Tensor,
     """The negative marginal log likelihood per point of ``model`` on ``X`` (n, d) and ``z``
     (n,), priors included: exactly GPyTorch's ``ExactMarginalLogLikelihood`` loss, computed
     densely. The (n, n, d) squared differences and mismatches are worked out once, so one
-    evaluation is a product with the inverse lengthscales, the kernel and a Cholesky;
-    through GPyTorch's lazy kernel tensors it costs several times more, and the fit is most
-    of a suggestion's time."""
+    evaluation is a product with the inverse lengthscales, the kernel and a Cholesky, with
+    closed-form gradients (``_HalfNLL``); through GPyTorch's lazy kernel tensors it costs
+    several times more, and the fit is most of a suggestion's time."""
     n = len(X)
     ordered, cols = (list(c) for c in _columns(X.shape[-1], cat))
     D = (X[:, None, ordered] - X[None, :, ordered]) ** 2  # (n, n, d_o)
     H = (X[:, None, cols] != X[None, :, cols]).to(X.dtype)  # (n, n, d_c)
-    eye = torch.eye(n, dtype=X.dtype, device=X.device)
-    priors = list(model.named_priors())
+    priors = [(module, _log_prior(prior), closure)
+              for _, module, prior, closure, _ in model.named_priors()]
     const = math.log(2 * math.pi) / 2
 
     def forward() -> torch.Tensor:
         w, v = _weights(matern, ham, X)
-        K = matern52(D @ w) * torch.exp(-(H @ v)) + model.likelihood.noise.reshape(-1)[0] * eye
-        r = z - model.mean_module.constant.reshape(-1)[0]
-        log_lik = -_HalfNLL.apply(K, r) - n * const
-        for _, module, prior, closure, _ in priors:
-            log_lik = log_lik + prior.log_prob(closure(module)).sum()
+        noise = model.likelihood.noise.reshape(-1)[0]
+        log_lik = -_HalfNLL.apply(w, v, noise, model.mean_module.constant.reshape(-1)[0],
+                                  D, H, z) - n * const
+        for module, log_prior, closure in priors:
+            log_lik = log_lik + log_prior(closure(module)).sum()
         return -log_lik / n
 
     return forward
