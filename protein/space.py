@@ -30,6 +30,7 @@ class Condition:
 
 
 MAX_ENUMERATED = 200_000
+MAX_ENCODED = 100_000  # points ``Space.encode`` remembers
 
 
 def _clean(v: Any) -> Any:
@@ -77,6 +78,7 @@ class Space:
         object.__setattr__(self, "_order", order)
         inactive = np.array([d.snap_unit(np.array([d.center]))[0] for d in self.dists.values()])
         object.__setattr__(self, "_inactive_u", inactive)
+        object.__setattr__(self, "_encoded", {})  # params key -> u; see ``encode``
 
     def _activation_order(self) -> list[int]:
         """Column indices with every parent before its children (raises on cycles)."""
@@ -175,7 +177,24 @@ class Space:
 
     # --------------------------------------------------------- encode / decode
     def encode(self, params: Mapping[str, Any], *, where: str = "params") -> np.ndarray:
-        """Flat ``params`` -> ``u``, shape ``(d,)``. Raises SpaceError naming the bad key."""
+        """Flat ``params`` -> ``u``, shape ``(d,)``. Raises SpaceError naming the bad key.
+
+        Every suggestion encodes every stored trial again, so results are remembered, keyed
+        by the names, types and values of ``params`` (``1``, ``1.0`` and ``True`` apart)."""
+        try:
+            memo = tuple((k, type(v), v) for k, v in params.items())
+            u = self._encoded.get(memo)
+        except TypeError:  # an unhashable value (a list choice): encoded each time
+            memo = u = None
+        if u is None:
+            u = self._encode(params, where)
+            if memo is not None:
+                if len(self._encoded) >= MAX_ENCODED:
+                    self._encoded.clear()
+                self._encoded[memo] = u
+        return u.copy()
+
+    def _encode(self, params: Mapping[str, Any], where: str) -> np.ndarray:
         unexpected = sorted(set(params) - set(self.dists))
         if unexpected:
             raise SpaceError(
