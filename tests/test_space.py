@@ -65,6 +65,17 @@ def test_encode_rejects_missing_unknown_and_inactive_parameters():
         SPACE.encode({**good, "trainer.batch_size": 48})
 
 
+def test_remembered_encodings_are_fresh_copies_and_tell_equal_values_of_other_types_apart():
+    space = Space({"c": Categorical((1, True, "x")), "u": Uniform(0.0, 1.0)})
+    first = space.encode({"c": 1, "u": 0.5})
+    first[:] = -1.0  # the caller's array is its own
+    assert np.allclose(space.encode({"c": 1, "u": 0.5}), [1 / 6, 0.5])
+    assert np.allclose(space.encode({"c": True, "u": 0.5}), [0.5, 0.5])  # True == 1, apart
+    for _ in range(2):  # a bad value is never remembered as good
+        with pytest.raises(SpaceError, match="u"):
+            space.encode({"c": "x", "u": 2.0})
+
+
 def test_conditions_must_name_a_discrete_searched_parent():
     with pytest.raises(SpaceError, match="not a searched parameter"):
         Space({"a": Uniform(0, 1)}, conditions_from({"a": {"b": 1}}))
