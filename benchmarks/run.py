@@ -545,8 +545,10 @@ def targets(fig: dict) -> str:
     for b in sorted(hv):
         order = sorted(hv[b], key=lambda o: -hv[b][o])
         ours = hv[b].get("protein", math.nan)
+        peers = [o for o in order if "@" not in o]  # reference rows (another source) rank with none
         out.append(f"- Cost-aware front hypervolume at {b}: " + ", ".join(f"{o} {hv[b][o]:.4f}" for o in order)
-                   + f" -> Protein {'largest' if order[0] == 'protein' else 'NOT largest'}"
+                   + f" -> Protein {'largest' if peers[0] == 'protein' else 'NOT largest'}"
+                   + " of the peers"
                    + (f"; target >= 0.77: {verdict(ours >= 0.77)}" if b == 50 else ""))
     c = fig.get("cost_to_target", {})
     if c:
