@@ -97,6 +97,15 @@ def _codes(X: torch.Tensor, cat: tuple[tuple[int, int], ...]) -> torch.Tensor:
     return X
 
 
+def _matern52_parts(r2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(matern52(r2), (1 + sqrt(5) r) e^(-sqrt(5) r))`` without autograd, in place on its
+    own temporaries (``r2`` is left alone); ``dk/dr2`` is ``-5/6`` times the second."""
+    r = r2.sqrt()
+    e = torch.mul(r, -SQRT5).exp_()
+    lin = r.mul_(SQRT5).add_(1).mul_(e)
+    return e.mul_(r2).mul_(5 / 3).add_(lin), lin
+
+
 class _Matern52(torch.autograd.Function):
     """``matern52`` with its closed-form gradient ``dk/dr2 = -5/6 (1 + sqrt(5) r) e^(-sqrt(5) r)``,
     finite at ``r = 0`` (autograd through ``sqrt`` would give ``0 * inf`` there). Forward
@@ -105,12 +114,10 @@ class _Matern52(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, r2: torch.Tensor) -> torch.Tensor:
-        r = r2.sqrt()
-        e = torch.mul(r, -SQRT5).exp_()
-        lin = r.mul_(SQRT5).add_(1).mul_(e)  # (1 + sqrt(5) r) e
+        k, lin = _matern52_parts(r2)
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(lin)
-        return e.mul_(r2).mul_(5 / 3).add_(lin)
+        return k
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> torch.Tensor:
@@ -230,12 +237,9 @@ class _HalfNLL(torch.autograd.Function):
         from linear_operator.utils.cholesky import psd_safe_cholesky
 
         n = len(z)
-        r2 = D @ w  # (n, n); zeros where there are no ordered columns
-        root = r2.sqrt()
-        e = torch.mul(root, -SQRT5).exp_()
-        lin = root.mul_(SQRT5).add_(1).mul_(e)  # (1 + sqrt(5) r) e
+        M, lin = _matern52_parts(D @ w)  # (n, n); ones where there are no ordered columns
         E = torch.exp((H @ v).neg_())
-        Kf = e.mul_(r2).mul_(5 / 3).add_(lin).mul_(E)  # matern52(r2) * E
+        Kf = M.mul_(E)
         K = Kf.clone()
         K.diagonal().add_(noise)
         L = psd_safe_cholesky(K)
