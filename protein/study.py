@@ -17,6 +17,7 @@ import numpy as np
 
 from protein.config import SweepConfig, load_config
 from protein.errors import SearchExhausted, TrialError
+from protein.optimizer.early_stop import StopConfig, Verdict, decide, default_rule
 from protein.storage.base import AskAnswer, AskRequest
 from protein.trial import Trial, TrialState
 
@@ -263,18 +264,32 @@ class Study:
                                  for k, v in metrics.items()}
         return self.storage.finish_trial(trial_id, state, score, cost, {**(info or {}), **record})
 
-    def report(self, trial: Trial | int, step: float, value: float) -> None:
-        """Record an intermediate value of a running trial."""
+    def report(self, trial: Trial | int, step: float, value: float,
+               cost: float | None = None) -> None:
+        """Record an intermediate value of a running trial: ``value`` after ``step``, having
+        spent ``cost`` so far in the unit of ``tell``'s cost (steps, examples, tokens,
+        seconds; leave it out when unknown). The learning-curve model and the curve rule
+        read the spend; where it is left out they use the step when every complete trial's
+        cost equals its last step."""
         trial_id = trial.trial_id if isinstance(trial, Trial) else int(trial)
-        self.storage.add_intermediate(trial_id, float(step), float(value))
+        step_f = _number(trial_id, "step", step)
+        if not math.isfinite(step_f):
+            raise TrialError(f"trial {trial_id}: step must be a finite number, got {step!r}")
+        spent = None if cost is None else _cost(trial_id, cost, "the cost spent so far")
+        self.storage.add_intermediate(trial_id, step_f, _number(trial_id, "value", value), spent)
 
-    def should_stop(self, trial: Trial | int, value: float, cost: float) -> bool:
-        """Protein's early-stopping rule for a running trial at (``value``, ``cost``)."""
-        from protein.optimizer.early_stop import protein_verdict
-
-        sign = self.config.sign
-        return bool(protein_verdict(sign, self.complete(), sign * value, cost,
-                                    self.config.settings.early_stop_quantile))
+    def should_stop(self, trial: Trial | int, *, rule: str = "auto", **options: Any) -> Verdict:
+        """Whether a running trial should stop, judged from the intermediate values it has
+        reported (``report``) and every other trial: ``rule`` and ``options`` as
+        ``StopConfig`` (``auto``: the curve rule where it can judge). The verdict's ``info``
+        holds the figures behind it (predicted final score, its chance to reach the front)."""
+        trial_id = trial.trial_id if isinstance(trial, Trial) else int(trial)
+        me = self.storage.get_trial(trial_id)
+        others = [t for t in self.trials() if t.trial_id != trial_id]
+        cfg = StopConfig(rule=default_rule(rule, self.config.method),
+                         quantile=self.config.settings.early_stop_quantile, **options)
+        return decide(cfg, self.config.sign, me.intermediate, others, params=me.params,
+                      space=self.config.space, device=self.config.settings.device)
 
     # ----------------------------------------------------------------- queries
     def trials(self) -> list[Trial]:
@@ -394,14 +409,15 @@ def _number(trial_id: int, what: str, v: Any) -> float:
         raise TrialError(f"trial {trial_id}: {what} must be a number, got {v!r}") from None
 
 
-def _cost(trial_id: int, cost: Any) -> float | None:
+def _cost(trial_id: int, cost: Any, what: str = "cost") -> float | None:
     if cost is None:
         return None
-    c = _number(trial_id, "cost", cost)
+    c = _number(trial_id, what, cost)
     if not math.isfinite(c) or c <= 0:
         raise TrialError(
-            f"trial {trial_id}: cost must be a finite number > 0 (seconds, steps, dollars), "
-            f"got {cost!r}; leave it out to use 1"
+            f"trial {trial_id}: {what} must be a finite number > 0 (seconds, steps, dollars), "
+            f"got {cost!r}; " + ("leave it out to use 1" if what == "cost" else
+                                 "leave it out when it is not known")
         )
     return c
 

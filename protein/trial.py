@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class TrialState(str, Enum):
@@ -20,6 +20,15 @@ class TrialState(str, Enum):
         return self is not TrialState.RUNNING
 
 
+class Report(NamedTuple):
+    """One intermediate value of a running trial: ``value`` after ``step`` steps, having
+    spent ``cost`` in the study's cost unit (None when the reporter did not say)."""
+
+    step: float
+    value: float
+    cost: float | None = None
+
+
 @dataclass(frozen=True)
 class Trial:
     """One trial of a study.
@@ -27,7 +36,8 @@ class Trial:
     ``params`` is flat (``{"trainer.learning_rate": 3e-4}``); ``score`` is in the user's
     units and direction; ``cost`` is > 0 (seconds, dollars, steps: the user's choice);
     ``info`` says why the params were chosen (``reason``, predictions) and, for failures,
-    ``failure``; ``intermediate`` holds ``(step, value)`` pairs reported while running.
+    ``failure``; ``intermediate`` holds the ``Report``\ s (step, value, cost so far) made while
+    running.
     ``lease_s`` is this trial's own lease (``protein ask --lease``), else the study's.
     """
 
@@ -37,12 +47,16 @@ class Trial:
     score: float | None = None
     cost: float | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
-    intermediate: tuple[tuple[float, float], ...] = ()
+    intermediate: tuple[Report, ...] = ()
     worker: str | None = None
     created_at: float | None = None
     finished_at: float | None = None
     heartbeat_at: float | None = None
     lease_s: float | None = None  # seconds without a heartbeat before it expires; None: the study's
+
+    def __post_init__(self) -> None:
+        if any(not isinstance(r, Report) for r in self.intermediate):  # (step, value[, cost])
+            object.__setattr__(self, "intermediate", tuple(Report(*r) for r in self.intermediate))
 
     @property
     def is_complete(self) -> bool:

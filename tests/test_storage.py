@@ -74,9 +74,16 @@ def test_tell_rules(storage_url, capsys):
 def test_intermediate_values_are_stored_in_order(storage_url):
     s = Study.create(CFG, "s", storage_url)
     t = s.ask()
-    for step, v in [(1, 0.9), (2, 0.7), (3, 0.6)]:
-        s.report(t, step, v)
-    assert Study.load("s", storage_url).trial(t.trial_id).intermediate == ((1, 0.9), (2, 0.7), (3, 0.6))
+    for step, v, spent in [(1, 0.9, 10.0), (2, 0.7, None), (3, 0.6, 30.5)]:
+        s.report(t, step, v, spent)
+    got = Study.load("s", storage_url).trial(t.trial_id).intermediate
+    assert got == ((1, 0.9, 10.0), (2, 0.7, None), (3, 0.6, 30.5))  # with the spend, if given
+    assert [r.cost for r in got] == [10.0, None, 30.5]
+    for bad in (0, -1.0, float("nan"), "x"):
+        with pytest.raises(TrialError, match="cost spent so far must be"):
+            s.report(t, 4, 0.5, bad)
+    with pytest.raises(TrialError, match="step must be a finite number"):
+        s.report(t, float("nan"), 0.5)
     s.tell(t, 0.6)
     with pytest.raises(TrialError, match="only recorded for running trials"):
         s.report(t, 4, 0.5)
@@ -181,7 +188,7 @@ def test_a_nan_intermediate_value_is_kept_as_nan(storage_url):
     s.report(t, 1, 0.5)
     s.report(t, 2, float("nan"))  # a diverging loss must not break the write
     steps = Study.load("s", storage_url).trial(t.trial_id).intermediate
-    assert steps[0] == (1.0, 0.5) and steps[1][0] == 2.0 and math.isnan(steps[1][1])
+    assert steps[0] == (1.0, 0.5, None) and steps[1].step == 2.0 and math.isnan(steps[1].value)
 
 
 @pytest.mark.parametrize("backend", ["memory", "sql"])
@@ -375,7 +382,7 @@ def test_a_version_1_database_opens_upgrades_in_place_and_goes_on(storage_url):
     ts = s.trials()
     assert [(t.trial_id, t.state, t.score) for t in ts] == [
         (0, TrialState.COMPLETE, 0.5), (1, TrialState.RUNNING, None)]
-    assert ts[1].intermediate == ((10.0, 0.9),) and s.seed == 3
+    assert ts[1].intermediate == ((10.0, 0.9, None),) and s.seed == 3
     s.report(1, 20.0, 0.7)
     s.tell(1, 0.4, cost=1.0)
     t = s.ask()
@@ -386,7 +393,38 @@ def test_a_version_1_database_opens_upgrades_in_place_and_goes_on(storage_url):
     again = Study.load("old", storage_url).trials()
     assert [t.state for t in again] == [TrialState.COMPLETE, TrialState.COMPLETE,
                                         TrialState.RUNNING]
-    assert again[1].intermediate == ((10.0, 0.9), (20.0, 0.7))
+    assert again[1].intermediate == ((10.0, 0.9, None), (20.0, 0.7, None))
+
+
+def test_a_version_2_database_gains_the_spend_of_intermediate_values_in_place(storage_url):
+    """Version 2 stored intermediate values without the cost spent when each was reported:
+    made here from a current database by dropping that column, as version 2 wrote it."""
+    from protein.storage import open_storage
+    from protein.storage.sql import SCHEMA_VERSION
+
+    s = Study.create(CFG, "v2", storage_url)
+    t = s.ask()
+    s.report(t, 1.0, 0.5)
+    s.report(t, 2.0, 0.6)
+    s.tell(t, 0.6, cost=2.0)
+    running = s.ask()
+    s.report(running, 1.0, 0.4)
+    backend = open_storage(storage_url)
+    backend._execute("ALTER TABLE intermediate DROP COLUMN cost")
+    backend._execute(backend._sql("UPDATE protein_meta SET value = ? WHERE key = ?"),
+                     ("2", "schema_version"))
+    backend.close()
+
+    again = Study.load("v2", storage_url)  # a new process opens the version 2 file
+    got = {x.trial_id: x for x in again.trials()}
+    assert got[t.trial_id].intermediate == ((1.0, 0.5, None), (2.0, 0.6, None))
+    again.report(running, 2.0, 0.45, cost=200.0)  # reports go on, now with their spend
+    assert again.trial(running.trial_id).intermediate == ((1.0, 0.4, None), (2.0, 0.45, 200.0))
+    check = open_storage(storage_url)
+    assert check._execute(check._sql("SELECT value FROM protein_meta WHERE key = ?"),
+                          ("schema_version",))[0][0] == str(SCHEMA_VERSION) == "3"
+    Study.load("v2", storage_url).tell(running, 0.45, cost=200.0)  # and opens again unchanged
+    assert len(Study.load("v2", storage_url).complete()) == 2
 
 
 def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path):
@@ -418,7 +456,7 @@ def test_incremental_reads_see_every_change_another_process_makes(storage_url):
     writer.report(a, 1.0, 3.0)
     writer.tell(a, 1.5, cost=2.0)
     seen = {t.trial_id: t for t in reader.trials()}
-    assert seen[0].state is TrialState.COMPLETE and seen[0].intermediate == ((1.0, 3.0),)
+    assert seen[0].state is TrialState.COMPLETE and seen[0].intermediate == ((1.0, 3.0, None),)
     before = seen[1].heartbeat_at
     time.sleep(0.05)
     writer.heartbeat([b])

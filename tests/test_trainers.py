@@ -18,7 +18,7 @@ ROOT = Path(__file__).parent.parent
 def test_digits_learns_and_reports_each_epoch():
     reports = []
     out = digits.train({"trainer": {"epochs": 3, "learning_rate": 3e-3, "width": 64}},
-                       seed=0, device="cpu", report=lambda s, v: reports.append((s, v)))
+                       seed=0, device="cpu", report=lambda s, v, c: reports.append((s, v)))
     assert out["score"] > 0.8 and out["cost"] == reports[-1][0]
     assert len(reports) == 3 and [s for s, _ in reports] == sorted(s for s, _ in reports)
 
@@ -29,7 +29,7 @@ def test_digits_is_deterministic_for_a_seed_and_stops_when_told():
     b = digits.train(p, seed=1, device="cpu")
     assert a["score"] == b["score"]
     stopped = digits.train({"trainer": {"epochs": 5}}, seed=0, device="cpu",
-                           report=lambda s, v: True)
+                           report=lambda s, v, c: True)
     assert stopped["epochs"] == 1 and stopped["stopped_early"]
 
 

@@ -90,5 +90,5 @@ def test_smoothed_early_stopping_ignores_one_bad_evaluation(tmp_path):
     done = [Trial(i, {}, TrialState.COMPLETE, 1.0, 1.0,
                   intermediate=tuple((s, 1.0) for s in range(1, 6))) for i in range(6)]
     noisy = [(1, 1.4), (2, 1.4), (3, 0.5)]  # one bad evaluation at step 3; mean 1.1
-    assert decide(StopConfig("median", smooth=1), 1.0, noisy, done)[0] is True
-    assert decide(StopConfig("median", smooth=3), 1.0, noisy, done)[0] is False
+    assert decide(StopConfig("median", smooth=1), 1.0, noisy, done).stop is True
+    assert decide(StopConfig("median", smooth=3), 1.0, noisy, done).stop is False

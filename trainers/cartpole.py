@@ -89,7 +89,7 @@ class CartPole:
 
 
 def train(params: Mapping[str, Any], *, seed: int = 0, device: str | None = None,
-          report: Callable[[float, float], bool | None] | None = None) -> dict[str, Any]:
+          report: Callable[[float, float, float], bool | None] | None = None) -> dict[str, Any]:
     import torch
     from torch import nn
 
@@ -191,7 +191,7 @@ def train(params: Mapping[str, Any], *, seed: int = 0, device: str | None = None
         if not torch.isfinite(loss):
             return {"score": float("nan"), "cost": float(steps), "error": "loss diverged"}
         recent = [r for s, r in returns_log if s > steps - 4 * batch] or [r for _, r in returns_log[-20:]]
-        if report is not None and recent and report(steps, sum(recent) / len(recent)):
+        if report is not None and recent and report(steps, sum(recent) / len(recent), steps):
             stopped = True
             break
     tail = [r for s, r in returns_log if s > 0.75 * steps] or [r for _, r in returns_log[-20:]] or [0.0]

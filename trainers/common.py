@@ -69,8 +69,9 @@ def main(train: Any, argv: Sequence[str] | None = None) -> int:
     """Script entry: flags in, progress lines and a final result JSON line out."""
     params, opts = parse_flags(sys.argv[1:] if argv is None else argv)
 
-    def report(step: float, value: float) -> bool:
-        print(json.dumps({"step": step, "value": value}), flush=True)
+    def report(step: float, value: float, cost: float | None = None) -> bool:
+        line = {"step": step, "value": value}
+        print(json.dumps(line if cost is None else {**line, "cost": cost}), flush=True)
         return False
 
     result = train(params, seed=int(opts.get("seed", 0)), device=opts.get("device"),

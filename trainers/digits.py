@@ -42,7 +42,7 @@ def load_data(device: str):  # type: ignore[no-untyped-def]
 
 
 def train(params: Mapping[str, Any], *, seed: int = 0, device: str | None = None,
-          report: Callable[[float, float], bool | None] | None = None) -> dict[str, Any]:
+          report: Callable[[float, float, float], bool | None] | None = None) -> dict[str, Any]:
     import torch
     from torch import nn
 
@@ -86,7 +86,7 @@ def train(params: Mapping[str, Any], *, seed: int = 0, device: str | None = None
         model.eval()
         with torch.no_grad():
             acc = float((model(Xva).argmax(1) == yva).float().mean())
-        if report is not None and report(seen, acc):
+        if report is not None and report(seen, acc, seen):
             stopped = True
             break
     n_params = sum(p.numel() for p in model.parameters())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from protein.cli.common import grid_size, study_name
 from protein.errors import ProteinError
+from protein.optimizer.early_stop import RULES, StopConfig, default_rule
 from protein.output import mask_url
 
 
@@ -59,9 +61,10 @@ def _run(args: argparse.Namespace) -> int:
     spec = RunSpec(
         study=name, storage=storage, trainer=args.trainer, command=args.command,
         pass_mode=args.pass_mode, timeout=args.timeout, max_trials=max_trials,
-        stop={"rule": args.early_stop, "smooth": args.smooth, "grace": args.grace,
-              "max_resource": args.max_resource, "reduction_factor": args.reduction_factor,
-              "min_trials": args.min_trials}, out_dir=args.out, device=args.device,
+        stop={"rule": default_rule(args.early_stop, cfg.method), "smooth": args.smooth,
+              "grace": args.grace, "max_resource": args.max_resource,
+              "reduction_factor": args.reduction_factor, "min_trials": args.min_trials,
+              "min_probability": args.min_probability}, out_dir=args.out, device=args.device,
         threads=threads, tensorboard=args.tensorboard, wandb_project=args.wandb_project,
         wandb_entity=args.wandb_entity,
     )
@@ -88,8 +91,9 @@ def _run(args: argparse.Namespace) -> int:
     return code
 
 
-STOP_DEFAULTS = {"early_stop": "auto", "grace": 0.25, "max_resource": None,
-                 "reduction_factor": 3.0, "min_trials": 5, "smooth": 1}
+# each early-stop option's default: StopConfig's own (``early_stop`` is its ``rule``)
+STOP_DEFAULTS = {("early_stop" if f.name == "rule" else f.name): f.default
+                 for f in dataclasses.fields(StopConfig) if f.name != "quantile"}
 
 
 def _defaults_from_config(args: argparse.Namespace, cfg: Any) -> None:
@@ -256,17 +260,21 @@ def add_run(sub: Any) -> None:
     stop = p.add_argument_group(
         "early stopping", "rules applied to the intermediate values a trial reports; none stops "
         "a trial before its grace period or at its last step")
-    stop.add_argument("--early-stop", choices=["auto", "protein", "median", "asha", "none"],
-                      default=None,
-                      help="auto (the default): Protein's cost rule once it can judge (10 "
-                           "complete trials, the cost so far known in the unit of the recorded "
-                           "costs), else none; median: below the median of the other trials at "
-                           "the same step; asha: successive halving")
+    stop.add_argument("--early-stop", choices=RULES, default=None,
+                      help="auto (the default): the curve rule where it can judge (3 complete "
+                           "trials with curves, the spend of each report known), else none; "
+                           "none for random and grid sweeps. curve: stop when the learning-"
+                           "curve model gives the trial's final score little chance of "
+                           "reaching the best score of trials that spent no more; protein: "
+                           "below a quantile line of score against log cost (10 complete "
+                           "trials); median: below the median of the other trials at the same "
+                           "step; asha: successive halving")
     stop.add_argument("--smooth", type=int, default=None,
                       help="judge the mean of the last K intermediate values (default 1)")
     stop.add_argument("--grace", type=float, default=None,
                       help="no stop before this step; below 1, that fraction of --max-resource "
-                           "(default 0.25); ASHA's first rung")
+                           "(default 0.25; the curve rule: 0.1 of the trial's own predicted "
+                           "budget); ASHA's first rung")
     stop.add_argument("--max-resource", type=float, default=None,
                       help="the last step of a full trial (default: the furthest step a complete "
                            "trial reported)")
@@ -274,6 +282,9 @@ def add_run(sub: Any) -> None:
                       help="ASHA keeps the top 1/F at each rung (default 3)")
     stop.add_argument("--min-trials", type=int, default=None,
                       help="complete trials before the median rule judges (default 5)")
+    stop.add_argument("--min-probability", type=float, default=None,
+                      help="the curve rule stops a trial whose chance of reaching the front "
+                           "falls below this (default 0.05)")
     p.add_argument("--out", default="runs", help="directory for per-trial files (default runs/)")
     p.add_argument("--seed", type=int, default=0,
                    help="the study's seed: the same trials and seed give the same suggestions")

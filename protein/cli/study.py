@@ -18,6 +18,7 @@ from protein.cli.common import (
     study_name,
 )
 from protein.errors import ProteinError
+from protein.optimizer.early_stop import RULES, StopConfig
 from protein.output import table, to_json
 from protein.tree import flatten
 
@@ -223,40 +224,44 @@ def add_tell(sub: Any) -> None:
 
 # -------------------------------------------------------------------- progress
 def _progress(args: argparse.Namespace) -> int:
-    from protein.optimizer.early_stop import StopConfig, decide
-
     study = open_study(args)
-    study.report(args.trial, args.step, args.value)
-    trial = study.trial(args.trial)
-    others = [t for t in study.trials() if t.trial_id != args.trial]
-    rule = StopConfig(rule=args.rule, smooth=args.smooth, grace=args.grace,
-                      max_resource=args.max_resource, reduction_factor=args.reduction_factor,
-                      min_trials=args.min_trials, quantile=study.config.settings.early_stop_quantile)
-    stop, why = decide(rule, study.config.sign, list(trial.intermediate), others, args.cost)
-    print(to_json({"trial": args.trial, "stop": stop, "rule": why}))
+    study.report(args.trial, args.step, args.value, args.cost)
+    options = {k: getattr(args, k) for k in ("smooth", "grace", "max_resource",
+                                             "reduction_factor", "min_trials", "min_probability")}
+    verdict = study.should_stop(args.trial, rule=args.rule, **options)
+    print(to_json({"trial": args.trial, "stop": verdict.stop, "rule": verdict.rule,
+                   **({"why": verdict.info} if verdict.info else {})}))
     return 0
 
 
 def add_progress(sub: Any) -> None:
+    d = StopConfig()
     p = sub.add_parser("progress", help="record an intermediate value; prints whether to stop")
     study_args(p, fmt=())
     p.add_argument("--trial", type=int, required=True)
     p.add_argument("--step", type=float, required=True)
     p.add_argument("--value", type=_score, required=True)
     p.add_argument("--cost", type=_score, default=None,
-                   help="cost so far, in tell's --cost unit; without it the protein rule "
-                        "judges only when every complete trial's cost equals its last step")
-    p.add_argument("--rule", choices=["auto", "protein", "median", "asha", "none"],
-                   default="auto", help="early-stopping rule (default auto; see protein run -h)")
-    p.add_argument("--smooth", type=int, default=1, help="judge the mean of the last K values")
-    p.add_argument("--grace", type=float, default=0.25,
-                   help="no stop before this step (below 1: a fraction of --max-resource)")
-    p.add_argument("--max-resource", type=float, default=None,
+                   help="what the trial has spent so far, in tell's --cost unit (steps, "
+                        "examples, tokens); stored with the value for the learning-curve "
+                        "model. Without it, the rules use the step where every complete "
+                        "trial's cost equals its last step")
+    p.add_argument("--rule", choices=RULES, default=d.rule,
+                   help="early-stopping rule (default auto; see protein run -h)")
+    p.add_argument("--smooth", type=int, default=d.smooth,
+                   help="judge the mean of the last K values")
+    p.add_argument("--grace", type=float, default=d.grace,
+                   help="no stop before this step (below 1: a fraction of --max-resource, for "
+                        "the curve rule of the trial's own budget)")
+    p.add_argument("--max-resource", type=float, default=d.max_resource,
                    help="the last step of a full trial (default: the furthest a complete "
                         "trial reported)")
-    p.add_argument("--reduction-factor", type=float, default=3.0, help="ASHA's keep 1/F")
-    p.add_argument("--min-trials", type=int, default=5,
+    p.add_argument("--reduction-factor", type=float, default=d.reduction_factor,
+                   help="ASHA's keep 1/F")
+    p.add_argument("--min-trials", type=int, default=d.min_trials,
                    help="complete trials before the median rule judges")
+    p.add_argument("--min-probability", type=float, default=d.min_probability,
+                   help="the curve rule stops below this chance of reaching the front")
     p.set_defaults(func=_progress)
 
 

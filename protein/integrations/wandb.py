@@ -64,8 +64,9 @@ class WandbCallback:
                          config={**study.space.nest(trial.params),
                                  "protein": {"trial": trial.trial_id, **dict(trial.info)}},
                          reinit="create_new", **self.init_kwargs)
-        for step, value in trial.intermediate:
-            run.log({study.config.metric: value, "step": step})
+        for r in trial.intermediate:
+            run.log({study.config.metric: r.value, "step": r.step,
+                     **({"cost": r.cost} if r.cost is not None else {})})
         finish_trial_run(run, trial, trial.state.value, study.config.metric)
 
     def on_study_end(self, study: Any) -> None:

@@ -2,6 +2,15 @@
 
 Rules (``StopConfig.rule``):
 
+* ``curve``: from the learning-curve model (``protein.optimizer.curves``), the running
+  trial's final value at its own predicted budget, with its uncertainty, given its curve so
+  far and every other trial's. It stops the trial when the probability that this final value
+  reaches the cost-matched front (the best complete score among trials that spent no more
+  than its budget) falls below ``min_probability``. It judges once ``CURVE_MIN_TRIALS``
+  complete trials have curves and the trial has spent ``CURVE_EARLIEST`` of its budget (or
+  the ``grace`` given); never while its own smoothed value is within two noise deviations of
+  that front, nor while no cheaper trial has completed; it judges again each time the spend
+  has grown by ``JUDGE_EVERY`` since the last judgement (a GP fit each time).
 * ``protein``: Protein's cost rule. From complete trials, fit ``score ~ A + B log(cost)``
   (``B >= 0``) as a low quantile by linear programming (exact quantile regression). A running
   trial whose (maximise-oriented) value, after spending ``cost`` *in the unit of the recorded
@@ -16,11 +25,12 @@ Rules (``StopConfig.rule``):
 * ``asha``: asynchronous successive halving: rungs at ``grace * reduction_factor**k``; at
   each rung a trial goes on only if it is in the top ``1 / reduction_factor`` of the trials
   that reached that rung (at least ``reduction_factor`` of them).
-* ``auto`` (the default): ``protein`` where that rule can judge, else nothing is stopped.
+* ``auto`` (the default): ``curve`` where that rule can judge, else nothing is stopped;
+  ``default_rule`` makes it ``none`` for ``random`` and ``grid`` sweeps.
 * ``none``.
 
 Every rule leaves alone a trial before its grace period (``grace`` steps, or that fraction
-of ``max_resource``) and a trial at or after its last step (``max_resource``: by default the
+of ``max_resource``; ``None``: each rule's own, see ``DEFAULT_GRACE``) and a trial at or after its last step (``max_resource``: by default the
 furthest step a complete trial reported). The value judged is the mean of the last
 ``smooth`` reports, so one noisy evaluation does not stop a run.
 """
@@ -28,16 +38,24 @@ furthest step a complete trial reported). The value judged is the mean of the la
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-RULES = ("auto", "protein", "median", "asha", "none")
+from protein.optimizer.curves import Axis, cost_is_step, fit_curves, front_at
+from protein.space import Space
+from protein.trial import Report, Trial, TrialState
+
+RULES = ("auto", "curve", "protein", "median", "asha", "none")
+DEFAULT_GRACE = 0.25  # median, asha, protein: no stop before this fraction of max_resource
+CURVE_MIN_TRIALS = 3  # complete trials with curves before the curve rule judges
+CURVE_EARLIEST = 0.1  # fraction of its own budget a trial spends before the curve rule judges
+JUDGE_EVERY = 1.25  # the curve rule judges again once the spend grew by this factor
+MIN_PROBABILITY = 0.05  # the curve rule stops below this chance of reaching the front
 PROTEIN_MIN_TRIALS = 10
 PROTEIN_EARLIEST = 0.3  # fraction of the dearest complete trial's cost before the rule judges
-COST_IS_STEP_TOLERANCE = 0.01
 COST_RATIO = 1.5  # the Protein rule judges only when complete trials' costs differ this much
 
 
@@ -49,21 +67,26 @@ class StopConfig:
         rule: one of ``RULES``.
         smooth: judge the mean of the last ``smooth`` reported values.
         grace: no trial stops before this step; a number in (0, 1) is that fraction of
-            ``max_resource`` (and nothing stops while ``max_resource`` is unknown).
+            ``max_resource`` (and nothing stops while ``max_resource`` is unknown), for the
+            curve rule that fraction of the trial's own budget; None: ``DEFAULT_GRACE``, or
+            ``CURVE_EARLIEST`` for the curve rule.
         max_resource: the last step of a full trial; ``None``: the furthest step any
             complete trial reported.
         reduction_factor: ASHA keeps the top ``1 / reduction_factor`` at each rung.
         min_trials: complete trials needed before the median rule judges.
         quantile: the quantile of Protein's score-vs-log-cost line.
+        min_probability: the curve rule stops a trial whose chance of reaching the front
+            falls below this.
     """
 
     rule: str = "auto"
     smooth: int = 1
-    grace: float = 0.25
+    grace: float | None = None
     max_resource: float | None = None
     reduction_factor: float = 3.0
     min_trials: int = 5
     quantile: float = 0.3
+    min_probability: float = MIN_PROBABILITY
 
     def __post_init__(self) -> None:
         from protein.errors import ConfigError
@@ -72,7 +95,7 @@ class StopConfig:
             raise ConfigError(f"early stop: unknown rule {self.rule!r}; use one of {', '.join(RULES)}")
         if not isinstance(self.smooth, int) or self.smooth < 1:
             raise ConfigError(f"early stop: smooth must be an integer >= 1, got {self.smooth!r}")
-        if not _num(self.grace) or self.grace < 0:
+        if self.grace is not None and (not _num(self.grace) or self.grace < 0):
             raise ConfigError(f"early stop: grace must be a number >= 0 (steps, or a fraction "
                               f"in (0, 1) of max_resource), got {self.grace!r}")
         if self.max_resource is not None and (not _num(self.max_resource) or self.max_resource <= 0):
@@ -86,6 +109,9 @@ class StopConfig:
                               f"{self.min_trials!r}")
         if not _num(self.quantile) or not 0 < self.quantile < 1:
             raise ConfigError(f"early stop: quantile must be in (0, 1), got {self.quantile!r}")
+        if not _num(self.min_probability) or not 0 < self.min_probability < 1:
+            raise ConfigError(f"early stop: min_probability must be in (0, 1), got "
+                              f"{self.min_probability!r}")
 
 
 def _num(v: Any) -> bool:
@@ -137,35 +163,27 @@ class StopRule:
         return bool(np.isfinite(y) and y < self.threshold(cost))
 
 
-def cost_is_step(complete: Sequence[Any]) -> bool:
-    """True when every complete trial that reported values has cost == its last step
-    (the bundled trainers: cost is the steps or examples the step counts)."""
-    curves = [t for t in complete if t.intermediate and t.cost]
-    if not curves:
-        return False
-    return all(abs(t.cost - t.intermediate[-1][0]) <= COST_IS_STEP_TOLERANCE * t.cost
-               for t in curves)
-
-
-def cost_unit_is_wall(complete: Sequence[Any]) -> bool:
-    """True when every complete trial's cost is the wall seconds the runner measured."""
-    return bool(complete) and all(t.info.get("cost_unit") == "wall seconds" for t in complete)
-
-
 def max_resource(config: StopConfig, complete: Sequence[Any]) -> float | None:
     """The last step of a full trial: configured, else the furthest step a complete trial
     reported, else unknown."""
     if config.max_resource is not None:
         return float(config.max_resource)
-    steps = [t.intermediate[-1][0] for t in complete if t.intermediate]
+    steps = [t.intermediate[-1].step for t in complete if t.intermediate]
     return max(steps) if steps else None
 
 
 def grace_steps(config: StopConfig, max_res: float | None) -> float | None:
     """The step before which nothing stops; None when it cannot be known yet."""
-    if config.grace >= 1 or config.grace == 0:
-        return float(config.grace)
-    return None if max_res is None else config.grace * max_res
+    grace = DEFAULT_GRACE if config.grace is None else config.grace
+    if grace >= 1 or grace == 0:
+        return float(grace)
+    return None if max_res is None else grace * max_res
+
+
+def default_rule(rule: str, method: str) -> str:
+    """The rule a sweep runs: ``auto`` is ``none`` for ``random`` and ``grid`` sweeps (who
+    picks those wants every point run in full), else as given."""
+    return "none" if rule == "auto" and method in ("random", "grid") else rule
 
 
 def _at(curve: Sequence[tuple[float, float]], step: float, window: int) -> float | None:
@@ -211,44 +229,118 @@ def asha_stop(history: Sequence[tuple[float, float]], curves: Sequence[Sequence[
     return bool(mine < cutoff)
 
 
-def decide(config: StopConfig, sign: float, history: Sequence[tuple[float, float]],
-           others: Sequence[Any], cost: float | None = None) -> tuple[bool, str]:
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a running trial should stop: ``rule`` that judged (or why none did), and the
+    figures behind it in ``info`` (the curve rule: predicted final, its sd, budget, front,
+    probability), kept in a stopped trial's record."""
+
+    stop: bool
+    rule: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def decide(config: StopConfig, sign: float, history: Sequence[Any], others: Sequence[Trial],
+           *, params: Mapping[str, Any] | None = None, space: Space | None = None,
+           device: str = "cpu") -> Verdict:
     """Whether a running trial should stop, and why (the rule, or why none judged).
 
-    ``history`` is its (step, value) reports so far, in the user's direction; ``others``
-    the study's other trials (any state; complete ones with ``score``, ``cost``,
-    ``intermediate``); ``cost`` what the trial has spent so far in the unit of the recorded
-    costs, when known.
+    ``history`` is its reports so far (``Report``\\ s, or (step, value[, cost]) tuples), in
+    the user's direction, with the cost spent at each in the unit of the recorded costs
+    when known; ``others`` the study's other trials (any state); ``params`` and ``space``
+    the trial's params and the study's space (the curve rule needs them).
     """
+    history = [Report(*h) for h in history]
     if config.rule == "none" or not history:
-        return False, "none"
-    finite = [v for _, v in history if np.isfinite(v)]
+        return Verdict(False, "none")
+    finite = [r.value for r in history if np.isfinite(r.value)]
     if not finite:
-        return True, "nan"
+        return Verdict(True, "nan")
     complete = [t for t in others if t.is_complete]
-    step = history[-1][0]
+    step = history[-1].step
     max_res = max_resource(config, complete)
     if max_res is not None and step >= max_res:
-        return False, "last step"
-    grace = grace_steps(config, max_res)
-    if grace is None or step < grace:
-        return False, "grace"
+        return Verdict(False, "last step")
     value = sign * float(np.mean(finite[-config.smooth:]))
     rule = config.rule
-    if rule in ("auto", "protein"):
+    if rule in ("auto", "curve"):
+        verdict = curve_verdict(config, sign, history, others, params, space, value, device)
+        if verdict is None:
+            return Verdict(False, "curve (cannot judge yet)" if rule == "curve" else "none")
+        return verdict
+    grace = grace_steps(config, max_res)
+    if grace is None or step < grace:
+        return Verdict(False, "grace")
+    if rule == "protein":
+        cost = history[-1].cost
         if cost is None and cost_is_step(complete):
             cost = step
         verdict = protein_verdict(sign, complete, value, cost, config.quantile)
         if verdict is None:
-            return False, "protein (cannot judge yet)" if rule == "protein" else "none"
-        return verdict, "protein"
-    curves = [[(s, sign * v) for s, v in t.intermediate] for t in others if t.intermediate]
+            return Verdict(False, "protein (cannot judge yet)")
+        return Verdict(verdict, "protein")
+    curves = [[(r.step, sign * r.value) for r in t.intermediate] for t in others if t.intermediate]
     if rule == "median":
         if len(complete) < config.min_trials:
-            return False, "median (too few complete trials)"
-        return median_stop(value, step, curves, window=config.smooth), "median"
-    mine = [(s, sign * v) for s, v in history]
-    return asha_stop(mine, curves, grace, config.reduction_factor, config.smooth), "asha"
+            return Verdict(False, "median (too few complete trials)")
+        return Verdict(median_stop(value, step, curves, window=config.smooth), "median")
+    mine = [(r.step, sign * r.value) for r in history]
+    return Verdict(asha_stop(mine, curves, grace, config.reduction_factor, config.smooth), "asha")
+
+
+def _due(spends: Sequence[float]) -> bool:
+    """Whether the last report starts a new judgement: its spend is the first, or crossed
+    a power of ``JUDGE_EVERY`` since the report before."""
+    if len(spends) < 2:
+        return True
+    bucket = lambda s: math.floor(math.log(s) / math.log(JUDGE_EVERY))  # noqa: E731
+    return bucket(spends[-1]) > bucket(spends[-2])
+
+
+def curve_verdict(config: StopConfig, sign: float, history: Sequence[Report],
+                  others: Sequence[Trial], params: Mapping[str, Any] | None,
+                  space: Space | None, value: float, device: str = "cpu") -> Verdict | None:
+    """The curve rule (see the module docstring) for a running trial whose smoothed,
+    maximise-oriented value is ``value``; None when it cannot judge."""
+    if space is None or params is None:
+        return None
+    complete = [t for t in others if t.is_complete and t.intermediate]
+    if len(complete) < CURVE_MIN_TRIALS:
+        return None
+    me = Trial(-1, dict(params), TrialState.RUNNING, intermediate=tuple(history))
+    axis = Axis.of([*others, me])
+    spends = [s for r in history if (s := axis.spent(r.step, r.cost)) is not None and s > 0]
+    if len(spends) != len(history):
+        return None  # the spend of this trial's reports is not known in the study's unit
+    if not _due(spends):
+        return Verdict(False, "curve (judged at the last spend)")
+    from protein.optimizer.models import categorical
+
+    fitted = fit_curves([*others, me], space, sign, categorical(space), device)
+    if fitted is None:
+        return None
+    model, _ = fitted
+    u = space.encode(params)
+    spent = spends[-1]
+    if config.max_resource is not None and axis.unit == "step":
+        budget = max(float(config.max_resource), spent)
+    else:
+        budget = model.budget(u, spent)
+    grace = CURVE_EARLIEST if config.grace is None else config.grace
+    if spent < (grace * budget if grace < 1 else grace):
+        return Verdict(False, "grace")
+    front = front_at(complete, axis, sign, budget)
+    if front is None:
+        return Verdict(False, "curve (no complete trial at its budget)")
+    inflate = model.calibration(spent / budget)
+    pred = model.predict(u, budget, inflate)
+    p = pred.p_above(front)
+    info = {"predicted_final": sign * pred.mean, "predicted_sd": pred.sd, "budget": budget,
+            "spent": spent, "front": sign * front, "p_front": p, "calibration": inflate,
+            "spend_axis": axis.unit}
+    if value >= front - 2 * model.noise_sd:
+        return Verdict(False, "curve", info)  # still within the noise of the front
+    return Verdict(p < config.min_probability, "curve", info)
 
 
 def protein_verdict(sign: float, complete: Sequence[Any], value: float, cost: float | None,

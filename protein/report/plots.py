@@ -230,7 +230,8 @@ def curves(study: Any, trials: list, path: Path) -> Path | None:
     cmap = cm.viridis if cfg.sign > 0 else cm.viridis_r
     best = study.best()
     for t in with_curves:
-        steps, values = zip(*t.intermediate)
+        steps = [r.step for r in t.intermediate]
+        values = [r.value for r in t.intermediate]
         is_best = best is not None and t.trial_id == best.trial_id
         color = ("grey" if t.score is None or not np.isfinite(t.score) else cmap(norm(t.score)))
         style = "--" if t.state is TrialState.PRUNED else "-"

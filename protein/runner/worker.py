@@ -18,7 +18,9 @@ from typing import Any
 
 from protein.errors import ProteinError, TrialError
 from protein.runner.execute import CHILD, Failure, die_with_parent, kill, run_command, run_trainer
+from protein.optimizer.curves import cost_is_step
 from protein.runner.spec import RunSpec, trial_dir
+from protein.trial import Report
 
 STARTUP_CRASHES = 3
 
@@ -97,39 +99,38 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
     """
     import yaml
 
-    from protein.optimizer.early_stop import cost_unit_is_wall, decide
+    from protein.optimizer.early_stop import Verdict, decide
 
     cfg = study.config
     nested = cfg.space.nest(trial.params)
     d = trial_dir(spec, trial.trial_id)
     (d / "params.yaml").write_text(yaml.safe_dump(nested, sort_keys=False))
     metrics = open(d / "metrics.csv", "w")
-    metrics.write("step,value\n")
-    history: list[tuple[float, float]] = []
-    stop_state = {"stop": False, "rule": "none"}
+    metrics.write("step,value,cost\n")
+    history: list[Report] = []
+    verdict = Verdict(False, "none")
     stop_cfg = spec.stop_config(cfg.settings.early_stop_quantile)
     tb = _tensorboard(spec, trial.trial_id)
     wb = _wandb(spec, study, trial, nested)
     start = time.time()
 
     def report(step: float, value: float, cost: float | None = None) -> bool:
-        step, value = float(step), float(value)
-        history.append((step, value))
-        metrics.write(f"{step},{value}\n")
+        nonlocal verdict
+        r = Report(float(step), float(value), None if cost is None else float(cost))
+        history.append(r)
+        metrics.write(f"{r.step},{r.value},{'' if r.cost is None else r.cost}\n")
         metrics.flush()
-        study.report(trial, step, value)
+        study.report(trial, r.step, r.value, r.cost)
         if tb is not None:
-            tb.add_scalar(cfg.metric, value, step)
+            tb.add_scalar(cfg.metric, r.value, r.step)
         if wb is not None:
-            wb.log({cfg.metric: value, "step": step})
+            wb.log({cfg.metric: r.value, "step": r.step})
         if stop_cfg.rule == "none":
             return False
         others = [t for t in study.trials() if t.trial_id != trial.trial_id]
-        if cost is None and cost_unit_is_wall([t for t in others if t.is_complete]):
-            cost = time.time() - start
-        stop, rule = decide(stop_cfg, cfg.sign, history, others, cost)
-        stop_state.update(stop=stop, rule=rule)
-        return stop
+        verdict = decide(stop_cfg, cfg.sign, history, others, params=trial.params,
+                         space=cfg.space, device=cfg.settings.device)
+        return verdict.stop
 
     seed = trial.trial_id
     try:
@@ -153,18 +154,22 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
     (d / "result.json").write_text(json.dumps({**result, "wall_seconds": wall}, default=str))
     bad = _not_a_number(score, "score" if cfg.metric not in result else cfg.metric) \
         or (cost is not None and _not_a_positive_cost(cost))
-    if bad and not stop_state["stop"]:
+    if bad and not verdict.stop:
         _tell_failed(study, trial, bad, json.dumps(result, default=str)[:2000], d, startup=False)
         _close(metrics, tb, wb, "failed")
         return
-    if cost is None or isinstance(cost, bool) or not cost > 0:
+    if verdict.stop:
+        cost, unit = spent_when_stopped(history, study.trials(), wall)
+    elif cost is None or isinstance(cost, bool) or not cost > 0:
         cost, unit = max(wall, 1e-3), "wall seconds"
     extra = reported_metrics(result, exclude=(*cfg.metric_names, "score", "cost"))
     note = {"cost_unit": unit}
-    if stop_state["stop"]:
-        last = score if score is not None else (history[-1][1] if history else None)
-        study.tell(trial, last, cost, pruned=True, metrics=extra, info=note,
-                   reason=f"early stop ({stop_state['rule']} rule) at step {history[-1][0]:g}")
+    if verdict.stop:
+        last = score if score is not None else (history[-1].value if history else None)
+        study.tell(trial, last, cost, pruned=True, metrics=extra,
+                   info={**note, "early_stop": {"rule": verdict.rule, **verdict.info}},
+                   reason=f"early stop ({verdict.rule} rule) at step {history[-1].step:g}"
+                          + _why(verdict, cfg.metric))
     elif cfg.multi:
         missing = [m for m in cfg.metric_names if m not in result]
         if missing:
@@ -192,7 +197,7 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
             study.tell(trial, score_f, cost, metrics=extra, info=note)
     if tb is not None:
         t = study.trial(trial.trial_id)
-        step = history[-1][0] if history else 0
+        step = history[-1].step if history else 0
         if t.score is not None:
             tb.add_scalar(f"final/{cfg.metric}", t.score, step)
         for name, value in {**(t.info.get("values") or {}), **(t.info.get("metrics") or {})}.items():
@@ -200,6 +205,37 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
                 tb.add_scalar(f"final/{name}", value, step)
     _close(metrics, tb, wb, study.trial(trial.trial_id).state.value,
            study.trial(trial.trial_id), cfg.metric)
+
+
+def spent_when_stopped(history: list[Report], trials: list[Any], wall: float
+                       ) -> tuple[float, str]:
+    """What a stopped trial spent, in the unit of the study's other trials, and that unit:
+    the cost of its last report when it gave one; else its last step where every complete
+    trial's cost is its last step; else wall seconds where the study's costs are wall
+    seconds; else its last step times the cost per step of the complete trials (median)."""
+    last = history[-1]
+    complete = [t for t in trials if t.is_complete]
+    if last.cost is not None:
+        return last.cost, "reported"
+    if cost_is_step(complete):
+        return last.step, "reported"
+    if not complete or all(t.info.get("cost_unit") == "wall seconds" for t in complete):
+        return max(wall, 1e-3), "wall seconds"
+    rates = [t.cost / t.intermediate[-1].step for t in complete
+             if t.cost and t.intermediate and t.intermediate[-1].step > 0]
+    if not rates or not last.step > 0:
+        return max(wall, 1e-3), "wall seconds"
+    return float(last.step * sorted(rates)[len(rates) // 2]), "estimated from the step"
+
+
+def _why(verdict: Verdict, metric: str) -> str:
+    """The figures behind a curve-rule stop, for the trial's reason."""
+    i = verdict.info
+    if "p_front" not in i:
+        return ""
+    return (f": predicted final {metric} {i['predicted_final']:.4g} +- {i['predicted_sd']:.2g} "
+            f"at {i['budget']:.4g}, {100 * i['p_front']:.1f}% chance to reach "
+            f"{i['front']:.4g} (the best of trials that spent no more)")
 
 
 def _not_a_number(v: Any, name: str) -> str | None:

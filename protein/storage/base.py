@@ -73,8 +73,10 @@ class Storage(Protocol):
                      cost: float | None, info: Mapping[str, Any]) -> Trial:
         """Record how a running trial ended (``info`` is merged into its info)."""
 
-    def add_intermediate(self, trial_id: int, step: float, value: float) -> None:
-        """Record a value reported while running (and refresh its heartbeat)."""
+    def add_intermediate(self, trial_id: int, step: float, value: float,
+                         cost: float | None = None) -> None:
+        """Record a value reported while running, with the cost spent so far when known (and
+        refresh its heartbeat)."""
 
     def heartbeat(self, trial_ids: list[int]) -> None:
         """Mark running trials as alive now."""

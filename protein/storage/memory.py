@@ -11,7 +11,7 @@ from typing import Any
 
 from protein.errors import TrialError
 from protein.storage.base import AskAnswer, AskRequest
-from protein.trial import Trial, TrialState
+from protein.trial import Report, Trial, TrialState
 
 
 class MemoryStorage:
@@ -72,12 +72,18 @@ class MemoryStorage:
             self._trials[trial_id] = new
             return new
 
-    def add_intermediate(self, trial_id: int, step: float, value: float) -> None:
+    def add_intermediate(self, trial_id: int, step: float, value: float,
+                         cost: float | None = None) -> None:
         with self._lock:
             t = self.get_trial(trial_id)
+            if t.state is not TrialState.RUNNING:
+                raise TrialError(f"trial {trial_id}: already {t.state.value}; progress is only "
+                                 "recorded for running trials")
+            kept = tuple(r for r in t.intermediate if r.step != step)  # a step reported again
+            reports = sorted(kept + (Report(step, value, cost),), key=lambda r: r.step)
             self._trials[trial_id] = dataclasses.replace(
-                t, intermediate=t.intermediate + ((step, value),), heartbeat_at=time.time()
-            )
+                t, intermediate=tuple(reports),
+                heartbeat_at=time.time())
 
     def heartbeat(self, trial_ids: list[int]) -> None:
         now = time.time()

@@ -1,18 +1,19 @@
 """Studies in SQL: one schema for SQLite (the embedded default) and PostgreSQL.
 
-Schema (version 2), readable with ``sqlite3`` / ``psql``::
+Schema (version 3), readable with ``sqlite3`` / ``psql``::
 
     protein_meta(key, value)                       -- schema_version
     studies(name, config, seed, lease_s, on_expire, created_at, version)
     trials(study, trial_id, state, params, score, cost, info, worker,
            created_at, finished_at, heartbeat_at,  -- params/info are JSON text
            version, lease_s)
-    intermediate(study, trial_id, step, value)
+    intermediate(study, trial_id, step, value, cost)   -- cost: spent so far, or NULL
     asks(study, request_id, requester, worker, count, max_trials, retry_stale,
          lease_s, created_at, answer)                       -- asks waiting for one batched fit
 
-Version 1 databases (no ``version``/``lease_s`` columns, no ``asks``) are upgraded in place
-when opened.
+Older databases are upgraded in place when opened: version 1 (no ``version``/``lease_s``
+columns, no ``asks``) and version 2 (intermediate values without the cost spent when each
+was reported; their ``cost`` reads back as unknown).
 
 Reads that do not grow with the study: every write to a trial (or its intermediate values)
 takes the next ``studies.version`` and stamps the row with it, while holding the study row,
@@ -41,9 +42,9 @@ from typing import Any
 from protein.errors import StorageError, TrialError
 from protein.storage.base import AskAnswer, AskRequest
 from protein.storage.rules import check_finish, finished_info
-from protein.trial import Trial, TrialState
+from protein.trial import Report, Trial, TrialState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_LEASE_S = 24 * 3600.0
 ON_EXPIRE = ("fail", "retry")
 
@@ -125,7 +126,7 @@ class SQLStorage(abc.ABC):
                 PRIMARY KEY (study, trial_id))""",
             f"""CREATE TABLE IF NOT EXISTS intermediate (
                 study TEXT NOT NULL, trial_id INTEGER NOT NULL, step {r} NOT NULL,
-                value {r}, PRIMARY KEY (study, trial_id, step),
+                value {r}, cost {r}, PRIMARY KEY (study, trial_id, step),
                 FOREIGN KEY (study, trial_id) REFERENCES trials(study, trial_id) ON DELETE CASCADE)""",
         ]
         with self._transaction() as tx:
@@ -140,6 +141,8 @@ class SQLStorage(abc.ABC):
                 )
             if found == 1:
                 self._upgrade_v1(tx)
+            if found is not None and found < 3:
+                tx(f"ALTER TABLE intermediate ADD COLUMN cost {r}")  # version 2 -> 3
             for s in self._version_2_tables():
                 tx(s)
             if found is None:
@@ -267,18 +270,18 @@ class SQLStorage(abc.ABC):
         snapshot) for the rows and their intermediate values."""
         cols = ", ".join(f"t.{c.strip()}" for c in self._COLS.split(","))
         rows = self._execute(self._sql(
-            f"SELECT {cols}, t.version, i.step, i.value FROM trials t "
+            f"SELECT {cols}, t.version, i.step, i.value, i.cost FROM trials t "
             "LEFT JOIN intermediate i ON i.study = t.study AND i.trial_id = t.trial_id "
             "WHERE t.study = ? AND t.version > ? ORDER BY t.trial_id, i.step"),
             (study, seen.version))
         n = len(self._COLS.split(","))
-        changed: dict[int, tuple[tuple, list[tuple[float, float]], int]] = {}
+        changed: dict[int, tuple[tuple, list[Report], int]] = {}
         for r in rows:
             tid = int(r[0])
             if tid not in changed:
                 changed[tid] = (r[:n], [], int(r[n]))
             if r[n + 1] is not None:
-                changed[tid][1].append((float(r[n + 1]), _num(r[n + 2])))
+                changed[tid][1].append(_report(r[n + 1], r[n + 2], r[n + 3]))
         append_only = not seen.trials or min(changed, default=0) > max(seen.trials)
         for tid, (row, inter, version) in changed.items():
             seen.trials[tid] = self._trial(row, tuple(inter))
@@ -308,10 +311,10 @@ class SQLStorage(abc.ABC):
                 f"trial {trial_id}: no such trial in study {study!r} "
                 f"({'it has trials 0..' + str(n - 1) if n else 'it has no trials yet'})"
             )
-        q = self._sql("SELECT step, value FROM intermediate WHERE study = ? AND trial_id = ? "
-                      "ORDER BY step")
+        q = self._sql("SELECT step, value, cost FROM intermediate WHERE study = ? AND "
+                      "trial_id = ? ORDER BY step")
         steps = tx(q, (study, trial_id)) if tx else self._execute(q, (study, trial_id))
-        return self._trial(rows[0], tuple((float(s), _num(v)) for s, v in steps))
+        return self._trial(rows[0], tuple(_report(*r) for r in steps))
 
     def _stamp(self, tx: Any, study: str) -> int:
         """The next change stamp of ``study``; holds its row until the transaction ends, so
@@ -355,7 +358,8 @@ class SQLStorage(abc.ABC):
                 check_finish(after, state, score, cost)  # the same result is fine; else an error
             return after
 
-    def add_intermediate(self, study: str, trial_id: int, step: float, value: float) -> None:
+    def add_intermediate(self, study: str, trial_id: int, step: float, value: float,
+                         cost: float | None = None) -> None:
         value_ok = value if math.isfinite(value) else None  # NaN/inf stored as NULL
         with self._transaction() as tx:
             version = self._stamp(tx, study)
@@ -367,8 +371,8 @@ class SQLStorage(abc.ABC):
                 )
             tx(self._sql("DELETE FROM intermediate WHERE study = ? AND trial_id = ? AND step = ?"),
                (study, trial_id, step))
-            tx(self._sql("INSERT INTO intermediate (study, trial_id, step, value) "
-                         "VALUES (?, ?, ?, ?)"), (study, trial_id, step, value_ok))
+            tx(self._sql("INSERT INTO intermediate (study, trial_id, step, value, cost) "
+                         "VALUES (?, ?, ?, ?, ?)"), (study, trial_id, step, value_ok, cost))
             tx(self._sql("UPDATE trials SET heartbeat_at = ?, version = ? WHERE study = ? AND "
                          "trial_id = ?"), (time.time(), version, study, trial_id))
 
@@ -515,8 +519,9 @@ class BoundStorage:
                      cost: float | None, info: Mapping[str, Any]) -> Trial:
         return self.backend.finish_trial(self.study, trial_id, state, score, cost, info)
 
-    def add_intermediate(self, trial_id: int, step: float, value: float) -> None:
-        self.backend.add_intermediate(self.study, trial_id, step, value)
+    def add_intermediate(self, trial_id: int, step: float, value: float,
+                         cost: float | None = None) -> None:
+        self.backend.add_intermediate(self.study, trial_id, step, value, cost)
 
     def heartbeat(self, trial_ids: list[int]) -> None:
         self.backend.heartbeat(self.study, trial_ids)
@@ -566,3 +571,8 @@ class _Seen:
 def _num(v: Any) -> float:
     """A stored REAL, with NULL (a reported NaN or inf) read back as NaN."""
     return float("nan") if v is None else float(v)
+
+
+def _report(step: Any, value: Any, cost: Any) -> Report:
+    """A stored intermediate row; a NULL cost (unknown, or a version 2 row) stays None."""
+    return Report(float(step), _num(value), None if cost is None else float(cost))
