@@ -162,10 +162,12 @@ def fit(obs: Observations, settings: Settings, cat: Sequence[tuple[int, int]] = 
         Z_cols.append(z)
 
     cost = None
-    if (cost_aware(settings, obs.log_c) or settings.max_suggestion_cost is not None) \
-            and np.ptp(obs.log_c) > 0:
-        mu, sd = float(np.mean(obs.log_c)), float(np.std(obs.log_c)) or 1.0
-        cost = CostModel(GP.fit(obs.X, (obs.log_c - mu) / sd, device=dev, cat=cat), mu, sd)
+    rows = obs.costed
+    log_c = obs.log_c[rows]
+    if (cost_aware(settings, log_c) or settings.max_suggestion_cost is not None) \
+            and np.ptp(log_c) > 0:
+        mu, sd = float(np.mean(log_c)), float(np.std(log_c)) or 1.0
+        cost = CostModel(GP.fit(obs.X[rows], (log_c - mu) / sd, device=dev, cat=cat), mu, sd)
 
     scales = [float(np.std(obs.S[:, i])) or 1.0 for i in range(obs.S.shape[1])]
     cons = [GP.fit(obs.X, obs.S[:, i] / scales[i], device=dev, cat=cat) for i in range(obs.S.shape[1])]
@@ -208,5 +210,5 @@ def _extends(a: Observations, b: Observations) -> bool:
             and a.X_failed.shape == b.X_failed.shape
             and np.array_equal(a.X, b.X) and np.array_equal(a.Y, b.Y)
             and np.array_equal(a.S, b.S) and np.array_equal(a.log_c, b.log_c)
-            and np.array_equal(a.X_failed, b.X_failed)
+            and np.array_equal(a.X_failed, b.X_failed) and np.array_equal(a.full, b.full)
             and np.array_equal(a.X_pending, b.X_pending[:pa]))

@@ -68,7 +68,7 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
     obs = obs.limited(settings.max_gp_observations)
     models = (fits or M.Fits(settings, M.categorical(space)))(obs)
     cost = models.cost
-    cost_axis = cost is not None and M.cost_aware(settings, obs.log_c)
+    cost_axis = cost is not None and M.cost_aware(settings, obs.log_c[obs.costed])
     Z, Zp = models.Z, models.Z_pending
     if cost_axis:  # cheaper is better
         Z = np.hstack([Z, -cost.standardise(obs.log_c)[:, None]])

@@ -56,7 +56,8 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
     sign = objectives[0].sign
     freq = settings.resample_frequency
     if freq and (k + 1) % freq == 0:
-        front = pareto.front(obs.y, obs.log_c)
+        rows = obs.costed
+        front = rows[pareto.front(obs.y[rows], obs.log_c[rows])]
         j = int(front[streams.stream(seed, k, streams.RESAMPLE).integers(len(front))])
         return Suggestion(space.decode(obs.X[j]),
                           {"reason": "resample", "resampled_score": float(sign * obs.y[j])})
@@ -65,14 +66,16 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
     obs = obs.limited(settings.max_gp_observations)
     models = (fits or M.Fits(settings, M.categorical(space)))(obs)
     score_gp, cost = models.objectives[0], models.cost
-    aware = M.cost_aware(settings, obs.log_c)
+    rows = obs.costed  # runs that went to their end: their cost is their params' cost
+    aware = M.cost_aware(settings, obs.log_c[rows])
 
     # the budget for this suggestion, and the incumbent within it: the best posterior mean
     # at observed points (plug-in EI), since with a noisy GP an isolated lucky observation
     # would otherwise make EI vanish around the best region
-    budget = budget_of(obs.log_c, k, seed, settings.expansion_rate) \
+    budget = budget_of(obs.log_c[rows], k, seed, settings.expansion_rate) \
         if aware and cost is not None else math.inf
-    within = obs.log_c <= budget + 1e-12
+    within = np.zeros(len(obs), bool)
+    within[rows] = obs.log_c[rows] <= budget + 1e-12
     fitted, _ = score_gp.predict(obs.X)
     best = float(fitted[within].max()) if within.any() else float(fitted.min())
     cap = math.log(settings.max_suggestion_cost) if settings.max_suggestion_cost else math.inf
@@ -86,10 +89,10 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
 
     centers = [space.center[None, :], obs.X[np.argsort(-models.Z[:, 0])[: settings.num_keep_top_obs]]]
     if aware:
-        f = pareto.front(obs.y, obs.log_c)
+        f = pareto.front(obs.y[rows], obs.log_c[rows])
         if settings.prune_pareto:
-            f = pareto.prune(obs.y, obs.log_c, f)
-        centers.append(obs.X[f])
+            f = pareto.prune(obs.y[rows], obs.log_c[rows], f)
+        centers.append(obs.X[rows[f]])
     starts = obs.X[np.argsort(-fitted)[:N_START_OBS]]
     pick, value = search(space, acq, np.vstack(centers), obs.taken(), settings, rng,
                          starts=starts)
