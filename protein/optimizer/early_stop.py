@@ -258,16 +258,18 @@ def decide(config: StopConfig, sign: float, history: Sequence[Any], others: Sequ
         return Verdict(True, "nan")
     complete = [t for t in others if t.is_complete]
     step = history[-1].step
-    max_res = max_resource(config, complete)
-    if max_res is not None and step >= max_res:
-        return Verdict(False, "last step")
     value = sign * float(np.mean(finite[-config.smooth:]))
     rule = config.rule
-    if rule in ("auto", "curve"):
+    if rule in ("auto", "curve"):  # its own last step: the trial's predicted budget
+        if config.max_resource is not None and step >= config.max_resource:
+            return Verdict(False, "last step")
         verdict = curve_verdict(config, sign, history, others, params, space, value, device)
         if verdict is None:
             return Verdict(False, "curve (cannot judge yet)" if rule == "curve" else "none")
         return verdict
+    max_res = max_resource(config, complete)
+    if max_res is not None and step >= max_res:
+        return Verdict(False, "last step")
     grace = grace_steps(config, max_res)
     if grace is None or step < grace:
         return Verdict(False, "grace")
