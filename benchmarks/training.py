@@ -64,6 +64,13 @@ class TrainingProblem:
     cost_unit: str
     note: str
     cuda_parameters: dict[str, dict] = field(default_factory=dict)
+    goal: str = "maximize"
+
+    @property
+    def sign(self) -> float:
+        """+1 to maximise the score, -1 to minimise it: the tuners are handed ``sign * score``
+        (and ``sign * value`` for each report), so every one of them maximises."""
+        return 1.0 if self.goal == "maximize" else -1.0
 
 
 PROBLEMS: dict[str, TrainingProblem] = {
@@ -111,6 +118,26 @@ PROBLEMS: dict[str, TrainingProblem] = {
         checkpoints=(5e4, 1e5, 2e5, 4e5),
         cost_unit="training examples",
         note="an MLP on the digits (360 validation images); target 98.8% accuracy (356 of 360)",
+    ),
+    "tinylm": TrainingProblem(
+        name="tinylm",
+        trainer="trainers.tinylm",
+        parameters={
+            "trainer.learning_rate": {"distribution": "log_normal", "min": 1e-4, "max": 3e-2, "mean": 1e-3},
+            "trainer.warmup": {"distribution": "uniform", "min": 0.0, "max": 0.3, "mean": 0.1},
+            "trainer.weight_decay": {"distribution": "log_normal", "min": 1e-4, "max": 0.3, "mean": 1e-2},
+            "trainer.width": {"distribution": "uniform_pow2", "min": 16, "max": 64, "mean": 32},
+            "trainer.depth": {"distribution": "int_uniform", "min": 1, "max": 2, "mean": 1},
+            "trainer.tokens": {"distribution": "uniform_pow2", "min": 8192, "max": 131072, "mean": 32768},
+        },
+        fixed={},
+        budget="trainer.tokens",
+        target=1.85,
+        checkpoints=(2.5e5, 5e5, 1e6, 2e6),
+        cost_unit="training tokens",
+        note="a tiny transformer language model on a synthetic corpus (validation loss, nats "
+             "per token; uniform 3.47); target 1.85",
+        goal="minimize",
     ),
 }
 
@@ -288,12 +315,14 @@ def run_one(problem: TrainingProblem, optimizer: str, seed: int, trials: int,
         curve: list[tuple[float, float]] = []
 
         def report(step: float, value: float, cost: float | None = None) -> bool:
-            curve.append((float(step), float(value)))  # the bundled trainers' cost is the step
-            return tuner.report(handle, float(step), float(value))
+            # stored and told maximise-oriented; the bundled trainers' cost is the step
+            curve.append((float(step), problem.sign * float(value)))
+            return tuner.report(handle, float(step), problem.sign * float(value))
 
         params = {**problem.fixed, **values, **(overrides or {})}
         t1 = time.perf_counter()
         result = train(params, seed=1000 * seed + i, device=device, report=report)
+        result = {**result, "score": problem.sign * result["score"]}  # maximise-oriented
         wall = time.perf_counter() - t1
         score = result.get("score")
         score = float(score) if score is not None and math.isfinite(score) else None
@@ -303,7 +332,7 @@ def run_one(problem: TrainingProblem, optimizer: str, seed: int, trials: int,
         log.append({"params": values, "score": score, "cost": cost, "stopped": stopped,
                     "curve": curve, "wall_s": wall, "ask_s": ask_s})
     return {"problem": problem.name, "optimizer": optimizer, "seed": seed, "device": device,
-            "version": VERSION, "trials": log, "wall_s": time.time() - t_run}
+            "version": VERSION, "sign": problem.sign, "trials": log, "wall_s": time.time() - t_run}
 
 
 def path_of(device: str, problem: str, optimizer: str, seed: int, trials: int) -> Path:
@@ -373,7 +402,7 @@ def run_figures(run: dict, problem: TrainingProblem) -> dict:
             stopped += 1
         elif t["score"] is not None:
             best = max(best, t["score"])
-            if t["score"] >= problem.target and to_target == math.inf:
+            if t["score"] >= problem.sign * problem.target and to_target == math.inf:
                 to_target = spent
         for c in problem.checkpoints:
             if spent <= c:
@@ -407,7 +436,8 @@ def summarise(problems: list[str], optimizers: list[str], seeds: int, trials: in
     for p in problems:
         prob = PROBLEMS[p]
         text += [f"### {p}: {prob.note}", "",
-                 f"Cost: {prob.cost_unit}. Target: a finished trial scoring >= {prob.target}.", "",
+                 f"Cost: {prob.cost_unit}. Target: a finished trial scoring "
+                 f"{'>=' if prob.sign > 0 else '<='} {prob.target}.", "",
                  "| tuner | n | runs reaching target | median cost to target | "
                  + " | ".join(f"best at {c:.3g}" for c in prob.checkpoints)
                  + " | final best | median total cost | trials stopped | stopped one that beat the final best | wall s per run |",
@@ -435,9 +465,12 @@ def summarise(problems: list[str], optimizers: list[str], seeds: int, trials: in
             def num(v: float) -> str:
                 return "never" if v == math.inf else ("–" if v == -math.inf or v != v else f"{v:.4g}")
 
+            def score(v: float) -> str:  # a maximise-oriented figure, in the problem's units
+                return num(v) if v == -math.inf or v != v else f"{prob.sign * v:.4g}"
+
             text.append(f"| {o} | {row['n']} | {reach}/{len(fs)} | {num(med_target)} | "
-                        + " | ".join(num(row["at"][c]) for c in prob.checkpoints)
-                        + f" | {num(row['best'])} | {row['total']:.3g} | {row['stopped']:.1f} | "
+                        + " | ".join(score(row["at"][c]) for c in prob.checkpoints)
+                        + f" | {score(row['best'])} | {row['total']:.3g} | {row['stopped']:.1f} | "
                         f"{row['beaten']}/{len(fs)} | {row['wall']:.0f} |")
         text.append("")
         text += breakdown(p, prob, seeds, trials, device)
@@ -565,7 +598,7 @@ def plot(problem: str, rows: dict, prob: TrainingProblem) -> Path | None:
         med = np.where(np.isfinite(y).all(axis=0), np.median(np.where(np.isfinite(y), y, 0.0),
                                                              axis=0), np.nan)
         style = "-" if o.startswith("protein") else ("--" if o.startswith("optuna") else ":")
-        ax.plot(grid, med, style, label=o, lw=2 if o.startswith("protein") else 1.2)
+        ax.plot(grid, prob.sign * med, style, label=o, lw=2 if o.startswith("protein") else 1.2)
     ax.axhline(prob.target, color="grey", lw=0.8, ls="-.")
     ax.set_xscale("log")
     ax.set_xlabel(f"cumulative {prob.cost_unit}")
@@ -587,6 +620,7 @@ def targets(fig: dict) -> list[str]:
         return "met" if ok else "NOT met"
 
     for p, rows in fig.items():
+        sign = PROBLEMS[p].sign
         ours = rows.get("protein")
         peers = {o: r for o, r in rows.items() if not o.startswith("protein")}
         if peers:
@@ -611,8 +645,8 @@ def targets(fig: dict) -> list[str]:
                 saved = 1 - es["total"] / ours["total"]
                 ok = saved >= 0.4 and es["best"] >= ours["best"] and es["beaten"] <= 1
                 out.append(f"- {p}: {rule} spends {100 * saved:.0f}% less compute than the same "
-                           f"search without stopping; final best {es['best']:.4g} vs "
-                           f"{ours['best']:.4g}; a stopped trial had beaten the final best in "
+                           f"search without stopping; final best {sign * es['best']:.4g} vs "
+                           f"{sign * ours['best']:.4g}; a stopped trial had beaten the final best in "
                            f"{es['beaten']}/{es['n']} runs (target: >= 40% less at an equal or "
                            f"better best, at most 1 such run) -> {verdict(ok)}")
         pruned = {o: r for o, r in rows.items() if o.startswith("optuna") and "+" in o}
@@ -623,8 +657,8 @@ def targets(fig: dict) -> list[str]:
             best_o = max(pruned, key=lambda o: pruned[o]["at"][c])
             ok = es["at"][c] >= pruned[best_o]["at"][c]
             out.append(f"- {p}: at {c:.3g} {PROBLEMS[p].cost_unit}, Protein with its early stopping "
-                       f"has {es['at'][c]:.4g}, Optuna's best pruned search ({best_o}) "
-                       f"{pruned[best_o]['at'][c]:.4g} -> {verdict(ok)}")
+                       f"has {sign * es['at'][c]:.4g}, Optuna's best pruned search ({best_o}) "
+                       f"{sign * pruned[best_o]['at'][c]:.4g} -> {verdict(ok)}")
     return out
 
 

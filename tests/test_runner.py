@@ -155,6 +155,43 @@ def test_early_stopping_prunes_laggards(tmp_path):
     assert all("median rule" in t.info["pruned"] for t in ts[6:])
 
 
+CURVES = textwrap.dedent("""\
+    import json, os, sys
+    tid = int(os.environ["PROTEIN_TRIAL"])
+    budget = 1000 * (1 + tid % 3)          # what the whole run would spend
+    final = 0.9 if tid < 4 else 0.05       # trials 4 and later are hopeless
+    for k in range(1, 11):
+        spent = budget * k / 10
+        value = final * min(1.0, 2 * k / 10)
+        print(json.dumps({"step": k, "value": value, "cost": spent}), flush=True)
+    print(json.dumps({"score": final, "cost": budget}))
+    """)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["protein", "random"])
+def test_auto_stops_hopeless_curves_with_their_spend_and_spares_random_sweeps(tmp_path, method):
+    cfg = write_config(tmp_path, n=8, method=method)
+    script = tmp_path / "train.py"
+    script.write_text(CURVES)
+    protein("run", str(cfg), "--command", f"{sys.executable} {script}", cwd=tmp_path)
+    ts = Study.load("sweep", str(tmp_path / "protein.db")).trials()
+    assert [t.state for t in ts[:4]] == [TrialState.COMPLETE] * 4
+    assert [r.cost for r in ts[0].intermediate] == [100.0 * k for k in range(1, 11)]
+    if method == "random":  # who picks random search wants every point run in full
+        assert all(t.state is TrialState.COMPLETE for t in ts)
+        return
+    pruned = [t for t in ts if t.state is TrialState.PRUNED]
+    assert pruned, [(t.trial_id, t.state) for t in ts]
+    for t in pruned:
+        why = t.info["early_stop"]
+        assert why["rule"] == "curve" and why["p_front"] < 0.05 and why["front"] >= 0.9 - 1e-9
+        assert "chance to reach" in t.info["pruned"]
+        # its cost is what it spent, in the study's unit (the reported cost), not seconds
+        assert t.cost == t.intermediate[-1].cost and t.info["cost_unit"] == "reported"
+        assert t.cost < 1000 * (1 + t.trial_id % 3)
+
+
 @pytest.mark.slow
 def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
     cfg = write_config(tmp_path, n=4, method="random")

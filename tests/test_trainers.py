@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trainers import cartpole, digits
+from trainers import cartpole, digits, tinylm
 from trainers.common import parse_flags
 
 ROOT = Path(__file__).parent.parent
@@ -31,6 +31,20 @@ def test_digits_is_deterministic_for_a_seed_and_stops_when_told():
     stopped = digits.train({"trainer": {"epochs": 5}}, seed=0, device="cpu",
                            report=lambda s, v, c: True)
     assert stopped["epochs"] == 1 and stopped["stopped_early"]
+
+
+def test_tinylm_learns_the_corpus_reports_its_tokens_and_is_deterministic():
+    reports = []
+    p = {"trainer": {"tokens": 8192, "width": 32, "depth": 1, "learning_rate": 1e-2}}
+    out = tinylm.train(p, seed=0, device="cpu", report=lambda s, v, c: reports.append((s, v, c)))
+    assert out["cost"] == 8192 == reports[-1][0] == reports[-1][2]  # cost: training tokens
+    assert len(reports) == tinylm.REPORTS and reports[-1][1] == out["score"]
+    assert out["score"] < reports[0][1] < 3.6  # it learns, from about ln 32 = 3.47
+    assert tinylm.train(p, seed=0, device="cpu")["score"] == out["score"]
+    stopped = tinylm.train(p, seed=0, device="cpu", report=lambda s, v, c: True)
+    assert stopped["stopped_early"] and stopped["tokens"] < 8192
+    with pytest.raises(ValueError, match="tinylm: invalid hyperparameters"):
+        tinylm.train({"trainer": {"width": 30}}, device="cpu")  # not a multiple of the heads
 
 
 def test_cartpole_ppo_runs_and_is_deterministic():

@@ -28,6 +28,21 @@ def test_a_tiny_run_of_each_kind_of_tuner_trains_and_records_every_trial(tmp_pat
     assert (tmp_path / "training_digits.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_a_loss_to_minimise_is_told_to_every_tuner_as_a_score_to_maximise(tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "RUNS", tmp_path)
+    monkeypatch.setattr(training, "FIGURES", tmp_path)
+    prob = training.PROBLEMS["tinylm"]
+    run = training.run_one(prob, "protein", 0, 2, overrides={"trainer.tokens": 8192})
+    assert run["sign"] == -1 and all(t["cost"] == 8192.0 for t in run["trials"])
+    assert all(-3.6 < t["score"] < 0 and t["curve"][-1][1] == t["score"] for t in run["trials"])
+    p = training.path_of("cpu", "tinylm", "protein", 0, 2)
+    p.parent.mkdir(parents=True)
+    p.write_text(json.dumps(run))
+    text, fig = training.summarise(["tinylm"], ["protein"], 1, 2, "cpu")
+    best = -max(t["score"] for t in run["trials"])
+    assert f"| {best:.4g} |" in text and "scoring <= 1.85" in text  # shown as the loss it is
+
+
 def test_cartpole_trials_cost_the_environment_steps_they_took():
     run = training.run_one(training.PROBLEMS["cartpole"], "random", 3, 2,
                            overrides={"trainer.total_timesteps": 4096, "trainer.num_envs": 16})
