@@ -178,6 +178,7 @@ class ProteinTuner(Tuner):
         self.study = Study({"method": "protein", "metric": "score", "goal": "maximize",
                             "parameters": space}, seed=seed)
         self.rule = rule
+        self.verdicts: dict[int, Any] = {}
 
     def ask(self) -> tuple[Any, dict[str, Any]]:
         t = self.study.ask()
@@ -187,13 +188,16 @@ class ProteinTuner(Tuner):
         self.study.report(handle, step, value, cost=step)
         if self.rule == "none":
             return False
-        return self.study.should_stop(handle, rule=self.rule).stop
+        verdict = self.verdicts[handle.trial_id] = self.study.should_stop(handle, rule=self.rule)
+        return verdict.stop
 
     def tell(self, handle: Any, score: float | None, cost: float, stopped: bool) -> None:
         if score is None:
             self.study.tell(handle, failed=True, cost=cost, reason="non-finite score")
-        elif stopped:
-            self.study.tell(handle, score, cost, pruned=True, reason=self.rule)
+        elif stopped:  # as the runner records it: with the figures behind the stop
+            verdict = self.verdicts[handle.trial_id]
+            self.study.tell(handle, score, cost, pruned=True, reason=verdict.rule,
+                            info=verdict.record())
         else:
             self.study.tell(handle, score, cost)
 

@@ -140,3 +140,7 @@ def test_a_stopped_run_does_not_teach_the_cost_model_that_its_params_are_cheap()
     obs = observe(study.space, trials, (Objective("score", "maximize"),))
     assert len(obs) == 7 and list(obs.full) == [True] * 6 + [False]
     assert 6 not in set(obs.costed)  # the model of cost, budgets and the front skip it
+    assert obs.y[6] == 0.05  # no prediction stored: its last value
+    judged = Trial(9, {"lr": 1e-4, "budget": 16384}, TrialState.PRUNED, 0.05, 1500.0,
+                   {"early_stop": {"rule": "curve", "predicted_final": 0.3}})
+    assert observe(study.space, [*QUICK, judged], (Objective("score", "maximize"),)).y[6] == 0.3

@@ -239,6 +239,10 @@ class Verdict:
     rule: str
     info: dict[str, Any] = field(default_factory=dict)
 
+    def record(self) -> dict[str, Any]:
+        """What a stopped trial keeps in its info (``observations`` reads it back)."""
+        return {"early_stop": {"rule": self.rule, **self.info}}
+
 
 def decide(config: StopConfig, sign: float, history: Sequence[Any], others: Sequence[Trial],
            *, params: Mapping[str, Any] | None = None, space: Space | None = None,
@@ -327,7 +331,9 @@ def curve_verdict(config: StopConfig, sign: float, history: Sequence[Report],
     if config.max_resource is not None and axis.unit == "step":
         budget = max(float(config.max_resource), spent)
     else:
-        budget = model.budget(u, spent)
+        budget = model.budget(u, spent)  # at least what it has spent
+    if spent >= budget:
+        return Verdict(False, "last step")  # at its predicted end: stopping saves nothing
     grace = CURVE_EARLIEST if config.grace is None else config.grace
     if spent < (grace * budget if grace < 1 else grace):
         return Verdict(False, "grace")

@@ -82,11 +82,14 @@ def key(u: np.ndarray) -> tuple:
 
 def values_of(trial: Trial, names: Sequence[str]) -> dict[str, float] | None:
     """A trial's value of every metric in ``names`` (the first is the primary metric, whose
-    value is the trial's ``score``; the others come from ``info["values"]``), or None when
-    one is missing or not finite."""
+    value is the trial's ``score``, or for a trial the curve rule stopped the final score it
+    predicted then; the others come from ``info["values"]``), or None when one is missing or
+    not finite."""
     vals = trial.info.get("values") if isinstance(trial.info, Mapping) else None
     vals = dict(vals) if isinstance(vals, Mapping) else {}
-    vals[names[0]] = trial.score
+    vals[names[0]] = predicted_final(trial) if trial.state is TrialState.PRUNED else None
+    if vals[names[0]] is None:
+        vals[names[0]] = trial.score
     out = {}
     for n in names:
         v = vals.get(n)
@@ -102,6 +105,16 @@ def values_of(trial: Trial, names: Sequence[str]) -> dict[str, float] | None:
     return out
 
 
+def predicted_final(trial: Trial) -> float | None:
+    """The final score the curve rule predicted for a trial it stopped (the model's best
+    guess of what the trial's params give at their whole budget), or None."""
+    why = trial.info.get("early_stop") if isinstance(trial.info, Mapping) else None
+    p = why.get("predicted_final") if isinstance(why, Mapping) else None
+    if isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p):
+        return float(p)
+    return None
+
+
 def metric_names(objectives: Sequence[Objective], constraints: Sequence[Constraint]) -> list[str]:
     """Every metric the objectives and constraints read, primary first, once each."""
     return list(dict.fromkeys([o.name for o in objectives] + [c.metric for c in constraints]))
@@ -112,7 +125,8 @@ def observe(space: Space, trials: Sequence[Trial], objectives: Sequence[Objectiv
     """The observations in ``trials`` (any states, in creation order).
 
     A complete or pruned trial counts when every value it needs is a finite number (a pruned
-    trial's score is its last reported value, and its cost what it spent: ``full`` is False);
+    trial's score is the final score the curve rule predicted when it stopped it, else its
+    last reported value; its cost is what it spent, so ``full`` is False);
     its cost is 1 when none was recorded. Trials whose params no longer fit the space (an
     edited config) are skipped.
     """

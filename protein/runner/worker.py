@@ -167,7 +167,7 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
     if verdict.stop:
         last = score if score is not None else (history[-1].value if history else None)
         study.tell(trial, last, cost, pruned=True, metrics=extra,
-                   info={**note, "early_stop": {"rule": verdict.rule, **verdict.info}},
+                   info={**note, **verdict.record()},
                    reason=f"early stop ({verdict.rule} rule) at step {history[-1].step:g}"
                           + _why(verdict, cfg.metric))
     elif cfg.multi:
