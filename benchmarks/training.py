@@ -145,7 +145,7 @@ OPTIMIZERS = (
     "protein", "protein+auto", "protein+protein", "protein+asha",
     "optuna_gp", "optuna_gp+median", "optuna_gp+hyperband",
     "optuna_tpe", "optuna_tpe+median", "optuna_tpe+hyperband",
-    "random", "pufferlib_protein",
+    "random", "pufferlib_protein", "dehb",
 )
 
 
@@ -285,8 +285,58 @@ class PufferTuner(Tuner):
                                is_failure=score is None)
 
 
-def make_tuner(name: str, space: dict, seed: int) -> Tuner:
+class DEHBTuner(Tuner):
+    """DEHB (differential evolution + Hyperband), the multi-fidelity anchor, as its users run
+    it: its own ask/tell, the budget parameter taken out of the space and set to the fidelity
+    DEHB picks (rounded to a value the budget's distribution holds), eta 3, minimising
+    ``-score``, each trial's cost what it spent."""
+
+    def __init__(self, space: dict, seed: int, budget: str) -> None:
+        import tempfile
+
+        import ConfigSpace as CS
+        from dehb import DEHB
+        from loguru import logger
+
+        logger.disable("dehb")  # its progress lines and history files are not this harness's
+
+        cs = CS.ConfigurationSpace(seed=seed)
+        for name, s in space.items():
+            if name == budget:
+                continue
+            d, lo, hi = s["distribution"], s["min"], s["max"]
+            if d == "uniform_pow2":
+                k = range(int(math.log2(lo)), int(math.log2(hi)) + 1)
+                cs.add(CS.OrdinalHyperparameter(name, [2 ** i for i in k]))
+            elif d == "int_uniform":
+                cs.add(CS.UniformIntegerHyperparameter(name, int(lo), int(hi)))
+            else:
+                cs.add(CS.UniformFloatHyperparameter(name, lo, hi, log=d == "log_normal"))
+        b = space[budget]
+        self.budget, self.kind = budget, b["distribution"]
+        self.out = tempfile.TemporaryDirectory(prefix="dehb")
+        self.dehb = DEHB(cs=cs, dimensions=len(list(cs.values())), min_fidelity=float(b["min"]),
+                         max_fidelity=float(b["max"]), eta=3, n_workers=1, seed=seed,
+                         output_path=self.out.name)
+
+    def ask(self) -> tuple[Any, dict[str, Any]]:
+        job = self.dehb.ask()
+        values = dict(job["config"])
+        f = float(job["fidelity"])
+        values[self.budget] = (2 ** round(math.log2(f)) if self.kind == "uniform_pow2"
+                               else int(round(f)) if self.kind == "int_uniform" else f)
+        return job, {k: (v.item() if hasattr(v, "item") else v) for k, v in values.items()}
+
+    def tell(self, handle: Any, score: float | None, cost: float, stopped: bool) -> None:
+        self.dehb.tell(handle, {"fitness": math.inf if score is None else -score, "cost": cost})
+
+
+def make_tuner(name: str, space: dict, seed: int, budget: str | None = None) -> Tuner:
     base, _, rule = name.partition("+")
+    if base == "dehb":
+        if budget is None:
+            raise ValueError("dehb needs the problem's budget parameter")
+        return DEHBTuner(space, seed, budget)
     if base == "protein":
         return ProteinTuner(space, seed, rule or "none")
     if base in ("optuna_gp", "optuna_tpe"):
@@ -309,7 +359,7 @@ def run_one(problem: TrainingProblem, optimizer: str, seed: int, trials: int,
     torch.set_num_threads(1)
     train: Callable = importlib.import_module(problem.trainer).train
     space = space_of(problem, device)
-    tuner = make_tuner(optimizer, space, seed)
+    tuner = make_tuner(optimizer, space, seed, problem.budget)
     log = []
     t_run = time.time()
     for i in range(trials):
