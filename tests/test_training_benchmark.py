@@ -43,6 +43,14 @@ def test_a_loss_to_minimise_is_told_to_every_tuner_as_a_score_to_maximise(tmp_pa
     assert f"| {best:.4g} |" in text and "scoring <= 1.85" in text  # shown as the loss it is
 
 
+def test_dehb_sets_the_budget_to_its_fidelity_and_runs_on_the_bundled_trainers():
+    run = training.run_one(training.PROBLEMS["digits"], "dehb", 0, 3)
+    epochs = [t["params"]["trainer.epochs"] for t in run["trials"]]
+    assert all(isinstance(e, int) and 1 <= e <= 30 for e in epochs)
+    assert [t["cost"] for t in run["trials"]] == [1437.0 * e for e in epochs]  # what it spent
+    assert all(0 <= t["score"] <= 1 for t in run["trials"])
+
+
 def test_cartpole_trials_cost_the_environment_steps_they_took():
     run = training.run_one(training.PROBLEMS["cartpole"], "random", 3, 2,
                            overrides={"trainer.total_timesteps": 4096, "trainer.num_envs": 16})

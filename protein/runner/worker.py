@@ -158,9 +158,10 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
         _tell_failed(study, trial, bad, json.dumps(result, default=str)[:2000], d, startup=False)
         _close(metrics, tb, wb, "failed")
         return
-    if verdict.stop:
+    reported = _not_a_positive_cost(cost) is None
+    if verdict.stop and not reported:  # a stopped command was killed before it said
         cost, unit = spent_when_stopped(history, study.trials(), wall)
-    elif cost is None or isinstance(cost, bool) or not cost > 0:
+    elif not reported:
         cost, unit = max(wall, 1e-3), "wall seconds"
     extra = reported_metrics(result, exclude=(*cfg.metric_names, "score", "cost"))
     note = {"cost_unit": unit}
@@ -234,7 +235,7 @@ def _why(verdict: Verdict, metric: str) -> str:
     if "p_front" not in i:
         return ""
     return (f": predicted final {metric} {i['predicted_final']:.4g} +- {i['predicted_sd']:.2g} "
-            f"at {i['budget']:.4g}, {100 * i['p_front']:.1f}% chance to reach "
+            f"at its predicted total spend {i['budget']:.4g}, {100 * i['p_front']:.1f}% chance to reach "
             f"{i['front']:.4g} (the best of trials that spent no more)")
 
 
