@@ -1,103 +1,20 @@
-"""The default paths give the right answer: early stopping, seeds, fixed keys, metrics, goals,
-study names, grids, repeats, threads, names and timestamps (issue "wrong results on default
-paths"). Each test failed before its fix."""
+"""The default paths give the right answer: seeds, fixed keys, metrics, goals, study names,
+grids, repeats, threads, names and timestamps (issue "wrong results on default paths"; its
+early-stopping tests live in test_early_stop.py). Each test failed before its fix."""
 
 from __future__ import annotations
 
 import json
-import math
 import sys
 import textwrap
 
 import pytest
 
 from protein.config import load_config
-from protein.optimizer.early_stop import StopConfig, decide
 from protein.errors import ConfigError
 from protein.study import Study
 from protein.trial import Trial, TrialState
 from tests._cli import ROOT, protein
-
-
-def _curve(final: float, tau: float, steps: int = 10) -> tuple:
-    """A learning curve rising to ``final`` with time constant ``tau`` (in steps)."""
-    return tuple((float(s), final * (1 - math.exp(-s / tau))) for s in range(1, steps + 1))
-
-
-def _spent(curve: tuple, cost: float) -> tuple:
-    """``curve`` whose last report says it has spent ``cost`` (the unit of the costs)."""
-    *head, (step, value) = curve
-    return (*head, (step, value, cost))
-
-
-def _complete(i: int, final: float, cost: float, tau: float = 1.0, unit: str = "wall seconds"):
-    return Trial(i, {}, TrialState.COMPLETE, final, cost, {"cost_unit": unit},
-                 intermediate=_curve(final, tau))
-
-
-# ------------------------------------------------------------------ 1. protein rule
-def test_protein_rule_judges_in_the_cost_unit_and_spares_a_slow_starter():
-    # 12 finished runs of equal budget (10 steps, ~30 s each); the best one starts slowly
-    done = [_complete(i, 0.6 + 0.02 * i, 30.0 + i) for i in range(12)]
-    slow = _curve(0.95, tau=6.0)
-    for k in range(1, len(slow) + 1):
-        seconds = 3.0 * k  # what it has spent, in the unit of the recorded costs
-        for rule in ("auto", "protein"):
-            v = decide(StopConfig(rule), 1.0, _spent(slow[:k], seconds), done)
-            assert not v.stop, (k, rule, v.rule)
-    # step 1 is never read as 1 second (the old bug compared steps with seconds)
-    assert decide(StopConfig("protein", grace=0), 1.0, slow[:1], done).stop is False
-
-
-def test_protein_rule_stops_a_hopeless_run_once_it_has_spent_enough():
-    done = [_complete(i, 0.5 + 0.4 * math.log(c) / math.log(100), c)
-            for i, c in enumerate([1, 2, 3, 5, 8, 13, 20, 30, 50, 70, 100, 100])]
-    flat = tuple((float(s), 0.01) for s in range(1, 8))
-    assert decide(StopConfig("protein", grace=0), 1.0, _spent(flat[:1], 5.0), done).stop is False
-    v = decide(StopConfig("protein", grace=0), 1.0, _spent(flat, 60.0), done)
-    assert v.stop and v.rule == "protein"
-
-
-def test_protein_rule_cannot_judge_without_a_cost_unit():
-    done = [_complete(i, 0.5 + 0.03 * i, 10.0 * (i + 1), unit="reported") for i in range(12)]
-    flat = tuple((float(s), 0.0) for s in range(1, 9))
-    v = decide(StopConfig("protein", grace=0), 1.0, flat, done)
-    assert (v.stop, v.rule) == (False, "protein (cannot judge yet)")
-
-
-# ---------------------------------------------------------- 2. median, ASHA, last step
-def test_rules_never_stop_in_the_grace_period_or_at_the_last_step():
-    done = [_complete(i, 1.0, 10.0) for i in range(8)]
-    bad = tuple((float(s), 0.0) for s in range(1, 11))
-    for rule in ("median", "asha"):
-        assert decide(StopConfig(rule), 1.0, bad[:2], done).rule == "grace"
-        assert decide(StopConfig(rule), 1.0, bad, done).rule == "last step"
-        assert decide(StopConfig(rule), 1.0, bad[:5], done).stop is True
-    # nothing is known of the budget before a trial completes: nothing stops
-    assert decide(StopConfig("asha"), 1.0, bad[:5], []).stop is False
-
-
-def test_median_waits_for_its_startup_trials():
-    done = [_complete(i, 1.0, 10.0) for i in range(3)]
-    bad = tuple((float(s), 0.0) for s in range(1, 6))
-    assert decide(StopConfig("median", min_trials=5), 1.0, bad, done).stop is False
-    assert decide(StopConfig("median", min_trials=3), 1.0, bad, done).stop is True
-
-
-def test_asha_keeps_the_top_third_at_a_rung():
-    peers = [_complete(i, 0.1 * (i + 1), 10.0) for i in range(8)]
-    cfg = StopConfig("asha", grace=3, reduction_factor=3)
-    top = tuple((float(s), 0.9 * (1 - math.exp(-s))) for s in range(1, 4))
-    low = tuple((float(s), 0.15 * (1 - math.exp(-s))) for s in range(1, 4))
-    assert decide(cfg, 1.0, top, peers).stop is False
-    assert decide(cfg, 1.0, low, peers).stop is True
-
-
-def test_bad_stop_settings_are_errors():
-    with pytest.raises(ConfigError, match="reduction_factor must be a number > 1"):
-        StopConfig("asha", reduction_factor=1)
-    with pytest.raises(ConfigError, match="unknown rule"):
-        StopConfig("hyperband")
 
 
 TRAIN = textwrap.dedent("""
