@@ -543,10 +543,10 @@ def planned_cost(prob: TrainingProblem, values: Mapping[str, Any]) -> float:
 
 
 def breakdown(p: str, prob: TrainingProblem, seeds: int, trials: int, device: str) -> list[str]:
-    """Where the compute of Protein's searches goes: trials before the stopping rule can
-    judge (fewer than ``PROTEIN_MIN_TRIALS`` complete), later finished and stopped trials,
+    """Where the compute of Protein's searches goes: trials before the default (curve) rule
+    can judge (fewer than ``CURVE_MIN_TRIALS`` complete), later finished and stopped trials,
     what stopping saved, and the share spent on the dearer half of the budget range."""
-    from protein.optimizer.early_stop import PROTEIN_MIN_TRIALS
+    from protein.optimizer.early_stop import CURVE_MIN_TRIALS as PROTEIN_MIN_TRIALS
 
     lo = float(prob.parameters[prob.budget]["min"])
     hi = float(prob.parameters[prob.budget]["max"])
@@ -594,8 +594,8 @@ def replay(p: str, prob: TrainingProblem, seeds: int, trials: int, device: str,
     runs = load(device, p, "protein", seeds, trials)
     if not runs:
         return []
-    lines = [f"Replaying the `protein` runs (no stopping) against Protein's rule at other "
-             f"quantiles (the default is 0.3):", "",
+    lines = [f"Replaying the `protein` runs (no stopping) against the quantile-line rule "
+             f"(`--early-stop protein`) at other quantiles (its default is 0.3):", "",
              "| quantile | compute it would cut | runs where it would stop a trial that reached the run's best |",
              "|---|---|---|"]
     for q in quantiles:

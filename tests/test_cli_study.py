@@ -117,6 +117,42 @@ def test_progress_reports_and_answers_stop(study):
     assert [x["trial"] for x in trials] == [t]
 
 
+@pytest.mark.slow
+def test_progress_keeps_the_spend_and_the_curve_rule_says_why_it_stops(tmp_path, storage_url):
+    cfg = tmp_path / "lm.yaml"
+    cfg.write_text(textwrap.dedent("""\
+        sweep:
+          goal: minimize
+          metric: val_loss
+          settings: {num_random_samples: 3}
+          parameters:
+            trainer.lr: {distribution: log_normal, min: 1e-4, max: 1e-1}
+            trainer.tokens: {distribution: uniform_pow2, min: 1024, max: 8192}
+        """))
+    cli("init", str(cfg), "--study", "lm", storage=storage_url)
+    for final in (2.0, 1.6, 1.9, 1.7):  # loss curves falling to `final` over 4 reports
+        ask = json.loads(cli("ask", "--study", "lm", storage=storage_url).stdout)
+        budget = ask["params"]["trainer"]["tokens"]
+        for k in range(1, 5):
+            cli("progress", "--study", "lm", "--trial", str(ask["trial"]), "--step", str(k),
+                "--value", str(final + 2.0 / k - 0.5), "--cost", str(budget * k / 4),
+                storage=storage_url)
+        cli("tell", "--study", "lm", "--trial", str(ask["trial"]), "--score", str(final),
+            "--cost", str(budget), storage=storage_url)
+    t = json.loads(cli("ask", "--study", "lm", storage=storage_url).stdout)["trial"]
+    out = [json.loads(cli("progress", "--study", "lm", "--trial", str(t), "--step", str(k),
+                          "--value", "3.4", "--cost", str(900 * k), storage=storage_url).stdout)
+           for k in range(1, 4)]
+    stop = next(o for o in out if o["stop"])
+    assert stop["rule"] == "curve" and stop["why"]["p_front"] < 0.05
+    assert stop["why"]["predicted_final"] > stop["why"]["front"] >= 1.6  # a loss: lower wins
+    rows = json.loads(cli("trials", "--study", "lm", "--format", "json", storage=storage_url).stdout)
+    assert rows[t]["state"] == "running"  # the verdict is advice; the tell records the end
+    bad = cli("progress", "--study", "lm", "--trial", str(t), "--step", "5", "--value", "3",
+              "--cost", "-1", storage=storage_url, check=False)
+    assert bad.returncode != 0 and "cost spent so far must be a finite number > 0" in bad.stderr
+
+
 @pytest.mark.parametrize("name", ["../../escape", "/tmp/abs", "a/b", ".hidden", "x" * 129, "a b"])
 def test_study_names_cannot_leave_their_folder(tmp_path, name):
     cfg = tmp_path / "sweep.yaml"
