@@ -294,9 +294,14 @@ class DEHBTuner(Tuner):
     def __init__(self, space: dict, seed: int, budget: str) -> None:
         import tempfile
 
-        import ConfigSpace as CS
-        from dehb import DEHB
-        from loguru import logger
+        try:
+            import ConfigSpace as CS
+            from dehb import DEHB
+            from loguru import logger
+        except ImportError as e:
+            raise RuntimeError(f"dehb is not installed ({e}); bash scripts/setup.sh installs "
+                               "it, or: pip install -e '.[bench]' && pip install --no-deps "
+                               "dehb==0.1.2") from None
 
         logger.disable("dehb")  # its progress lines and history files are not this harness's
 
