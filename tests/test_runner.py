@@ -53,7 +53,7 @@ def test_trainer_sweep_with_two_workers(tmp_path):
     assert len({t.worker for t in ts}) == 2
     d = tmp_path / "runs" / "sweep" / "trial_0000"
     assert {"params.yaml", "metrics.csv", "result.json"} <= {p.name for p in d.iterdir()}
-    assert (d / "metrics.csv").read_text().startswith("step,value\n")
+    assert (d / "metrics.csv").read_text().startswith("step,value,cost\n")  # cost: spent so far
     assert all(t.intermediate for t in ts)
     # a finished sweep run again does nothing more
     protein("run", str(cfg), "--trainer", "trainers.digits", cwd=tmp_path)

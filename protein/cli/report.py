@@ -82,7 +82,7 @@ def _verify(args: argparse.Namespace) -> int:
         d = trial_dir(spec, trial.trial_id) / f"seed_{seed}"
         d.mkdir(parents=True, exist_ok=True)
         if spec.trainer:
-            result = run_trainer(spec, nested, seed, lambda s, v: False, d)
+            result = run_trainer(spec, nested, seed, lambda step, value, cost=None: False, d)
         else:
             result = run_command(spec, study.config, trial.trial_id, seed, nested, d,
                                   lambda s, v, c=None: False)
