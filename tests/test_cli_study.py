@@ -132,16 +132,15 @@ def test_progress_keeps_the_spend_and_the_curve_rule_says_why_it_stops(tmp_path,
     cli("init", str(cfg), "--study", "lm", storage=storage_url)
     for final in (2.0, 1.6, 1.9, 1.7):  # loss curves falling to `final` over 4 reports
         ask = json.loads(cli("ask", "--study", "lm", storage=storage_url).stdout)
-        budget = ask["params"]["trainer"]["tokens"]
-        for k in range(1, 5):
+        for k in range(1, 5):  # each run spends 1000 (tokens, say), reported as it goes
             cli("progress", "--study", "lm", "--trial", str(ask["trial"]), "--step", str(k),
-                "--value", str(final + 2.0 / k - 0.5), "--cost", str(budget * k / 4),
+                "--value", str(final + 2.0 / k - 0.5), "--cost", str(250 * k),
                 storage=storage_url)
         cli("tell", "--study", "lm", "--trial", str(ask["trial"]), "--score", str(final),
-            "--cost", str(budget), storage=storage_url)
+            "--cost", "1000", storage=storage_url)
     t = json.loads(cli("ask", "--study", "lm", storage=storage_url).stdout)["trial"]
     out = [json.loads(cli("progress", "--study", "lm", "--trial", str(t), "--step", str(k),
-                          "--value", "3.4", "--cost", str(900 * k), storage=storage_url).stdout)
+                          "--value", "3.4", "--cost", str(200 * k), storage=storage_url).stdout)
            for k in range(1, 4)]
     stop = next(o for o in out if o["stop"])
     assert stop["rule"] == "curve" and stop["why"]["p_front"] < 0.05

@@ -8,9 +8,11 @@ Rules (``StopConfig.rule``):
   reaches the cost-matched front (the best complete score among trials that spent no more
   than its budget) falls below ``min_probability``. It judges once ``CURVE_MIN_TRIALS``
   complete trials have curves and the trial has spent ``CURVE_EARLIEST`` of its budget (or
-  the ``grace`` given); never while its own smoothed value is within two noise deviations of
-  that front, nor while no cheaper trial has completed; it judges again each time the spend
-  has grown by ``JUDGE_EVERY`` since the last judgement (a GP fit each time).
+  the ``grace`` given), and no more than ``CURVE_LATEST``; never while its own smoothed
+  value is within two noise deviations of that front, nor while no cheaper trial has
+  completed, nor when its budget is below the median complete trial's (cheap trials cost
+  little, and each one that completes sharpens the cost-score front); it judges again each
+  time the spend has grown by ``JUDGE_EVERY`` since the last judgement (a GP fit each time).
 * ``protein``: Protein's cost rule. From complete trials, fit ``score ~ A + B log(cost)``
   (``B >= 0``) as a low quantile by linear programming (exact quantile regression). A running
   trial whose (maximise-oriented) value, after spending ``cost`` *in the unit of the recorded
@@ -52,6 +54,7 @@ RULES = ("auto", "curve", "protein", "median", "asha", "none")
 DEFAULT_GRACE = 0.25  # median, asha, protein: no stop before this fraction of max_resource
 CURVE_MIN_TRIALS = 3  # complete trials with curves before the curve rule judges
 CURVE_EARLIEST = 0.1  # fraction of its own budget a trial spends before the curve rule judges
+CURVE_LATEST = 0.9  # ... and after which it no longer judges (its last tenth)
 JUDGE_EVERY = 1.25  # the curve rule judges again once the spend grew by this factor
 MIN_PROBABILITY = 0.05  # the curve rule stops below this chance of reaching the front
 PROTEIN_MIN_TRIALS = 10
@@ -332,8 +335,12 @@ def curve_verdict(config: StopConfig, sign: float, history: Sequence[Report],
         budget = max(float(config.max_resource), spent)
     else:
         budget = model.budget(u, spent)  # at least what it has spent
-    if spent >= budget:
-        return Verdict(False, "last step")  # at its predicted end: stopping saves nothing
+    if spent >= CURVE_LATEST * budget:
+        return Verdict(False, "last step")  # little left to save; a budget predicted a
+        # little short would otherwise throw away a finished result
+    totals = [t for c in complete if (t := axis.total(c)) is not None]
+    if totals and budget < (1 - 1e-9) * float(np.median(totals)):
+        return Verdict(False, "curve (a cheap trial runs to its end)")
     grace = CURVE_EARLIEST if config.grace is None else config.grace
     if spent < (grace * budget if grace < 1 else grace):
         return Verdict(False, "grace")
