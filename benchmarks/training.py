@@ -683,7 +683,9 @@ def targets(fig: dict) -> list[str]:
         ours = rows.get("protein")
         peers = {o: r for o, r in rows.items() if not o.startswith("protein")}
         if peers:
-            best_peer = min(peers, key=lambda o: (-peers[o]["reach"], peers[o]["to_target"]))
+            # by the share of runs that reach the target (peers may have fewer seeds stored)
+            best_peer = min(peers, key=lambda o: (-peers[o]["reach"] / peers[o]["n"],
+                                                  peers[o]["to_target"]))
             bp = peers[best_peer]
             # Protein without stopping, and as `protein run` runs it by default
             # (--early-stop auto: its own rule wherever that rule can judge)
@@ -693,7 +695,8 @@ def targets(fig: dict) -> list[str]:
                 r = rows.get(name)
                 if not r:
                     continue
-                ok = r["reach"] >= bp["reach"] and r["to_target"] <= 0.5 * bp["to_target"]
+                ok = (r["reach"] / r["n"] >= bp["reach"] / bp["n"]
+                      and r["to_target"] <= 0.5 * bp["to_target"])
                 out.append(f"- {p}: {label} reaches the target in {r['reach']}/{r['n']} runs at "
                            f"a median cost of {r['to_target']:.3g}; the best peer, {best_peer}, "
                            f"in {bp['reach']}/{bp['n']} at {bp['to_target']:.3g} (target: <= "
