@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import multi
 
         if args.summarise_only and not multi.path_of("protein", 0).exists():
-            multi.TAG = multi.stored_tag()
+            multi.TAG = args.tag or multi.stored_tag()  # --tag names the source for all
             print(f"benchmarks: two-objective Protein runs of source hash {multi.TAG} "
                   f"(none stored for {multi.protein_hash()})", file=sys.stderr)
         if not args.summarise_only:
