@@ -261,9 +261,9 @@ def add_run(sub: Any) -> None:
         "early stopping", "rules applied to the intermediate values a trial reports; none stops "
         "a trial before its grace period or at its last step")
     stop.add_argument("--early-stop", choices=RULES, default=None,
-                      help="auto (the default): the curve rule where it can judge (3 complete "
-                           "trials with curves, the spend of each report known), else none; "
-                           "none for random and grid sweeps. curve: stop when the learning-"
+                      help="auto (the default): the curve rule once 3 trials have completed "
+                           "with curves, else none; none for random and grid sweeps. curve: "
+                           "stop when the learning-"
                            "curve model gives the trial's final score little chance of "
                            "reaching the best score of trials that spent no more; protein: "
                            "below a quantile line of score against log cost (10 complete "
