@@ -19,6 +19,7 @@ from typing import Any
 from protein.errors import ProteinError, TrialError
 from protein.runner.execute import CHILD, Failure, die_with_parent, kill, run_command, run_trainer
 from protein.optimizer.curves import cost_is_step
+from protein.optimizer.early_stop import Verdict
 from protein.runner.spec import RunSpec, trial_dir
 from protein.trial import Report
 
@@ -99,7 +100,6 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
     """
     import yaml
 
-    from protein.optimizer.early_stop import Verdict, decide
 
     cfg = study.config
     nested = cfg.space.nest(trial.params)
@@ -127,9 +127,7 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
             wb.log({cfg.metric: r.value, "step": r.step})
         if stop_cfg.rule == "none":
             return False
-        others = [t for t in study.trials() if t.trial_id != trial.trial_id]
-        verdict = decide(stop_cfg, cfg.sign, history, others, params=trial.params,
-                         space=cfg.space, device=cfg.settings.device)
+        verdict = study.should_stop(trial, **spec.stop)  # judged from the stored reports
         return verdict.stop
 
     seed = trial.trial_id
