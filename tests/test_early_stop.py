@@ -226,3 +226,35 @@ def test_bad_stop_settings_are_errors():
         StopConfig("asha", reduction_factor=1)
     with pytest.raises(ConfigError, match="unknown rule"):
         StopConfig("hyperband")
+
+
+def noisy_runs(offset_sd: float, n: int = 8, seed: int = 0) -> list[Trial]:
+    """Runs of nearby params whose curves share a shape but each sit at an offset of their
+    own (sd ``offset_sd``): seeds that differ, as RL returns do."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        off = float(rng.normal(0, offset_sd))
+        reports = tuple(Report(r.step, r.value + off, r.cost) for r in rising(0.6, 8192))
+        out.append(Trial(i, {"lr": 1e-3 * (1 + 0.01 * i), "budget": 8192}, TrialState.COMPLETE,
+                         reports[-1].value, 8192.0, {}, intermediate=reports))
+    return out
+
+
+def test_runs_that_differ_by_seed_get_a_run_effect_and_a_run_is_judged_by_its_own_reports():
+    from protein.optimizer.curves import RunKernel
+
+    smooth, _ = fit_curves(noisy_runs(0.0), CFG.space, 1.0)
+    assert not isinstance(smooth.gp.kernel, RunKernel)  # one curve explains them all
+    model, _ = fit_curves(noisy_runs(0.15), CFG.space, 1.0)
+    assert isinstance(model.gp.kernel, RunKernel) and model.gp.kernel.s2 > 0
+    # a run of the same params that reported high early is predicted higher than a new run,
+    # and a new run's final stays uncertain by about the spread of the offsets
+    high = Trial(99, {"lr": 1.04e-3, "budget": 8192}, TrialState.RUNNING,
+                 intermediate=tuple(Report(r.step, r.value + 0.3, r.cost)
+                                    for r in rising(0.6, 8192)[:4]))
+    model, _ = fit_curves([*noisy_runs(0.15), high], CFG.space, 1.0)
+    u = CFG.space.encode(high.params)
+    mine, new = model.predict(u, 8192.0, run=99), model.predict(u, 8192.0)
+    assert mine.mean > new.mean + 0.1
+    assert new.sd > 0.08

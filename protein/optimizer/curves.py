@@ -6,7 +6,11 @@ its final score after its whole cost. The curves are low-fidelity observations o
 function ``f(u, log s)``, so one GP over the unit-cube params and the normalised log spend
 learns from complete, stopped and running trials alike; its Matern kernel has its own
 lengthscale on log spend, fitted like the others, so curves that keep rising late and curves
-that flatten early are both in its reach (freeze-thaw's idea, on the project's own GP).
+that flatten early are both in its reach (freeze-thaw's idea, on the project's own GP). That
+lengthscale is at least a quarter of the log-spend range (``T_SCALE``): the wiggles of noisy
+reports are noise, not turns. Where runs of like params differ by more than their reports'
+noise (RL returns across seeds), a per-run term (``RunKernel``, chosen by marginal likelihood)
+lets a run's own reports set its offset and keeps what they cannot tell uncertain.
 
 Notation: ``d`` dimensions of the unit cube; a curve has ``k`` reports. ``t`` is log spend
 mapped to [0, 1] over the spends observed. Values are maximise-oriented (``sign * value``).
@@ -142,6 +146,80 @@ class Prediction:
         return float(0.5 * math.erfc(-(self.mean - level) / (self.sd * math.sqrt(2))))
 
 
+RUN_VARIANCES = (0.0, 0.03, 0.1, 0.3, 1.0)  # run effect variances tried (standardised units)
+RUN_LENGTHSCALES = (0.3, 1.0, 3.0)  # ... and its lengthscales on t
+NOISE_SHARES = (1.0, 0.5, 0.2)  # ... with this share of the fitted noise left as noise
+T_SCALE = 0.1  # t enters the GP as T_SCALE t, so its lengthscale is at least
+# MIN_LENGTHSCALE / T_SCALE = 0.25 of the log-spend range: a curve is smooth at that scale, and
+# the wiggles of noisy reports (RL returns) are noise, not a curve that can turn anywhere
+NEW_RUN = -(2**40)  # the run id of a run not in the data
+
+
+@dataclass(frozen=True)
+class RunKernel:
+    """``base`` over (u, t) plus each run's own deviation from it:
+    ``base(a, b) + s2 [run_a == run_b] matern52((t_a - t_b)^2 / l^2)``.
+
+    Rows are (u, t, run id) (d + 2 columns). Two runs of the same params differ (RL returns,
+    seeds): without this term the GP reads a neighbour's curve as this run's future; with
+    it, a run's own reports tell its offset, and what they cannot tell stays uncertain.
+    """
+
+    base: Any  # surrogate.Kernel over (u, t)
+    s2: float
+    inv_l2: float
+
+    @property
+    def variance(self) -> float:
+        return self.base.variance + self.s2
+
+    def __call__(self, A: Any, B: Any) -> Any:
+        from protein.optimizer.surrogate import matern52
+
+        k = self.base(A[:, :-1], B[:, :-1])
+        if self.s2 > 0:
+            same = (A[:, -1:] == B[None, :, -1]).to(k.dtype)
+            dt2 = (A[:, -2:-1] - B[None, :, -2]) ** 2 * self.inv_l2
+            k = k + self.s2 * same * matern52(dt2)
+        return k
+
+
+def with_run_effect(gp: Any, owner: np.ndarray) -> Any:
+    """``gp`` (over (u, t)) refitted with a per-run term (``RunKernel``): its variance,
+    lengthscale and the share of noise it takes over chosen by marginal likelihood on a
+    grid, the base kernel's hyperparameters kept. ``owner`` (n,): each row's run id."""
+    import torch
+
+    from protein.optimizer.surrogate import GP, matern52
+
+    X = torch.cat([gp.X, torch.as_tensor(owner, dtype=gp.X.dtype, device=gp.X.device)[:, None]],
+                  dim=1)
+    r = gp.z - gp.mean_const
+    with torch.no_grad():
+        K0 = gp.kernel(gp.X, gp.X)
+        same = (X[:, -1:] == X[None, :, -1]).to(K0.dtype)
+        dt2 = (X[:, -2:-1] - X[None, :, -2]) ** 2
+    best, best_ll = (0.0, 1.0, 1.0), -math.inf
+    for s2 in RUN_VARIANCES:
+        for ls in (RUN_LENGTHSCALES if s2 > 0 else (1.0,)):
+            run = s2 * same * matern52(dt2 / ls**2) if s2 > 0 else 0.0
+            for share in NOISE_SHARES:
+                K = K0 + run
+                K.diagonal().add_(gp.noise * share)
+                L, info = torch.linalg.cholesky_ex(K)
+                if int(info):
+                    continue
+                a = torch.cholesky_solve(r[:, None], L)[:, 0]
+                ll = float(-0.5 * (r @ a) - torch.log(torch.diagonal(L)).sum())
+                if ll > best_ll + 1e-9:
+                    best, best_ll = (s2, ls, share), ll
+    s2, ls, share = best
+    if s2 == 0:
+        return gp
+    return GP(RunKernel(gp.kernel, s2, 1 / ls**2), gp.mean_const, gp.noise * share, X, gp.z,
+              gp.cat)
+
+
 @dataclass(frozen=True)
 class CurveModel:
     """The fitted curve GP and the budget GP (see the module docstring).
@@ -177,8 +255,9 @@ class CurveModel:
         lo, hi = float(log_s.min()), float(log_s.max())
         hi = hi if hi > lo else lo + 1.0
         tf = Robust.fit(y)
-        X = np.hstack([U, ((log_s - lo) / (hi - lo))[:, None]])
-        gp = GP.fit(X, tf.forward(y), device=device, cat=cat, noise_prior=None)
+        X = np.hstack([U, (T_SCALE * (log_s - lo) / (hi - lo))[:, None]])
+        gp = with_run_effect(GP.fit(X, tf.forward(y), device=device, cat=cat, noise_prior=None),
+                             owner)
         noise_sd = float(math.sqrt(float(gp.noise[0])) * tf.sigma * tf.iqr)
 
         budget_gp, mu, sd = None, 0.0, 1.0
@@ -201,12 +280,23 @@ class CurveModel:
         return max(guess, spent)
 
     def _t(self, log_spend: np.ndarray | float) -> np.ndarray | float:
-        return (log_spend - self.log_lo) / (self.log_hi - self.log_lo)
+        """The GP's spend column: ``T_SCALE`` t."""
+        return T_SCALE * (log_spend - self.log_lo) / (self.log_hi - self.log_lo)
 
-    def predict(self, u: np.ndarray, spend: float, inflate: float = 1.0) -> Prediction:
-        """The value at ``spend`` of a trial with params ``u`` (d,); its deviation (latent
-        and noise) is multiplied by ``inflate`` (see ``calibration``)."""
-        m, s = self.gp.predict(np.append(u, self._t(math.log(spend)))[None, :])
+    @property
+    def t_col(self) -> int:
+        """The column of t in the GP's rows (the run id follows it with a run effect)."""
+        return -2 if isinstance(self.gp.kernel, RunKernel) else -1
+
+    def predict(self, u: np.ndarray, spend: float, inflate: float = 1.0,
+                run: int | None = None) -> Prediction:
+        """The value at ``spend`` of run ``run`` (a trial id; None: a new run) with params
+        ``u`` (d,); its deviation (latent and noise) is multiplied by ``inflate`` (see
+        ``calibration``)."""
+        row = np.append(u, self._t(math.log(spend)))
+        if self.t_col == -2:
+            row = np.append(row, NEW_RUN if run is None else run)
+        m, s = self.gp.predict(row[None, :])
         var = float(s[0]) ** 2 + float(self.gp.noise[0])  # a reported value is noisy too
         mean = float(self.transform.inverse(m)[0])
         scale = self.transform.sigma * self.transform.iqr
@@ -227,14 +317,14 @@ class CurveModel:
         from protein.optimizer.surrogate import GP
 
         gp, z = self.gp, self.gp.z.cpu().numpy()
-        t = gp.X[:, -1].cpu().numpy()
+        t = gp.X[:, self.t_col].cpu().numpy()
         errors = []
         for tid in sorted(self.complete):
             mine = np.flatnonzero(self.owner == tid)
             if len(mine) < 2:
                 continue
             last = mine[np.argmax(t[mine])]
-            t_cut = self._t(math.log(fraction) + (t[last] * (self.log_hi - self.log_lo)
+            t_cut = self._t(math.log(fraction) + (t[last] / T_SCALE * (self.log_hi - self.log_lo)
                                                   + self.log_lo))
             keep = np.ones(len(z), bool)
             keep[mine[t[mine] > t_cut + 1e-12]] = False

@@ -56,7 +56,9 @@ CURVE_MIN_TRIALS = 3  # complete trials with curves before the curve rule judges
 CURVE_EARLIEST = 0.1  # fraction of its own budget a trial spends before the curve rule judges
 CURVE_LATEST = 0.9  # ... and after which it no longer judges (its last tenth)
 JUDGE_EVERY = 1.25  # the curve rule judges again once the spend grew by this factor
-MIN_PROBABILITY = 0.05  # the curve rule stops below this chance of reaching the front
+MIN_PROBABILITY = 0.01  # the curve rule stops below this chance of reaching the front
+CHEAP_QUANTILE = 0.5  # ... and leaves alone trials whose budget is below this quantile of the
+# complete trials' totals
 PROTEIN_MIN_TRIALS = 10
 PROTEIN_EARLIEST = 0.3  # fraction of the dearest complete trial's cost before the rule judges
 COST_RATIO = 1.5  # the Protein rule judges only when complete trials' costs differ this much
@@ -339,7 +341,7 @@ def curve_verdict(config: StopConfig, sign: float, history: Sequence[Report],
         return Verdict(False, "last step")  # little left to save; a budget predicted a
         # little short would otherwise throw away a finished result
     totals = [t for c in complete if (t := axis.total(c)) is not None]
-    if totals and budget < (1 - 1e-9) * float(np.median(totals)):
+    if totals and budget < (1 - 1e-9) * float(np.quantile(totals, CHEAP_QUANTILE)):
         return Verdict(False, "curve (a cheap trial runs to its end)")
     grace = CURVE_EARLIEST if config.grace is None else config.grace
     if spent < (grace * budget if grace < 1 else grace):
@@ -348,7 +350,7 @@ def curve_verdict(config: StopConfig, sign: float, history: Sequence[Report],
     if front is None:
         return Verdict(False, "curve (no complete trial at its budget)")
     inflate = model.calibration(spent / budget)
-    pred = model.predict(u, budget, inflate)
+    pred = model.predict(u, budget, inflate, run=me.trial_id)
     p = pred.p_above(front)
     info = {"predicted_final": sign * pred.mean, "predicted_sd": pred.sd, "budget": budget,
             "spent": spent, "front": sign * front, "p_front": p, "calibration": inflate,

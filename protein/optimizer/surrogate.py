@@ -143,6 +143,7 @@ class Kernel:
     Matern-5/2 on the ordered columns (``w`` = 1 / l^2) times the Hamming kernel on the
     category codes of the unordered ones (``v`` = 1 / l). Unit prior variance."""
 
+    variance = 1.0  # the prior variance k(x, x)
     ordered: tuple[int, ...]
     cols: tuple[int, ...]
     w: torch.Tensor  # (d_o,)
@@ -410,7 +411,7 @@ class GP:
         Ks = self.kernel(Xc, self.X)  # (m, n)
         mean = self.mean_const + Ks @ self.alpha
         v = torch.linalg.solve_triangular(self.L, Ks.T, upper=False)  # (n, m)
-        var = (1 - (v * v).sum(0)).clamp_min(1e-12)  # unit prior variance
+        var = (self.kernel.variance - (v * v).sum(0)).clamp_min(1e-12)
         return mean, var.sqrt()
 
     def predict(self, Xc: np.ndarray, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
