@@ -91,7 +91,7 @@ class Study:
     # -------------------------------------------------------------- ask / tell
     def ask(self, n: int | None = None, worker: str | None = None,
             max_trials: int | None = None, retry_stale: bool = False,
-            lease_s: float | None = None) -> Any:
+            lease_s: float | None = None, held: bool = True) -> Any:
         """Create ``n`` running trials (one Trial when ``n`` is None, else a list).
 
         ``worker`` is stored with each trial (default ``host:pid``), so a study can tell
@@ -100,31 +100,40 @@ class Study:
         a shorter list comes back. With ``retry_stale``, trials of dead workers are handed
         out again first (at most ``MAX_RETRIES`` times each), whatever the study's
         ``on_expire``: this is how ``protein run`` resumes an interrupted sweep.
-        ``lease_s`` gives these trials their own lease instead of the study's.
+        ``lease_s`` gives these trials their own lease instead of the study's. ``held``:
+        this process runs them, so they are recorded as its own (``info["process"]``) and
+        never expire while it lives, and fail as soon as it dies; pass False when another
+        process will run them (a command-line ask): then only the lease expires them.
 
         With the ``protein`` method, asks that arrive while another is being computed are
         queued, and the next holder of the ask lock answers all of them from one model fit
         (a batch, each point aware of the others), so many workers asking at once wait for
         one fit rather than one each.
         """
-        from protein.storage.sql import gone, worker_name
+        from protein.process import gone, identity, worker_name
 
         count = 1 if n is None else n
         worker = worker or worker_name()
+        me = identity()
         self.handed = []
         if self.config.method != "protein":
-            with self.storage.lock():
-                request = AskRequest(-1, worker, worker, count, max_trials, retry_stale, lease_s)
-                answers, stored = self._serve([request], request.request_id)
-                answer = answers[request.request_id]
+            try:
+                with self.storage.lock():
+                    request = AskRequest(-1, me, worker, count, max_trials, retry_stale,
+                                         lease_s, held)
+                    answers, stored = self._serve([request], request.request_id)
+                    answer = answers[request.request_id]
+            except BaseException:
+                self._abandon(-1)  # no queued request: only what it stored itself
+                raise
         else:
             # the heavy imports happen here, before the lock, not while holding it
             import protein.optimizer.multi
             import protein.optimizer.single
             import protein.optimizer.surrogate  # noqa: F401
 
-            request = self.storage.enqueue(worker_name(), worker, count, max_trials, retry_stale,
-                                           lease_s)
+            request = self.storage.enqueue(me, worker, count, max_trials, retry_stale, lease_s,
+                                           held)
             try:
                 with self.storage.lock():
                     answer = self.storage.answer_of(request.request_id)
@@ -141,7 +150,7 @@ class Study:
                     # inside the lock: the next holder must not serve this request again
                     self.storage.withdraw(request.request_id)
             except BaseException:
-                self.storage.withdraw(request.request_id)
+                self._abandon(request.request_id)
                 raise
         # trials this call stored come back as stored; ones another asker stored are read
         made = [stored.get(i) or self.storage.get_trial(i) for i in answer.trial_ids]
@@ -149,6 +158,26 @@ class Study:
         if n is None:
             return made[0] if made else None
         return made
+
+    def _abandon(self, request_id: int) -> None:
+        """An ask interrupted (a signal, an error) before its caller received its trials:
+        withdraw the request and fail every trial made for it, by this process or by
+        another holder of the ask lock, so none is left running unseen. Under the lock, so
+        a holder serving the queue now either answered it already or will not see it."""
+        try:
+            with self.storage.lock():
+                answer = self.storage.answer_of(request_id)
+                self.storage.withdraw(request_id)
+        except Exception:  # noqa: BLE001 - the storage is gone too: the lease expires them
+            answer = None
+        for tid in dict.fromkeys([*self.handed, *(answer.trial_ids if answer else ())]):
+            try:
+                self.storage.finish_trial(tid, TrialState.FAILED, None, None, {
+                    "failure": "expired: the ask was interrupted before its caller received "
+                               "the trial; nothing ran"})
+            except Exception:  # noqa: BLE001 - finished meanwhile, or the storage is gone
+                pass
+        self.handed = []
 
     def _serve(self, requests: list[AskRequest],
                own: int) -> tuple[dict[int, AskAnswer], dict[int, Trial]]:
@@ -178,7 +207,9 @@ class Study:
                     continue
                 r = next((r for r in takers if len(given[r.request_id]) < r.count), None)
                 if r is not None:
-                    given[r.request_id].append(keep(self.storage.reassign(t.trial_id, r.worker)))
+                    given[r.request_id].append(
+                        keep(self.storage.reassign(t.trial_id, r.worker,
+                                                   r.requester if r.held else None)))
 
         protein = self.config.method == "protein"
         if protein or any(r.max_trials is not None for r in requests):
@@ -214,8 +245,10 @@ class Study:
         for r in requests:
             for s in itertools.islice(it, rooms[r.request_id]):
                 info = {**s.info, "batch": len(suggestions)} if len(suggestions) > 1 else s.info
+                if r.held:  # who holds it: see protein.process
+                    info = {**info, "process": r.requester}
                 given[r.request_id].append(
-                    keep(self.storage.create_trial(s.params, dict(info), r.worker, r.lease_s)))
+                    keep(self.storage.create_trial(s.params, info, r.worker, r.lease_s)))
             short = len(given[r.request_id]) < r.count
             out[r.request_id] = AskAnswer(tuple(given[r.request_id]), exhausted if short else None)
         return out, stored

@@ -1,6 +1,6 @@
 """The layering: every import (module level or inside a function) goes down the layers.
 
-    distributions -> errors/tree/output/trial -> space, config -> optimizer, pareto
+    distributions -> errors/tree/output/trial/process -> space, config -> optimizer, pareto
     -> storage, study, api, integrations -> runner | report | migrate -> cli
 
 and ``trainers`` never import ``protein``. Within the layer of runner, report and migrate,
@@ -18,7 +18,7 @@ ROOT = Path(__file__).parent.parent
 
 LAYERS = [
     ("distributions",),
-    ("protein.errors", "protein.tree", "protein.output", "protein.trial"),
+    ("protein.errors", "protein.tree", "protein.output", "protein.trial", "protein.process"),
     ("protein.space", "protein.config"),
     ("protein.optimizer", "protein.pareto"),
     ("protein.storage", "protein.study", "protein.api", "protein.integrations"),

@@ -383,3 +383,34 @@ def test_ctrl_c_sets_a_flag_for_the_supervisor_and_a_second_one_raises():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(5)  # the handler runs before this ends
     assert signal.getsignal(signal.SIGINT) is before
+
+
+SLOW = textwrap.dedent("""\
+    import json, os, sys, time
+    seed = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--seed=")][0]
+    with open(os.environ["RUNS_LOG"], "a") as f:
+        f.write(seed + "\\n")
+    time.sleep(3)
+    print(json.dumps({"score": 1.0}))
+    """)
+
+
+@pytest.mark.slow
+def test_a_lease_shorter_than_the_heartbeat_never_runs_a_live_trial_twice(tmp_path):
+    # a lease of 2 s against trials of 3 s: the supervisor's heartbeat keeps up with the
+    # lease, and a trial whose worker process lives is never handed to a second worker
+    cfg = write_config(tmp_path, n=3, method="random")
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW)
+    log = tmp_path / "runs.log"
+    protein("init", str(cfg), "--study", "sweep", "--lease", "2s", cwd=tmp_path)
+    r = subprocess.run([sys.executable, "-m", "protein", "run", str(cfg), "--command",
+                        f"{sys.executable} {script}", "--workers", "2", "--early-stop", "none"],
+                       capture_output=True, text=True, cwd=tmp_path,
+                       env={**os.environ, "RUNS_LOG": str(log), "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    runs = log.read_text().split()
+    assert sorted(runs) == sorted(set(runs)) and len(runs) == 3, runs  # each trial ran once
+    ts = Study.load("sweep", str(tmp_path / "protein.db")).trials()
+    assert [t.state for t in ts] == [TrialState.COMPLETE] * 3
+    assert not any("retries" in t.info for t in ts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,7 @@ import time
 import pytest
 
 from protein.errors import StorageError, TrialError
+from protein.process import identity
 from protein.study import Study
 from protein.trial import TrialState
 
@@ -101,17 +103,49 @@ def test_a_different_config_is_refused_unless_forced(storage_url):
 
 
 def test_expired_trials_fail_or_are_handed_out_again(storage_url):
+    # handed to another process (not held by this one): only the lease expires them
     s = Study.create(CFG, "fail", storage_url, lease_s=0.2, on_expire="fail")
-    t = s.ask(worker="remote-host:1")
+    t = s.ask(worker="remote-host:1", held=False)
     time.sleep(0.4)
     s.ask()
     assert "expired" in s.trial(t.trial_id).info["failure"]
     r = Study.create(CFG, "retry", storage_url, lease_s=0.2, on_expire="retry")
-    t = r.ask(worker="remote-host:1")
+    t = r.ask(worker="remote-host:1", held=False)
     time.sleep(0.4)
     again = r.ask(worker="w2")
     assert again.trial_id == t.trial_id and again.worker == "w2"
-    assert again.info["retries"] == 1
+    assert again.info["retries"] == 1 and again.info["process"] == identity()
+
+
+def test_a_trial_held_by_a_live_process_never_expires_whatever_its_name(storage_url):
+    # a live local worker whose heartbeat is late (a lease shorter than its heartbeat) keeps
+    # its trial, even under a name that looks like host:pid of a dead process
+    s = Study.create(CFG, "live", storage_url, lease_s=0.2, on_expire="retry")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    t = s.ask(worker=f"{socket.gethostname()}:{dead}")
+    time.sleep(0.4)
+    other = s.ask(worker="w2", retry_stale=True)
+    assert other.trial_id != t.trial_id
+    assert s.trial(t.trial_id).state is TrialState.RUNNING
+
+
+def test_a_trial_of_a_dead_process_expires_at_once_whatever_its_name(storage_url, tmp_path):
+    # a job named like a pid of this host (node:$SLURM_JOB_ID) is judged by its process, and
+    # a dead process's trial goes back to the queue without waiting for its lease
+    script = tmp_path / "ask.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, socket, sys
+        from protein.study import Study
+        s = Study.load("dead", sys.argv[1])
+        t = s.ask(worker=f"{{socket.gethostname()}}:{{os.getppid()}}")
+        print(t.trial_id)
+    """))
+    s = Study.create(CFG, "dead", storage_url, lease_s=3600, on_expire="retry")
+    tid = int(subprocess.run([sys.executable, str(script), storage_url], capture_output=True,
+                             text=True, check=True).stdout)
+    again = s.ask(worker="w2", retry_stale=True)
+    assert again.trial_id == tid and again.info["retries"] == 1
 
 
 WORKER = textwrap.dedent("""
@@ -411,6 +445,7 @@ def test_a_version_2_database_gains_the_spend_of_intermediate_values_in_place(st
     s.report(running, 1.0, 0.4)
     backend = open_storage(storage_url)
     backend._execute("ALTER TABLE intermediate DROP COLUMN cost")
+    backend._execute("ALTER TABLE asks DROP COLUMN held")  # added by version 4
     backend._execute(backend._sql("UPDATE protein_meta SET value = ? WHERE key = ?"),
                      ("2", "schema_version"))
     backend.close()
@@ -422,7 +457,7 @@ def test_a_version_2_database_gains_the_spend_of_intermediate_values_in_place(st
     assert again.trial(running.trial_id).intermediate == ((1.0, 0.4, None), (2.0, 0.45, 200.0))
     check = open_storage(storage_url)
     assert check._execute(check._sql("SELECT value FROM protein_meta WHERE key = ?"),
-                          ("schema_version",))[0][0] == str(SCHEMA_VERSION) == "3"
+                          ("schema_version",))[0][0] == str(SCHEMA_VERSION) == "4"
     Study.load("v2", storage_url).tell(running, 0.45, cost=200.0)  # and opens again unchanged
     assert len(Study.load("v2", storage_url).complete()) == 2
 
@@ -451,7 +486,7 @@ def test_incremental_reads_see_every_change_another_process_makes(storage_url):
     writer = Study.create(CFG, "inc", storage_url, lease_s=0.3, on_expire="retry")
     reader = Study.load("inc", open_storage(storage_url))  # its own connection and cache
     assert reader.trials() == []
-    a, b = writer.ask(n=2, worker="remote:1")
+    a, b = writer.ask(n=2, worker="remote:1", held=False)  # run by another process
     assert [t.trial_id for t in reader.trials()] == [0, 1]
     writer.report(a, 1.0, 3.0)
     writer.tell(a, 1.5, cost=2.0)
@@ -477,7 +512,7 @@ def test_incremental_reads_see_every_change_another_process_makes(storage_url):
 
 def test_a_lease_expiry_says_lease_expired_and_a_late_result_is_still_kept(storage_url):
     s = Study.create(CFG, "late", storage_url, lease_s=0.2, on_expire="fail")
-    t = s.ask(worker="other-host:cli")
+    t = s.ask(worker="other-host:cli", held=False)
     time.sleep(0.4)
     s.ask()  # expires t
     failed = s.trial(t.trial_id)
@@ -496,7 +531,7 @@ GP_CFG = {**CFG, "settings": {"num_random_samples": 3}}
 
 def test_asks_waiting_on_a_fit_are_served_by_one_batch_distinct_and_deterministic(storage_url):
     from protein.optimizer import suggest_config
-    from protein.storage.sql import worker_name
+    from protein.process import worker_name
 
     s = Study.create(GP_CFG, "batch", storage_url, seed=5)
     for _ in range(6):
@@ -552,3 +587,28 @@ def test_many_processes_asking_a_gp_study_at_once_share_fits(storage_url, tmp_pa
     assert sorted(g["trial"] for g in got) == list(range(8, 16))  # distinct, none lost
     assert max(g["batch"] for g in got) > 1  # some asks were served by another's fit
     assert len(s.trials()) == 16 and s.storage.waiting() == []
+
+
+def test_an_ask_interrupted_while_waiting_leaves_no_trial_running_unseen(storage_url):
+    # the waiter's request is served by another holder of the ask lock, then a signal ends
+    # the waiter before it reads the answer: the trial made for it must not stay running
+    holder = Study.create(CFG, "stray", storage_url)
+    waiter = Study.load("stray", storage_url)
+    lock = waiter.storage.lock
+
+    def served_then_interrupted():
+        waiter.storage.lock = lock
+        holder.ask()  # serves every waiting request, the waiter's too
+        raise KeyboardInterrupt  # SIGTERM while waiting for the lock
+
+    waiter.storage.lock = served_then_interrupted
+    with pytest.raises(KeyboardInterrupt):
+        waiter.ask(worker="waiter")
+    ts = holder.trials()
+    assert len(ts) == 2
+    running = [t for t in ts if t.state is TrialState.RUNNING]
+    assert len(running) == 1 and running[0].worker != "waiter"
+    stray = next(t for t in ts if t.worker == "waiter")
+    assert stray.state is TrialState.FAILED
+    assert stray.info["failure"].startswith("expired: the ask was interrupted")
+    assert holder.storage.waiting() == []

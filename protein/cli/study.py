@@ -89,7 +89,8 @@ def _ask(args: argparse.Namespace) -> int:
     saved = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         if len(made) < args.count:
-            made += study.ask(n=args.count - len(made), worker=worker, lease_s=args.lease)
+            made += study.ask(n=args.count - len(made), worker=worker, lease_s=args.lease,
+                              held=False)
         if not made:
             raise ProteinError(f"study {study.name!r}: no trial to hand out: "
                                f"{study.exhausted or 'nothing left to suggest'}")

@@ -25,7 +25,8 @@ from protein.runner.ray import ray_workers
 from protein.runner.spec import RunSpec
 from protein.runner.worker import STARTUP_CRASHES, startup_crashes, worker_main, write_failure
 
-HEARTBEAT_S = 20.0
+HEARTBEAT_S = 20.0  # at most this long between heartbeats of the workers' trials ...
+HEARTBEAT_SHARE = 0.25  # ... and at most this share of the study's lease
 
 
 def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str = "local",
@@ -135,17 +136,25 @@ def _watch(spec: RunSpec, study: Any, workers: int, stop: threading.Event, progr
     return code
 
 
+def heartbeat_every(lease_s: float | None) -> float:
+    """Seconds between the supervisor's heartbeats: often enough that a trial's lease
+    (``lease_s``, the study's) never runs out while its worker lives."""
+    return HEARTBEAT_S if lease_s is None else min(HEARTBEAT_S, HEARTBEAT_SHARE * lease_s)
+
+
 def _heartbeat(study: Any, trials: list, procs: list) -> None:
+    from protein.process import local_pid
+
     now = time.time()
-    if now - getattr(_heartbeat, "last", 0.0) < HEARTBEAT_S:
+    if now - getattr(_heartbeat, "last", 0.0) < heartbeat_every(study.lease_s):
         return
     _heartbeat.last = now  # type: ignore[attr-defined]
-    pids = {str(p.pid) for p in procs if p.pid is not None and p.is_alive()}
+    pids = {p.pid for p in procs if p.pid is not None and p.is_alive()}
     if any(p.pid is None for p in procs):  # Ray tasks: every running trial of this study
         mine = [t.trial_id for t in trials if t.state.value == "running"]
     else:
-        mine = [t.trial_id for t in trials
-                if t.state.value == "running" and t.worker and t.worker.rpartition(":")[2] in pids]
+        mine = [t.trial_id for t in trials if t.state.value == "running"
+                and local_pid(t.info.get("process")) in pids]
     if mine:
         study.heartbeat(mine)
 
@@ -172,15 +181,15 @@ def _gpu_count() -> int:
 
 
 def live_workers(trials: list) -> list[int]:
-    """Pids of this machine's live processes that hold a running trial (``host:pid`` workers)."""
+    """Pids of this machine's live processes that hold a running trial (``info["process"]``)."""
     import os
-    import socket
 
-    from protein.storage.sql import local_pid, pid_alive
+    from protein.process import alive, local_pid
 
     pids = set()
     for t in trials:
-        pid = local_pid(t.worker) if t.state.value == "running" else None
-        if pid is not None and pid != os.getpid() and pid_alive(pid):
+        process = t.info.get("process") if t.state.value == "running" else None
+        pid = local_pid(process)
+        if pid is not None and pid != os.getpid() and alive(process):
             pids.add(pid)
     return sorted(pids)

@@ -44,7 +44,7 @@ def worker_main(spec_dict: dict[str, Any]) -> None:
     import torch
 
     torch.set_num_threads(max(1, spec.threads))
-    from protein.storage.sql import worker_name
+    from protein.process import worker_name
     from protein.study import Study
 
     study = Study.load(spec.study, spec.storage)
@@ -57,6 +57,9 @@ def worker_main(spec_dict: dict[str, Any]) -> None:
             return
         try:
             run_trial(study, trial, spec)
+        except TrialError as e:  # another worker finished it first (its lease ran out)
+            print(f"protein run: worker {name}: trial {trial.trial_id} was not ours to finish "
+                  f"({e}); moving on", file=sys.stderr)
         except OSError as e:  # the trial's files cannot be written: a full disk, a lost mount
             why = write_failure(e, spec.out_dir)
             try:

@@ -23,7 +23,9 @@ from protein.trial import Trial, TrialState
 class AskRequest:
     """An ask waiting for a suggestion: whoever holds the ask lock serves every waiting
     request with one model fit (``Study.ask``). ``requester`` is the asking process
-    (``host:pid``), ``worker`` the name stored with its trials."""
+    (``protein.process.identity``), ``worker`` the name stored with its trials; ``held``:
+    the asking process runs the trials itself, so they are its (``info["process"]``) and
+    expire when it dies (a command-line ask hands them to another process: not held)."""
 
     request_id: int
     requester: str
@@ -32,6 +34,7 @@ class AskRequest:
     max_trials: int | None = None
     retry_stale: bool = False
     lease_s: float | None = None
+    held: bool = True
 
 
 @dataclass(frozen=True)
@@ -85,11 +88,12 @@ class Storage(Protocol):
         """Running trials silent for ``lease_s`` seconds: failed (``fail``) or returned to be
         handed out again (``retry``); returns the expired ones."""
 
-    def reassign(self, trial_id: int, worker: str | None) -> Trial:
-        """Hand a running trial to ``worker`` (and refresh its heartbeat)."""
+    def reassign(self, trial_id: int, worker: str | None, process: str | None = None) -> Trial:
+        """Hand a running trial to ``worker`` in process ``process`` (``info["process"]``;
+        None: no process holds it), and refresh its heartbeat."""
 
     def enqueue(self, requester: str, worker: str | None, count: int, max_trials: int | None,
-                retry_stale: bool, lease_s: float | None) -> AskRequest:
+                retry_stale: bool, lease_s: float | None, held: bool = True) -> AskRequest:
         """Queue an ask (before taking the ask lock)."""
 
     def waiting(self) -> list[AskRequest]:

@@ -97,18 +97,20 @@ class MemoryStorage:
         """Nothing expires: the trials live and die with this process."""
         return []
 
-    def reassign(self, trial_id: int, worker: str | None) -> Trial:
+    def reassign(self, trial_id: int, worker: str | None, process: str | None = None) -> Trial:
         with self._lock:
-            t = dataclasses.replace(self.get_trial(trial_id), worker=worker,
-                                    heartbeat_at=time.time())
+            t = self.get_trial(trial_id)
+            info = {k: v for k, v in t.info.items() if k != "process"}
+            info = {**info, "process": process} if process else info
+            t = dataclasses.replace(t, worker=worker, info=info, heartbeat_at=time.time())
             self._trials[trial_id] = t
             return t
 
     def enqueue(self, requester: str, worker: str | None, count: int, max_trials: int | None,
-                retry_stale: bool, lease_s: float | None) -> AskRequest:
+                retry_stale: bool, lease_s: float | None, held: bool = True) -> AskRequest:
         with self._lock:
             r = AskRequest(self._next_ask, requester, worker, count, max_trials, retry_stale,
-                           lease_s)
+                           lease_s, held)
             self._next_ask += 1
             self._asks[r.request_id] = (r, None)
             return r

@@ -31,8 +31,6 @@ from __future__ import annotations
 import abc
 import json
 import math
-import os
-import socket
 import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
@@ -40,18 +38,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protein.errors import StorageError, TrialError
+from protein.process import alive, gone
 from protein.storage.base import AskAnswer, AskRequest
 from protein.storage.rules import check_finish, finished_info
 from protein.trial import Report, Trial, TrialState
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_LEASE_S = 24 * 3600.0
 ON_EXPIRE = ("fail", "retry")
-
-
-def worker_name() -> str:
-    """``host:pid`` of this process: lets a study tell a dead local worker from a slow one."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -143,6 +137,8 @@ class SQLStorage(abc.ABC):
                 self._upgrade_v1(tx)
             if found is not None and found < 3:
                 tx(f"ALTER TABLE intermediate ADD COLUMN cost {r}")  # version 2 -> 3
+            if found in (2, 3):  # version 3 -> 4 (a version 1 file gains the table below)
+                tx("ALTER TABLE asks ADD COLUMN held INTEGER NOT NULL DEFAULT 1")
             for s in self._version_2_tables():
                 tx(s)
             if found is None:
@@ -168,7 +164,8 @@ class SQLStorage(abc.ABC):
                 study TEXT NOT NULL REFERENCES studies(name) ON DELETE CASCADE,
                 request_id {self.serial}, requester TEXT NOT NULL, worker TEXT,
                 count INTEGER NOT NULL, max_trials INTEGER, retry_stale INTEGER NOT NULL,
-                lease_s {r}, created_at {r} NOT NULL, answer TEXT)""",
+                lease_s {r}, created_at {r} NOT NULL, answer TEXT,
+                held INTEGER NOT NULL DEFAULT 1)""",
         ]
 
     # -------------------------------------------------------------- studies
@@ -388,15 +385,19 @@ class SQLStorage(abc.ABC):
                    (now, version, study, tid, TrialState.RUNNING.value))
 
     def expire(self, study: str, lease_s: float, on_expire: str) -> list[Trial]:
-        """Running trials whose worker is gone: a dead local process, or no heartbeat for
-        their lease (the trial's own, else ``lease_s``). ``fail`` marks them failed;
-        ``retry`` returns them for handing out."""
+        """Running trials whose worker is gone: its process (``info["process"]``, see
+        ``protein.process``) a dead one of this machine, or no heartbeat for their lease (the
+        trial's own, else ``lease_s``); never one whose process is alive on this machine.
+        ``fail`` marks them failed; ``retry`` returns them for handing out."""
         now = time.time()
         stale: list[tuple[Trial, str]] = []
         for t in self.running(study):
             lease = t.lease_s if t.lease_s is not None else lease_s
             silent = now - (t.heartbeat_at if t.heartbeat_at is not None else now)
-            if gone(t.worker):
+            process = t.info.get("process")
+            if alive(process):
+                continue  # slow, or its heartbeat is late: the process itself still runs
+            if gone(process):
                 stale.append((t, f"worker {t.worker} died (its process is gone)"))
             elif silent > lease:
                 stale.append((t, f"lease expired: no heartbeat from "
@@ -411,12 +412,17 @@ class SQLStorage(abc.ABC):
                     pass
         return [t for t, _ in stale]
 
-    def reassign(self, study: str, trial_id: int, worker: str | None) -> Trial:
-        """Hand a stale running trial to a new worker (``on_expire: retry``)."""
+    def reassign(self, study: str, trial_id: int, worker: str | None,
+                 process: str | None = None) -> Trial:
+        """Hand a stale running trial to a new worker (``on_expire: retry``) in process
+        ``process`` (``info["process"]``; None: no process holds it)."""
         with self._transaction() as tx:
             version = self._stamp(tx, study)
             t = self.get_trial(study, trial_id, tx)
-            info = {**t.info, "retries": int(t.info.get("retries", 0)) + 1}
+            info = {k: v for k, v in t.info.items() if k != "process"}
+            info = {**info, "retries": int(t.info.get("retries", 0)) + 1}
+            if process:
+                info["process"] = process
             tx(self._sql("UPDATE trials SET worker = ?, heartbeat_at = ?, info = ?, version = ? "
                          "WHERE study = ? AND trial_id = ?"),
                (worker, time.time(), _dumps(info), version, study, trial_id))
@@ -424,21 +430,23 @@ class SQLStorage(abc.ABC):
 
     # ------------------------------------------------------------ ask queue
     def enqueue(self, study: str, requester: str, worker: str | None, count: int,
-                max_trials: int | None, retry_stale: bool, lease_s: float | None) -> AskRequest:
+                max_trials: int | None, retry_stale: bool, lease_s: float | None,
+                held: bool = True) -> AskRequest:
         rows = self._execute(self._sql(
             "INSERT INTO asks (study, requester, worker, count, max_trials, retry_stale, "
-            "lease_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING request_id"),
-            (study, requester, worker, count, max_trials, int(retry_stale), lease_s, time.time()))
+            "lease_s, created_at, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING request_id"),
+            (study, requester, worker, count, max_trials, int(retry_stale), lease_s, time.time(),
+             int(held)))
         return AskRequest(int(rows[0][0]), requester, worker, count, max_trials, retry_stale,
-                          lease_s)
+                          lease_s, held)
 
     def waiting(self, study: str) -> list[AskRequest]:
         rows = self._execute(self._sql(
-            "SELECT request_id, requester, worker, count, max_trials, retry_stale, lease_s "
-            "FROM asks WHERE study = ? AND answer IS NULL ORDER BY request_id"), (study,))
+            "SELECT request_id, requester, worker, count, max_trials, retry_stale, lease_s, "
+            "held FROM asks WHERE study = ? AND answer IS NULL ORDER BY request_id"), (study,))
         return [AskRequest(int(i), req, w, int(c), None if m is None else int(m), bool(r),
-                           None if lease is None else float(lease))
-                for i, req, w, c, m, r, lease in rows]
+                           None if lease is None else float(lease), bool(h))
+                for i, req, w, c, m, r, lease, h in rows]
 
     def answer(self, study: str, request_id: int, answer: AskAnswer) -> None:
         self._execute(self._sql("UPDATE asks SET answer = ? WHERE study = ? AND request_id = ?"),
@@ -459,31 +467,6 @@ class SQLStorage(abc.ABC):
 
     def bound(self, study: str) -> BoundStorage:
         return BoundStorage(self, study)
-
-
-def local_pid(worker: str | None) -> int | None:
-    """The pid of ``worker`` when it names a process of this machine (``host:pid``)."""
-    if not worker or ":" not in worker:
-        return None
-    host, _, pid = worker.rpartition(":")
-    return int(pid) if host == socket.gethostname() and pid.isdigit() else None
-
-
-def gone(worker: str | None) -> bool:
-    """Whether ``worker`` names a process of this machine that has exited."""
-    pid = local_pid(worker)
-    return pid is not None and not pid_alive(pid)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process of this machine with that pid is alive (ours or not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class BoundStorage:
@@ -529,13 +512,13 @@ class BoundStorage:
     def expire(self, lease_s: float, on_expire: str) -> list[Trial]:
         return self.backend.expire(self.study, lease_s, on_expire)
 
-    def reassign(self, trial_id: int, worker: str | None) -> Trial:
-        return self.backend.reassign(self.study, trial_id, worker)
+    def reassign(self, trial_id: int, worker: str | None, process: str | None = None) -> Trial:
+        return self.backend.reassign(self.study, trial_id, worker, process)
 
     def enqueue(self, requester: str, worker: str | None, count: int, max_trials: int | None,
-                retry_stale: bool, lease_s: float | None) -> AskRequest:
+                retry_stale: bool, lease_s: float | None, held: bool = True) -> AskRequest:
         return self.backend.enqueue(self.study, requester, worker, count, max_trials,
-                                    retry_stale, lease_s)
+                                    retry_stale, lease_s, held)
 
     def waiting(self) -> list[AskRequest]:
         return self.backend.waiting(self.study)
