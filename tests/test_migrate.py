@@ -118,3 +118,49 @@ def test_metta_example_keeps_paths_and_fixed_overrides(tmp_path):
     assert new["sweep"]["trainer"] == {"checkpoint_interval": 100}
     assert new["sweep"]["env"] == {"game": {"max_steps": 1000}}
     assert "trainer.optimizer.learning_rate" in new["sweep"]["parameters"]
+
+
+def _bomb(levels: int) -> str:
+    """``levels`` nested aliases, each repeating the one before nine times (472 bytes at 7)."""
+    lines = ['l0: &l0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("command", ["check", "migrate"])
+def test_alias_bombs_are_refused_at_once_with_one_line(command, tmp_path):
+    import time
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_bomb(9))
+    t0 = time.perf_counter()
+    r = protein(command, str(path), check=False)
+    assert time.perf_counter() - t0 < 5
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "aliases (&name / *name) expand to more than 100,000 values" in r.stderr
+    # a few aliases, as configs use them to share a block, still read
+    path.write_text("goal: maximize\nmetric: score\n"
+                    "shared: &s {distribution: uniform, min: 0, max: 1}\n"
+                    "parameters: {a: *s, b: *s}\n")
+    assert load_config(str(path)).space.names == ["a", "b"]
+
+
+def test_migrate_reads_its_input_as_check_does(tmp_path):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("name: a\nname: b\n")
+    r = protein("migrate", str(dup), check=False)
+    assert r.returncode == 2 and "dup.yaml:2: name: duplicate key (first at line 1)" in r.stderr
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(bytes(range(256)))
+    r = protein("migrate", str(binary), check=False)
+    assert r.returncode == 2 and "not a text file" in r.stderr and "Traceback" not in r.stderr
+    r = protein("migrate", str(tmp_path), check=False)
+    assert r.returncode == 2 and "is a directory" in r.stderr
+    r = protein("migrate", str(tmp_path / "missing" / "x.yaml"), check=False)
+    assert r.returncode == 2 and "no such file" in r.stderr
+    base = tmp_path / "base.yaml"
+    base.write_text("a: 1\na: 2\n")
+    good = Path(__file__).parent.parent / "examples"
+    r = protein("migrate", str(good / "carbs" / "metta_carbs.yaml"), "--base", str(base),
+                check=False)
+    assert r.returncode == 2 and "base.yaml:2: a: duplicate key" in r.stderr

@@ -101,7 +101,7 @@ def test_command_sweep_reads_the_last_json_line(tmp_path, mode):
 
 @pytest.mark.slow
 def test_three_start_up_crashes_stop_the_sweep_with_the_traceback(tmp_path):
-    cfg = write_config(tmp_path, n=10, method="random")
+    cfg = write_config(tmp_path, n=10, metric="loss", goal="minimize", method="random")
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
     r = subprocess.run([sys.executable, "-m", "protein", "run", str(cfg), "--command",
@@ -113,6 +113,13 @@ def test_three_start_up_crashes_stop_the_sweep_with_the_traceback(tmp_path):
     ts = Study.load("sweep", str(tmp_path / "protein.db")).trials()
     assert len(ts) < 10 and ts[0].state is TrialState.FAILED
     assert "exit code 1" in ts[0].info["failure"]
+    # the command fixed, the same sweep resumes: the crashes of the last run do not stop it
+    r = subprocess.run([sys.executable, "-m", "protein", "run", str(cfg), "--command",
+                        f"{sys.executable} {script}"], capture_output=True, text=True,
+                       cwd=tmp_path, env={**os.environ, "MODE": "ok", "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    ts = Study.load("sweep", str(tmp_path / "protein.db")).trials()
+    assert any(t.state is TrialState.COMPLETE for t in ts)
 
 
 @pytest.mark.slow

@@ -612,3 +612,27 @@ def test_an_ask_interrupted_while_waiting_leaves_no_trial_running_unseen(storage
     assert stray.state is TrialState.FAILED
     assert stray.info["failure"].startswith("expired: the ask was interrupted")
     assert holder.storage.waiting() == []
+
+
+CREATE = textwrap.dedent("""
+    import json, sys, time
+    from protein.study import Study
+    url, at = sys.argv[1], float(sys.argv[2])
+    time.sleep(max(0.0, at - time.time()))  # all start together
+    Study.create(json.loads(sys.argv[3]), "together", url)
+    print("ok")
+""")
+
+
+@pytest.mark.slow
+def test_processes_creating_the_same_study_at_once_all_get_it(storage_url, tmp_path):
+    script = tmp_path / "create.py"
+    script.write_text(CREATE)
+    import json
+    at = time.time() + 3.0
+    procs = [subprocess.Popen([sys.executable, str(script), storage_url, str(at), json.dumps(CFG)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(12)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 12, [e for _, e in outs if e][:1]
+    assert Study.load("together", storage_url).config.metric == "loss"

@@ -12,19 +12,21 @@ from protein.output import table
 
 
 def _read(path: str) -> Any:
-    import yaml
-
-    from protein.config import yaml_loader
+    """A YAML or JSON file, read as ``protein check`` reads configs (duplicate keys and alias
+    bombs refused, one-line errors)."""
+    from protein.config.load import parse_yaml
 
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"{path}: no such file")
+        raise ConfigError(f"{path}: is a directory, not a config file" if p.is_dir() else
+                          f"{path}: no such file")
     try:
-        return yaml.load(p.read_text(), Loader=yaml_loader())  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        loc = f"{path}:{mark.line + 1}" if mark is not None else path
-        raise ConfigError(f"{loc}: not valid YAML or JSON: {getattr(e, 'problem', e)}") from None
+        text = p.read_text()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (expected YAML or JSON)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read it: {e.strerror}") from None
+    return parse_yaml(text, path, mapping=False)[0]
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -126,13 +126,50 @@ def yaml_loader() -> type:
     return Loader
 
 
-def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+MAX_YAML_NODES = 100_000  # values a document may expand to through its aliases (&a / *a);
+# a sweep config has hundreds, and an alias bomb of 500 bytes billions
+
+
+def _expanded_size(node: Any) -> int:
+    """How many nodes ``node`` stands for once every alias is expanded, counted once per
+    distinct node (so in time linear in the document), stopping at ``MAX_YAML_NODES``."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    order, stack = [], [node]
+    while stack:  # children before parents, each node once
+        n = stack.pop()
+        if id(n) in sizes:
+            continue
+        sizes[id(n)] = -1
+        order.append(n)
+        if isinstance(n, yaml.MappingNode):
+            stack.extend(x for kv in n.value for x in kv)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+    for n in reversed(order):
+        kids = ([x for kv in n.value for x in kv] if isinstance(n, yaml.MappingNode) else
+                n.value if isinstance(n, yaml.SequenceNode) else [])
+        sizes[id(n)] = min(MAX_YAML_NODES + 1, 1 + sum(max(sizes[id(k)], 1) for k in kids))
+    return sizes[id(node)]
+
+
+def parse_yaml(text: str, name: str, *, mapping: bool = True
+               ) -> tuple[Any, dict[tuple[str, ...], int]]:
+    """A YAML (or JSON) document and the line of each key path, read safely: one-line
+    errors with ``name:line`` for invalid YAML, duplicate keys and aliases that expand past
+    ``MAX_YAML_NODES``; ``mapping``: the document must be a mapping."""
     import yaml
 
     try:
         loader = yaml_loader()(text)  # a safe loader: no arbitrary objects
         try:
             node = loader.get_single_node()  # parsed once: lines from the nodes, values built
+            if node is not None and _expanded_size(node) > MAX_YAML_NODES:
+                raise ConfigError(
+                    f"{name}: its aliases (&name / *name) expand to more than "
+                    f"{MAX_YAML_NODES:,} values; a sweep config needs far fewer, so write "
+                    "the repeated parts out or use fewer nested aliases")
             doc = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -140,9 +177,11 @@ def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], dict[tuple[str, .
         mark = getattr(e, "problem_mark", None)
         loc = f"{name}:{mark.line + 1}" if mark is not None else name
         raise ConfigError(f"{loc}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    except RecursionError:
+        raise ConfigError(f"{name}: nested too deeply to be a sweep config") from None
     if doc is None:
         raise ConfigError(f"{name}: the file is empty; see examples/ for sweep configs")
-    if not isinstance(doc, dict):
+    if mapping and not isinstance(doc, dict):
         raise ConfigError(f"{name}: expected a mapping at the top, got {type(doc).__name__}")
     lines: dict[tuple[str, ...], int] = {}
 
@@ -166,8 +205,15 @@ def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], dict[tuple[str, .
                 lines[path + (str(i),)] = v.start_mark.line + 1
                 walk(v, path + (str(i),))
 
-    walk(node, ())
+    try:
+        walk(node, ())
+    except RecursionError:
+        raise ConfigError(f"{name}: nested too deeply to be a sweep config") from None
     return doc, lines
+
+
+def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    return parse_yaml(text, name)
 
 
 # ------------------------------------------------------------------ YAML / dict

@@ -27,6 +27,7 @@ class RunSpec:
     tensorboard: str | None = None
     wandb_project: str | None = None
     wandb_entity: str | None = None
+    since: float = 0.0  # when this run started: earlier start-up crashes do not stop it
 
     def stop_config(self, quantile: float = 0.3) -> Any:
         """The early-stopping settings of this run."""

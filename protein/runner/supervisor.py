@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str 
             indent=2))
     except OSError as e:
         raise ProteinError(f"--out {spec.out_dir}: {write_failure(e, spec.out_dir)}") from None
+    spec = replace(spec, since=time.time())  # start-up crashes are judged from here on
     with _interrupts() as stop:
         return _watch(spec, study, workers, stop, progress, executor, ray_address,
                       gpus_per_trial)
@@ -104,7 +105,7 @@ def _watch(spec: RunSpec, study: Any, workers: int, stop: threading.Event, progr
                 raise KeyboardInterrupt
             trials = study.trials()
             show.update(trials)
-            crash = startup_crashes(trials)
+            crash = startup_crashes(trials, spec.since)
             if crash is not None:
                 _stop(procs)
                 show.done(trials)

@@ -50,7 +50,7 @@ def worker_main(spec_dict: dict[str, Any]) -> None:
     study = Study.load(spec.study, spec.storage)
     name = worker_name()
     while True:
-        if startup_crashes(study.trials()) is not None:
+        if startup_crashes(study.trials(), spec.since) is not None:
             return  # the supervisor reports it and stops the sweep
         trial = study.ask(worker=name, max_trials=spec.max_trials, retry_stale=True)
         if trial is None:
@@ -81,13 +81,14 @@ def write_failure(e: OSError, where: str) -> str:
             + ("; the disk is full: free space and run again to resume" if full else ""))
 
 
-def startup_crashes(trials: list) -> Any:
-    """The first of the last ``STARTUP_CRASHES`` finished trials if all crashed at start-up
-    and no trial ever succeeded: a command that cannot start at all. Once one trial has
-    finished, the command works, and a crash is that trial's own failure."""
+def startup_crashes(trials: list, since: float = 0.0) -> Any:
+    """The first of the last ``STARTUP_CRASHES`` trials finished since ``since`` (this run's
+    start) if all crashed at start-up and no trial ever succeeded: a command that cannot
+    start at all. Once one trial has finished, the command works, and a crash is that
+    trial's own failure; crashes of an earlier run (a typo since fixed) do not count."""
     if any(t.state.value == "complete" for t in trials):
         return None
-    finished = [t for t in trials if t.state.finished]
+    finished = [t for t in trials if t.state.finished and (t.finished_at or 0) >= since]
     finished.sort(key=lambda t: t.finished_at or 0)
     tail = finished[-STARTUP_CRASHES:]
     if len(tail) == STARTUP_CRASHES and all(t.info.get("startup_crash") for t in tail):

@@ -176,22 +176,25 @@ class SQLStorage(abc.ABC):
             raise StorageError(f"on_expire must be one of {ON_EXPIRE}, got {on_expire!r}")
         text = _dumps(config)
         with self._transaction() as tx:
+            # create-or-open in one statement: processes creating the same study at once
+            # (many workers started together) all get it, none a duplicate-key error
+            created = tx(self._sql(
+                "INSERT INTO studies (name, config, seed, lease_s, on_expire, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING name"),
+                (name, text, seed, lease_s, on_expire, time.time()))
+            if created:
+                return self.get_study(name, tx)
             rows = tx(self._sql("SELECT config, seed FROM studies WHERE name = ?"), (name,))
-            if rows:
-                if json.loads(rows[0][0]) == json.loads(text) and int(rows[0][1]) == seed:
-                    return self.get_study(name, tx)
-                if not replace:
-                    raise StorageError(
-                        f"study {name!r} already exists in {self.url} with a different "
-                        "config or seed; pick another --study name, or pass --force to "
-                        "replace its config (its trials are kept)"
-                    )
-                tx(self._sql("UPDATE studies SET config = ?, seed = ?, lease_s = ?, on_expire = ? "
-                             "WHERE name = ?"), (text, seed, lease_s, on_expire, name))
-            else:
-                tx(self._sql("INSERT INTO studies (name, config, seed, lease_s, on_expire, "
-                             "created_at) VALUES (?, ?, ?, ?, ?, ?)"),
-                   (name, text, seed, lease_s, on_expire, time.time()))
+            if json.loads(rows[0][0]) == json.loads(text) and int(rows[0][1]) == seed:
+                return self.get_study(name, tx)
+            if not replace:
+                raise StorageError(
+                    f"study {name!r} already exists in {self.url} with a different "
+                    "config or seed; pick another --study name, or pass --force to "
+                    "replace its config (its trials are kept)"
+                )
+            tx(self._sql("UPDATE studies SET config = ?, seed = ?, lease_s = ?, on_expire = ? "
+                         "WHERE name = ?"), (text, seed, lease_s, on_expire, name))
             return self.get_study(name, tx)
 
     def get_study(self, name: str, tx: Any = None) -> StudyRecord:
