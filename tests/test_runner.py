@@ -421,3 +421,40 @@ def test_a_lease_shorter_than_the_heartbeat_never_runs_a_live_trial_twice(tmp_pa
     ts = Study.load("sweep", str(tmp_path / "protein.db")).trials()
     assert [t.state for t in ts] == [TrialState.COMPLETE] * 3
     assert not any("retries" in t.info for t in ts)
+
+
+FORKER = textwrap.dedent("""\
+    import os, subprocess, time
+    grand = subprocess.Popen(["sleep", "307"])  # left running in the background
+    open(f"grand_{grand.pid}", "w").close()
+    open(f"cmd_{os.getpid()}", "w").close()
+    time.sleep(300)
+    """)
+
+
+@pytest.mark.slow
+def test_what_a_command_started_ends_when_its_worker_is_killed(tmp_path):
+    cfg = write_config(tmp_path, n=1, method="random")
+    script = tmp_path / "forker.py"
+    script.write_text(FORKER)
+    sup = subprocess.Popen([sys.executable, "-m", "protein", "run", str(cfg), "--command",
+                            f"{sys.executable} {script}"], cwd=tmp_path, stderr=subprocess.PIPE,
+                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                           start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not (list(tmp_path.glob("grand_*")) and list(tmp_path.glob("cmd_*"))) \
+                and time.time() < deadline:
+            time.sleep(0.3)
+        grand = int(next(tmp_path.glob("grand_*")).name[6:])
+        cmd = int(next(tmp_path.glob("cmd_*")).name[4:])
+        worker = int(open(f"/proc/{cmd}/stat").read().rpartition(")")[2].split()[1])
+        os.kill(worker, signal.SIGKILL)  # the worker dies without a word
+        deadline = time.time() + 20
+        while (_pid_alive(grand) or _pid_alive(cmd)) and time.time() < deadline:
+            time.sleep(0.3)
+        assert not _pid_alive(cmd) and not _pid_alive(grand), "the command's children outlived it"
+    finally:
+        if sup.poll() is None:
+            os.killpg(sup.pid, signal.SIGKILL)
+        sup.wait()

@@ -22,7 +22,8 @@ from typing import Any
 from protein.errors import ProteinError
 from protein.runner.spec import RunSpec
 
-CHILD: dict[str, Any] = {}  # the running command's process, for a worker's SIGTERM handler
+CHILD: dict[str, Any] = {}  # the running command's process, for a worker's SIGTERM handler;
+# "slot": a shared integer where the supervisor reads the command's process group
 
 
 class Failure(Exception):
@@ -134,6 +135,9 @@ def run_command(spec: RunSpec, cfg: Any, trial_id: int, seed: int, nested: dict,
     except OSError as e:
         raise Failure(f"cannot start {argv[0]!r}: {e.strerror}", startup=True) from None
     CHILD["proc"] = proc
+    slot = CHILD.get("slot")
+    if slot is not None:  # the supervisor kills this group if this worker dies
+        slot.value = proc.pid
     deadline = time.time() + spec.timeout if spec.timeout else None
     timed_out = {"v": False}
     if deadline:
@@ -170,6 +174,9 @@ def run_command(spec: RunSpec, cfg: Any, trial_id: int, seed: int, nested: dict,
         if metric in obj or "score" in obj:
             last = obj
     code = proc.wait()
+    kill_group(proc.pid)  # what the command left running in the background ends with it
+    if slot is not None:
+        slot.value = 0
     CHILD.pop("proc", None)
     out_log.close()
     err_log.close()
@@ -232,6 +239,14 @@ def die_with_parent(sig: int) -> None:
     Safe in a ``preexec_fn``: it only calls the function resolved at import."""
     if _PRCTL is not None:
         _PRCTL(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
+    """Send ``sig`` to process group ``pgid`` (a command's session), if any is left."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def kill(proc: subprocess.Popen) -> None:

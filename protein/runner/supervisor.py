@@ -88,12 +88,14 @@ def _watch(spec: RunSpec, study: Any, workers: int, stop: threading.Event, progr
     else:
         gpus = _gpu_count()
         ctx = mp.get_context("spawn")
-        for i in range(workers):
+        slots = [ctx.Value("i", 0, lock=False) for _ in range(workers)]
+        for i, slot in enumerate(slots):
             env = dict(spec.env)
             if gpus > 1:
                 env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
             s = RunSpec(**{**asdict(spec), "env": env})
-            p = ctx.Process(target=worker_main, args=(asdict(s),), daemon=False)
+            p = ctx.Process(target=worker_main, args=(asdict(s), slot), daemon=False)
+            p.slot = slot  # type: ignore[attr-defined]
             p.start()
             procs.append(p)
     show = Progress(study, spec.max_trials, enabled=progress)
@@ -115,6 +117,7 @@ def _watch(spec: RunSpec, study: Any, workers: int, stop: threading.Event, progr
                       f"{crash.info.get('traceback') or crash.info.get('failure')}",
                       file=sys.stderr)
                 return 3
+            _end_orphans(procs)
             if not alive:
                 break
             _heartbeat(study, trials, procs)
@@ -160,6 +163,18 @@ def _heartbeat(study: Any, trials: list, procs: list) -> None:
         study.heartbeat(mine)
 
 
+def _end_orphans(procs: list) -> None:
+    """End the command of each worker process that has died (SIGKILL, out of memory):
+    the command's whole process group, so nothing it started runs on unseen."""
+    from protein.runner.execute import kill_group
+
+    for p in procs:
+        slot = getattr(p, "slot", None)
+        if slot is not None and slot.value > 0 and not p.is_alive():
+            kill_group(slot.value)
+            slot.value = 0
+
+
 def _stop(procs: list) -> None:
     for p in procs:
         if p.is_alive():
@@ -168,6 +183,8 @@ def _stop(procs: list) -> None:
         p.join(timeout=10)
         if p.is_alive():
             p.kill()
+            p.join(timeout=10)
+    _end_orphans(procs)
 
 
 

@@ -26,8 +26,11 @@ from protein.trial import Report
 STARTUP_CRASHES = 3
 
 
-def worker_main(spec_dict: dict[str, Any]) -> None:
-    """Entry of a worker process: loop until the study has ``max_trials`` trials."""
+def worker_main(spec_dict: dict[str, Any], slot: Any = None) -> None:
+    """Entry of a worker process: loop until the study has ``max_trials`` trials.
+    ``slot``: a shared integer (``multiprocessing.Value``) where it keeps its command's
+    process group, for the supervisor to end if this worker is killed."""
+    CHILD["slot"] = slot
 
     def on_term(signum: int, frame: Any) -> None:
         child = CHILD.get("proc")
