@@ -44,10 +44,24 @@ def is_number(x: Any) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
 
 
+def finite_float(x: Any) -> float | None:
+    """``x`` as a finite float, or None: not a number, infinite, NaN, or an integer too
+    large for a float (``10**400``)."""
+    if not is_number(x):
+        return None
+    try:
+        f = float(x)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
 def check_finite_number(kind: str, key: str, x: Any) -> float:
-    if not is_number(x) or not math.isfinite(float(x)):
-        raise DistributionError(f"{kind} needs a finite number for {key}, got {key}={x!r}")
-    return float(x)
+    f = finite_float(x)
+    if f is None:
+        shown = repr(x) if len(repr(x)) <= 40 else f"{repr(x)[:20]}... ({len(repr(x))} digits)"
+        raise DistributionError(f"{kind} needs a finite number for {key}, got {key}={shown}")
+    return f
 
 
 class Distribution(abc.ABC):

@@ -7,7 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from distributions.base import Distribution, DistributionError, entry, is_number, resolve_scale
+from distributions.base import (Distribution, DistributionError, entry, finite_float,
+                                is_number, resolve_scale)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -18,7 +19,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if is_number(a) and is_number(b):
-        return float(a) == float(b)
+        return a == b  # exact, also for integers too large for a float
     return type(a) is type(b) and a == b
 
 
@@ -52,7 +53,7 @@ class Categorical(Distribution):
         if len(choices) < 1:
             raise DistributionError("categorical needs at least one choice, got an empty list")
         def scalar(c: Any) -> bool:
-            return isinstance(c, (str, bool)) or (is_number(c) and math.isfinite(float(c)))
+            return isinstance(c, (str, bool)) or finite_float(c) is not None
 
         for c in choices:
             ok = scalar(c) or (isinstance(c, (list, tuple)) and bool(c) and all(map(scalar, c)))

@@ -15,6 +15,7 @@ from distributions.base import (
     Distribution,
     DistributionError,
     check_finite_number,
+    finite_float,
     entry,
     is_number,
     resolve_scale,
@@ -29,8 +30,9 @@ def _as_int(x: Any) -> int | None:
             x = float(x)
         except ValueError:
             return None
-    if is_number(x) and math.isfinite(float(x)) and float(x) == int(float(x)):
-        return int(float(x))
+    f = finite_float(x)
+    if f is not None and f == int(f):
+        return int(f)
     return None
 
 
@@ -126,10 +128,12 @@ class IntUniform(_Indexed):
             raw = getattr(self, key)
             v = _as_int(raw)
             if v is None:
+                near = finite_float(raw)
+                shown = repr(raw) if len(repr(raw)) <= 40 else f"{repr(raw)[:20]}..."
                 raise DistributionError(
-                    f"int_uniform needs an integer {key}, got {key}={raw!r}; "
-                    f"use {math.floor(raw) if is_number(raw) else 'an integer'}"
-                    + (f" or {math.ceil(raw)}" if is_number(raw) and math.isfinite(raw) else "")
+                    f"int_uniform needs a finite integer {key}, got {key}={shown}; "
+                    + (f"use {math.floor(near)} or {math.ceil(near)}" if near is not None
+                       else "use an integer")
                 )
             object.__setattr__(self, key, v)
         if not self.min < self.max:
@@ -161,9 +165,10 @@ def _is_pow2(v: int) -> bool:
 
 
 def _pow2_neighbours(x: Any) -> str:
-    if not is_number(x) or float(x) <= 0 or not math.isfinite(float(x)):
+    f = finite_float(x)
+    if f is None or f <= 0:
         return "a power of two such as 32"
-    e = math.log2(float(x))
+    e = math.log2(f)
     lo, hi = 2 ** max(0, math.floor(e)), 2 ** max(0, math.ceil(e))
     return f"{lo} or {hi}" if lo != hi else str(lo)
 
@@ -179,8 +184,9 @@ class UniformPow2(_Indexed):
             raw = getattr(self, key)
             v = _as_int(raw)
             if v is None or not _is_pow2(v):
+                shown = repr(raw) if len(repr(raw)) <= 40 else f"{repr(raw)[:20]}..."
                 raise DistributionError(
-                    f"uniform_pow2 needs powers of two, got {key}={raw!r}; "
+                    f"uniform_pow2 needs finite powers of two, got {key}={shown}; "
                     f"use {_pow2_neighbours(raw)}"
                 )
             object.__setattr__(self, key, v)

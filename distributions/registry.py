@@ -47,7 +47,7 @@ def from_config(path: str, spec: Mapping[str, Any]) -> Distribution:
         raise DistributionError(
             f"missing 'distribution'; expected one of: {', '.join(KINDS)}", path
         )
-    cls = KINDS.get(kind)
+    cls = KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         close = difflib.get_close_matches(str(kind), KINDS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -55,7 +55,7 @@ def from_config(path: str, spec: Mapping[str, Any]) -> Distribution:
             f"unknown distribution {kind!r}{hint}; expected one of: {', '.join(KINDS)}", path
         )
     fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(spec) - fields - ENTRY_KEYS)
+    unknown = sorted(map(str, set(spec) - fields - ENTRY_KEYS))
     if unknown:
         hints = [
             f"{u!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, fields, 1))

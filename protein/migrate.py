@@ -289,7 +289,7 @@ def _from_param_list(params: list, settings_src: Mapping[str, Any], base: Mappin
         elif isinstance(space, Mapping):
             cls = space.get("type") or space.get("class") or space.get("__class__")
             fields = {k: v for k, v in space.items() if k not in ("type", "class", "__class__")}
-        if cls not in CARBS_CLASSES:
+        if not isinstance(cls, str) or cls not in CARBS_CLASSES:
             raise ConfigError(f"{source}: {name}: unknown CARBS space {cls!r}; expected one of "
                               f"{', '.join(CARBS_CLASSES)}")
         lo = _number(name, "min", fields.get("min", -math.inf))

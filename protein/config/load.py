@@ -261,10 +261,11 @@ def _from_section(
         )
     if "settings" in sec and "protein" in sec:
         raise where.error(at + ("protein",), "give optimizer settings under one of settings/protein")
-    raw_settings = dict(sec.get("settings") or sec.get("protein") or {})
     settings_key = "settings" if "settings" in sec else "protein"
     if not isinstance(sec.get(settings_key, {}) or {}, Mapping):
-        raise where.error(at + (settings_key,), "expected a mapping of setting: value")
+        raise where.error(at + (settings_key,), "expected a mapping of setting: value, got "
+                                                f"{str(sec[settings_key])[:40]!r}")
+    raw_settings = dict(sec.get(settings_key) or {})
     fixed = _fixed_overrides(sec, at, where)
     settings = _settings(raw_settings, at + (settings_key,), where)
     space = _space(sec["parameters"], at + ("parameters",), where, fixed)
@@ -422,6 +423,9 @@ def _finish(
 
 
 def _settings(raw: Mapping[str, Any], at: tuple[str, ...], where: _Where) -> Settings:
+    if not isinstance(raw, Mapping):
+        raise where.error(at, f"expected a mapping of settings (e.g. num_random_samples: 5), "
+                              f"got {type(raw).__name__} {str(raw)[:40]!r}")
     try:
         return settings_from(raw, ".".join(at))
     except ConfigError as e:

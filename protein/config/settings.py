@@ -148,7 +148,11 @@ def settings_from(raw: Mapping[str, Any], where: str = "settings") -> Settings:
         if isinstance(v, int) and not isinstance(v, bool) and k in (
             "expansion_rate", "global_search_scale", "early_stop_quantile", "max_suggestion_cost"
         ):
-            kwargs[k] = float(v)
+            try:
+                kwargs[k] = float(v)
+            except OverflowError:
+                raise ConfigError(f"{where}.{k}: {str(v)[:20]}... is too large for a number; "
+                                  "give a finite number") from None
     try:
         return Settings(**kwargs)
     except ConfigError as e:

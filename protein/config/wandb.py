@@ -57,7 +57,7 @@ def section_from_wandb(doc: Mapping[str, Any], error: Any) -> tuple[dict[str, An
     sec: dict[str, Any] = {}
     extras: dict[str, Any] = {}
     method = doc.get("method", "bayes")
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise error(("method",), f"expected one of {sorted(METHODS)}, got {method!r}")
     sec["method"] = METHODS[method]
     metric = doc.get("metric")
@@ -123,7 +123,7 @@ def _leaf(spec: Mapping[str, Any], p: tuple[str, ...], error: Any) -> dict[str, 
         raise error(p, "missing 'distribution' (or 'values' / 'value')")
     if kind == "constant":
         raise error(p + ("distribution",), "a constant is written {value: X}")
-    if kind in UNSUPPORTED:
+    if isinstance(kind, str) and kind in UNSUPPORTED:
         raise error(p + ("distribution",),
                     f"W&B's {kind!r} has no Protein counterpart; use log_uniform_values or "
                     "uniform over the range that matters, with mean: for the center")
