@@ -186,7 +186,7 @@ class UniformPow2(_Indexed):
             if v is None or not _is_pow2(v):
                 shown = repr(raw) if len(repr(raw)) <= 40 else f"{repr(raw)[:20]}..."
                 raise DistributionError(
-                    f"uniform_pow2 needs finite powers of two, got {key}={shown}; "
+                    f"uniform_pow2 needs powers of two, got {key}={shown}; "
                     f"use {_pow2_neighbours(raw)}"
                 )
             object.__setattr__(self, key, v)
