@@ -293,7 +293,7 @@ class Study:
         state, score, cost, record = _validate_tell(trial_id, score, cost, failed, pruned,
                                                     reason, self.config)
         if metrics:
-            record["metrics"] = {str(k): _number(trial_id, f"metric {k}", v)
+            record["metrics"] = {str(k): _finite(trial_id, f"metric {k}", v)
                                  for k, v in metrics.items()}
         return self.storage.finish_trial(trial_id, state, score, cost, {**(info or {}), **record})
 
@@ -440,6 +440,15 @@ def _number(trial_id: int, what: str, v: Any) -> float:
         return float(v)
     except (TypeError, ValueError):
         raise TrialError(f"trial {trial_id}: {what} must be a number, got {v!r}") from None
+
+
+def _finite(trial_id: int, what: str, v: Any) -> float:
+    """A further metric: a finite number (the runner leaves out the others), else an error."""
+    x = _number(trial_id, what, v)
+    if not math.isfinite(x):
+        raise TrialError(f"trial {trial_id}: {what} must be a finite number, got {x}; leave it "
+                         "out when the trial has no value for it")
+    return x
 
 
 def _cost(trial_id: int, cost: Any, what: str = "cost") -> float | None:

@@ -278,3 +278,16 @@ def test_an_ask_stopped_before_it_printed_leaves_no_orphan(study, monkeypatch):
     rows = json.loads(cli("trials", "--study", "s", "--format", "json", storage=study).stdout)
     assert [(x["state"], x["info"]["failure"].startswith("expired: protein ask was stopped"))
             for x in rows] == [("failed", True)] * 2
+
+
+def test_tell_refuses_a_trial_id_too_large_and_a_metric_that_is_not_finite(study):
+    r = cli("tell", "--study", "s", "--trial", "99999999999999999999", "--score", "1",
+            storage=study, check=False)
+    assert r.returncode == 2 and "expected a trial id" in r.stderr and "Traceback" not in r.stderr
+    trial = json.loads(cli("ask", "--study", "s", storage=study).stdout)
+    tid = str(trial["trial"] if "trial" in trial else trial["trial_id"])
+    r = cli("tell", "--study", "s", "--trial", tid, "--score", "0.5", "--metric", "m=nan",
+            storage=study, check=False)
+    assert r.returncode == 2 and "metric m must be a finite number, got nan" in r.stderr
+    cli("tell", "--study", "s", "--trial", tid, "--score", "0.5", "--metric", "m=0.25",
+        storage=study)

@@ -125,3 +125,18 @@ def test_wandb_missing_says_how_to_install(tmp_path):
     """)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert "MissingDependencyError" in r.stdout and "pip install 'protein-hpo[wandb]'" in r.stdout
+
+
+def test_a_value_with_a_newline_stays_out_of_best_configs_comments(tmp_path):
+    from protein.report import write_report
+    from protein.study import Study
+
+    prompt = "Answer briefly.\nmodel: evil"
+    s = Study({"goal": "maximize", "metric": "score", "method": "random", "parameters": {
+        "prompt": {"distribution": "categorical", "values": [prompt, "plain"]}}})
+    t = s.start({"prompt": prompt})
+    s.tell(t, 1.0)
+    write_report(s, tmp_path, plots=False)
+    text = (tmp_path / "best_config.yaml").read_text()
+    assert yaml.safe_load(text) == {"prompt": prompt}
+    assert all(line.startswith("# ") for line in text.splitlines()[:3])

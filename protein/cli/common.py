@@ -37,6 +37,21 @@ def study_args(p: argparse.ArgumentParser, fmt: tuple[str, ...] = ("json", "tabl
 DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
+MAX_TRIAL_ID = 2**63 - 1  # what both backends' integer columns hold
+
+
+def trial_id(text: str) -> int:
+    """A trial id: an integer from 0 (an argparse type)."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if not 0 <= v <= MAX_TRIAL_ID:
+        raise argparse.ArgumentTypeError(
+            f"expected a trial id (an integer from 0, as protein trials lists them), got {text[:30]!r}")
+    return v
+
+
 def duration(text: str) -> float:
     """Seconds from ``90``, ``90s``, ``30m``, ``6h`` or ``2d`` (an argparse type)."""
     t = text.strip().lower()

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from protein.cli.common import STORAGE_HELP, emit, existing_storage, sole_study, study_args
+from protein.cli.common import (STORAGE_HELP, emit, existing_storage, sole_study, study_args,
+                                trial_id)
 from protein.errors import ProteinError
 from protein.output import fmt_value, table
 
@@ -145,7 +146,7 @@ def add_report(sub: Any) -> None:
 def add_verify(sub: Any) -> None:
     p = sub.add_parser("verify", help="rerun the best (or --trial) config with several seeds")
     study_args(p, fmt=())
-    p.add_argument("--trial", type=int, default=None, help="the trial to rerun (default: the best)")
+    p.add_argument("--trial", type=trial_id, default=None, help="the trial to rerun (default: the best)")
     p.add_argument("--seeds", type=int, default=5, help="how many seeds (default 5)")
     p.add_argument("--first-seed", type=int, default=10_000,
                    help="seeds are this, this + 1, ... (default 10000, away from trial ids)")

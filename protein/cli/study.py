@@ -16,6 +16,7 @@ from protein.cli.common import (
     open_study,
     study_args,
     study_name,
+    trial_id,
 )
 from protein.errors import ProteinError
 from protein.optimizer.early_stop import RULES, StopConfig
@@ -209,7 +210,7 @@ def _scores(trial: int, given: list[tuple[str | None, float]]) -> Any:
 def add_tell(sub: Any) -> None:
     p = sub.add_parser("tell", help="record how a trial ended")
     study_args(p, fmt=())
-    p.add_argument("--trial", type=int, required=True)
+    p.add_argument("--trial", type=trial_id, required=True)
     p.add_argument("--score", type=_score_arg, action="append",
                    help="the metric's final value (nan is recorded as failed); with several "
                         "metrics, once per metric as NAME=VALUE")
@@ -239,7 +240,7 @@ def add_progress(sub: Any) -> None:
     d = StopConfig()
     p = sub.add_parser("progress", help="record an intermediate value; prints whether to stop")
     study_args(p, fmt=())
-    p.add_argument("--trial", type=int, required=True)
+    p.add_argument("--trial", type=trial_id, required=True)
     p.add_argument("--step", type=float, required=True)
     p.add_argument("--value", type=_score, required=True)
     p.add_argument("--cost", type=_score, default=None,

@@ -93,9 +93,11 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     if best is not None:
         path = out / "best_config.yaml"
         cmd = reproduce_command(study, best, runs_dir)
-        path.write_text(
-            f"# Best trial {best.trial_id} of study {study.name}: {cfg.metric} = {best.score}\n"
-            f"# Reproduce: {cmd}\n" + yaml.safe_dump(study.space.nest(best.params), sort_keys=False))
+        head = (f"Best trial {best.trial_id} of study {study.name}: {cfg.metric} = "
+                f"{best.score}\nReproduce: {cmd}")
+        # every line a comment: a value with a newline (a prompt, a path) must not end it
+        path.write_text("".join(f"# {line}\n" for line in head.splitlines())
+                        + yaml.safe_dump(study.space.nest(best.params), sort_keys=False))
         written.append(path)
 
     imp = (importance(study.space, trials, cfg.sign) if importance_meaningful(study, done)
