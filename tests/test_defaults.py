@@ -276,3 +276,22 @@ def test_ray_address_without_a_cluster_is_one_clear_error(tmp_path):
                 env={"RAY_ADDRESS": ""})
     assert r.returncode == 2 and "no Ray cluster to join" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_verify_says_in_one_line_when_a_rerun_fails_or_its_record_is_damaged(tmp_path):
+    cfg = _sweep(tmp_path, n=2)
+    protein("run", str(cfg), "--command", f"{sys.executable} train.py", cwd=tmp_path)
+    for body, says in [("import sys; sys.exit(3)", "the rerun failed: exit code 3"),
+                       ("import time; time.sleep(30)", "the rerun failed: timeout after 1s"),
+                       ('print(\'{"reward": NaN}\')', "not a finite number")]:
+        (tmp_path / "bad.py").write_text(body)
+        r = protein("verify", "--seeds", "2", "--command", f"{sys.executable} bad.py",
+                    "--timeout", "1", cwd=tmp_path, check=False)
+        assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
+    run_json = tmp_path / "runs" / "sweep" / "run.json"
+    run_json.write_text(run_json.read_text()[:20])  # truncated
+    for cmd in (["verify", "--seeds", "2"], ["report", "--out", "rep", "--no-plots"]):
+        r = protein(*cmd, cwd=tmp_path, check=False)
+        assert r.returncode == 2 and "run.json: cannot read how the sweep was run" in r.stderr, \
+            r.stderr

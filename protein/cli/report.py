@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -53,7 +54,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from protein.report import run_spec
-    from protein.runner.execute import run_command, run_trainer
+    from protein.runner.execute import Failure, run_command, run_trainer
     from protein.runner.spec import RunSpec, trial_dir
     from protein.study import Study
 
@@ -82,12 +83,23 @@ def _verify(args: argparse.Namespace) -> int:
         seed = args.first_seed + k
         d = trial_dir(spec, trial.trial_id) / f"seed_{seed}"
         d.mkdir(parents=True, exist_ok=True)
-        if spec.trainer:
-            result = run_trainer(spec, nested, seed, lambda step, value, cost=None: False, d)
-        else:
-            result = run_command(spec, study.config, trial.trial_id, seed, nested, d,
-                                  lambda s, v, c=None: False)
-        score = float(result.get(metric, result.get("score", float("nan"))))
+        try:
+            if spec.trainer:
+                result = run_trainer(spec, nested, seed, lambda step, value, cost=None: False, d)
+            else:
+                result = run_command(spec, study.config, trial.trial_id, seed, nested, d,
+                                     lambda s, v, c=None: False)
+        except Failure as e:
+            raise ProteinError(f"trial {trial.trial_id}, seed {seed}: the rerun failed: {e}; "
+                               f"its logs are in {d}") from None
+        raw = result.get(metric, result.get("score"))
+        try:
+            score = float(raw)
+        except (TypeError, ValueError):
+            score = float("nan")
+        if isinstance(raw, bool) or not math.isfinite(score):
+            raise ProteinError(f"trial {trial.trial_id}, seed {seed}: the rerun gave {metric} = "
+                               f"{raw!r}, not a finite number; its logs are in {d}")
         scores.append(score)
         print(f"protein verify: seed {seed}: {metric} = {fmt_value(score)}", file=sys.stderr)
     mean = statistics.fmean(scores)

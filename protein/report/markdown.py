@@ -33,8 +33,22 @@ def reproduce_command(study: Any, trial: Any, runs_dir: str | Path = "runs") -> 
 
 
 def run_spec(study: str, runs_dir: str | Path = "runs") -> dict[str, Any]:
+    """What ``protein run`` recorded of how it ran ``study`` (``runs/STUDY/run.json``); {}
+    when there is no record, a one-line error when the record is damaged."""
+    from protein.errors import ProteinError
+
     p = Path(runs_dir) / study / "run.json"
-    return json.loads(p.read_text()) if p.exists() else {}
+    if not p.exists():
+        return {}
+    try:
+        spec = json.loads(p.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ProteinError(f"{p}: cannot read how the sweep was run ({e}); pass --trainer or "
+                           "--command, or delete the file") from None
+    if not isinstance(spec, dict):
+        raise ProteinError(f"{p}: expected a JSON object; pass --trainer or --command, or "
+                           "delete the file")
+    return spec
 
 
 def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "runs",
