@@ -31,6 +31,11 @@ class StorageError(ProteinError):
     """A study cannot be opened, created or written."""
 
 
+class ConnectionLost(StorageError):
+    """The connection to the storage server dropped during a step, and was made again: the
+    step was not committed (or is safe to repeat), so it can be run again."""
+
+
 class MissingDependencyError(ProteinError, ImportError):
     """An optional dependency is not installed; the message gives the pip command."""
 

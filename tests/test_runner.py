@@ -458,3 +458,42 @@ def test_what_a_command_started_ends_when_its_worker_is_killed(tmp_path):
         if sup.poll() is None:
             os.killpg(sup.pid, signal.SIGKILL)
         sup.wait()
+
+
+@pytest.mark.slow
+def test_a_sweep_survives_its_postgresql_connections_being_dropped(storage_url, tmp_path):
+    if not storage_url.startswith("postgresql"):
+        pytest.skip("a SQLite file has no server connection to drop")
+    import psycopg
+
+    cfg = write_config(tmp_path, n=8, method="random")
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW.replace("time.sleep(3)", "time.sleep(1)"))
+    log = tmp_path / "runs.log"
+    sup = subprocess.Popen(
+        [sys.executable, "-m", "protein", "run", str(cfg), "--storage", storage_url, "--command",
+         f"{sys.executable} {script}", "--workers", "2", "--early-stop", "none"],
+        cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "RUNS_LOG": str(log), "PYTHONPATH": str(ROOT)})
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if sum(t.state is TrialState.COMPLETE
+                   for t in Study.load("sweep", storage_url).trials()) >= 2:
+                break
+        except Exception:  # noqa: BLE001 - not created yet
+            pass
+        time.sleep(0.3)
+    with psycopg.connect(storage_url.split("?")[0], autocommit=True) as conn:
+        dropped = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+    assert dropped >= 3  # the supervisor's and both workers' connections
+    _, err = sup.communicate(timeout=300)
+    assert sup.returncode == 0, err
+    assert "Traceback" not in err
+    ts = Study.load("sweep", storage_url).trials()
+    assert sorted(t.state.value for t in ts if not t.info.get("failure", "").startswith(
+        "expired")) == ["complete"] * 8, [(t.state, t.info) for t in ts]
+    runs = log.read_text().split()
+    assert len(runs) == len(set(runs)), runs  # no trial ran twice

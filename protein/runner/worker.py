@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from protein.errors import ProteinError, TrialError
+from protein.errors import ConnectionLost, ProteinError, StorageError, TrialError
 from protein.runner.execute import CHILD, Failure, die_with_parent, kill, run_command, run_trainer
 from protein.optimizer.curves import cost_is_step
 from protein.optimizer.early_stop import Verdict
@@ -50,12 +50,20 @@ def worker_main(spec_dict: dict[str, Any], slot: Any = None) -> None:
     from protein.process import worker_name
     from protein.study import Study
 
-    study = Study.load(spec.study, spec.storage)
     name = worker_name()
+    try:
+        _loop(Study.load(spec.study, spec.storage), name, spec)
+    except StorageError as e:  # the storage stayed away past its retries: say so, no traceback
+        print(f"protein run: error: worker {name}: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _loop(study: Any, name: str, spec: RunSpec) -> None:
+    """Ask, run and tell until the study has its trials."""
     while True:
         if startup_crashes(study.trials(), spec.since) is not None:
             return  # the supervisor reports it and stops the sweep
-        trial = study.ask(worker=name, max_trials=spec.max_trials, retry_stale=True)
+        trial = _ask(study, name, spec)
         if trial is None:
             return
         try:
@@ -82,6 +90,22 @@ def write_failure(e: OSError, where: str) -> str:
     return (f"cannot write under {where} ({e.strerror}"
             f"{': ' + str(e.filename) if e.filename else ''})"
             + ("; the disk is full: free space and run again to resume" if full else ""))
+
+
+ASK_RETRIES = 5  # asks run again after the storage's connection dropped in one
+
+
+def _ask(study: Any, name: str, spec: RunSpec) -> Any:
+    """The next trial for this worker; an ask whose connection dropped while it held the
+    ask lock (it withdrew, failing what it made) is asked again."""
+    for attempt in range(ASK_RETRIES + 1):
+        try:
+            return study.ask(worker=name, max_trials=spec.max_trials, retry_stale=True)
+        except ConnectionLost as e:
+            if attempt == ASK_RETRIES:
+                raise
+            print(f"protein run: worker {name}: {e}; asking again", file=sys.stderr)
+    return None
 
 
 def startup_crashes(trials: list, since: float = 0.0) -> Any:

@@ -37,7 +37,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from protein.errors import StorageError, TrialError
+from protein.errors import ConnectionLost, StorageError, TrialError
 from protein.process import alive, gone
 from protein.storage.base import AskAnswer, AskRequest
 from protein.storage.rules import check_finish, finished_info
@@ -76,6 +76,7 @@ class SQLStorage(abc.ABC):
 
     def __init__(self) -> None:
         self._seen: dict[str, _Seen] = {}  # per study: the trials read so far
+        self.locked = 0  # ask locks this process holds through this connection
 
     url: str
     ph = "?"
@@ -472,11 +473,29 @@ class SQLStorage(abc.ABC):
         return BoundStorage(self, study)
 
 
+RETRIES = 3  # times a step is run again after the storage's connection dropped
+
+
 class BoundStorage:
-    """One study's view of a SQL storage: the ``Storage`` that ``Study`` uses."""
+    """One study's view of a SQL storage: the ``Storage`` that ``Study`` uses.
+
+    A step whose connection dropped (``ConnectionLost``: the backend has connected again)
+    is run again, up to ``RETRIES`` times: reads, and writes that were rolled back with the
+    connection (a finish told twice with the same result is accepted). Not while this
+    process holds the ask lock, which went with the old connection: that error goes up to
+    the ask, which withdraws and is asked again."""
 
     def __init__(self, backend: SQLStorage, study: str) -> None:
         self.backend, self.study = backend, study
+
+    def _call(self, name: str, *args: Any) -> Any:
+        for attempt in range(RETRIES + 1):
+            try:
+                return getattr(self.backend, name)(self.study, *args)
+            except ConnectionLost:
+                if self.backend.locked or attempt == RETRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     @property
     def url(self) -> str:
@@ -486,54 +505,54 @@ class BoundStorage:
         return self.backend.ask_lock(self.study)
 
     def trials(self) -> list[Trial]:
-        return self.backend.trials(self.study)
+        return self._call("trials")
 
     def count(self) -> int:
-        return self.backend.count(self.study)
+        return self._call("count")
 
     def running(self) -> list[Trial]:
-        return self.backend.running(self.study)
+        return self._call("running")
 
     def get_trial(self, trial_id: int) -> Trial:
-        return self.backend.get_trial(self.study, trial_id)
+        return self._call("get_trial", trial_id)
 
     def create_trial(self, params: Mapping[str, Any], info: Mapping[str, Any],
                      worker: str | None = None, lease_s: float | None = None) -> Trial:
-        return self.backend.create_trial(self.study, params, info, worker, lease_s)
+        return self._call("create_trial", params, info, worker, lease_s)
 
     def finish_trial(self, trial_id: int, state: TrialState, score: float | None,
                      cost: float | None, info: Mapping[str, Any]) -> Trial:
-        return self.backend.finish_trial(self.study, trial_id, state, score, cost, info)
+        return self._call("finish_trial", trial_id, state, score, cost, info)
 
     def add_intermediate(self, trial_id: int, step: float, value: float,
                          cost: float | None = None) -> None:
-        self.backend.add_intermediate(self.study, trial_id, step, value, cost)
+        self._call("add_intermediate", trial_id, step, value, cost)
 
     def heartbeat(self, trial_ids: list[int]) -> None:
-        self.backend.heartbeat(self.study, trial_ids)
+        self._call("heartbeat", trial_ids)
 
     def expire(self, lease_s: float, on_expire: str) -> list[Trial]:
-        return self.backend.expire(self.study, lease_s, on_expire)
+        return self._call("expire", lease_s, on_expire)
 
     def reassign(self, trial_id: int, worker: str | None, process: str | None = None) -> Trial:
-        return self.backend.reassign(self.study, trial_id, worker, process)
+        return self._call("reassign", trial_id, worker, process)
 
     def enqueue(self, requester: str, worker: str | None, count: int, max_trials: int | None,
                 retry_stale: bool, lease_s: float | None, held: bool = True) -> AskRequest:
-        return self.backend.enqueue(self.study, requester, worker, count, max_trials,
+        return self._call("enqueue", requester, worker, count, max_trials,
                                     retry_stale, lease_s, held)
 
     def waiting(self) -> list[AskRequest]:
-        return self.backend.waiting(self.study)
+        return self._call("waiting")
 
     def answer(self, request_id: int, answer: AskAnswer) -> None:
-        self.backend.answer(self.study, request_id, answer)
+        self._call("answer", request_id, answer)
 
     def answer_of(self, request_id: int) -> AskAnswer | None:
-        return self.backend.answer_of(self.study, request_id)
+        return self._call("answer_of", request_id)
 
     def withdraw(self, request_id: int) -> None:
-        self.backend.withdraw(self.study, request_id)
+        self._call("withdraw", request_id)
 
 
 def _duration(s: float) -> str:

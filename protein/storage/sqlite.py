@@ -22,6 +22,10 @@ def _storage_error(path: Path, e: sqlite3.Error) -> StorageError:
                             "space and retry")
     if "readonly" in msg or "read-only" in msg:
         return StorageError(f"{path}: cannot write ({msg}); check the file's permissions")
+    if "locked" in msg:
+        return StorageError(f"{path}: another process has held the database's write lock for "
+                            f"over {BUSY_TIMEOUT_S:.0f}s ({msg}); see which protein process is "
+                            "stuck (or a program holding the file open), stop it and retry")
     if "not a database" in msg:
         return StorageError(f"{path}: not a SQLite database ({msg}); give a .db file that "
                             "Protein created, or a new path")
