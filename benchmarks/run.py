@@ -361,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="skip the real-training benchmark (benchmarks.training)")
     ap.add_argument("--training-seeds", type=int, default=5)
     ap.add_argument("--training-trials", type=int, default=30)
+    ap.add_argument("--training-tag", default=None,
+                    help="the source hash of the training benchmark's Protein runs to read "
+                         "(default: the current source)")
     ap.add_argument("--only-run", action="store_true", help="run what is missing, write nothing")
     ap.add_argument("--out", type=Path, default=None, metavar="FILE.md",
                     help="write the report here, not to benchmarks/RESULTS.md: for a subset "
@@ -432,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import training
 
         device = training._default_device()
+        training.TAG = args.training_tag
         probs_t = list(training.PROBLEMS)
         if not args.summarise_only:
             training.run_missing(probs_t, list(training.OPTIMIZERS), args.training_seeds,
@@ -451,7 +455,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; wall time of this invocation "
         f"{(time.time() - t0) / 60:.0f} min (stored runs reused)  ",
         f"Protein source hash of the stored Protein runs: {tag}"
-        + ("" if tag == source_hash() else f" (current source: {source_hash()}; see --tag)"), "",
+        + ("" if tag == source_hash() else f" (current source: {source_hash()}; see --tag)")
+        + ("" if args.no_training else
+           f"; of the training benchmark's: {args.training_tag or source_hash()}"), "",
         "Problems (all minimised):", "",
     ]
     for p in probs:

@@ -389,17 +389,24 @@ def run_one(problem: TrainingProblem, optimizer: str, seed: int, trials: int,
         tuner.tell(handle, score, cost, stopped)
         log.append({"params": values, "score": score, "cost": cost, "stopped": stopped,
                     "curve": curve, "wall_s": wall, "ask_s": ask_s})
+    from benchmarks.run import machine
+
     return {"problem": problem.name, "optimizer": optimizer, "seed": seed, "device": device,
-            "version": VERSION, "sign": problem.sign, "trials": log, "wall_s": time.time() - t_run}
+            "machine": machine(), "version": VERSION, "sign": problem.sign, "trials": log, "wall_s": time.time() - t_run}
+
+
+TAG: str | None = None  # the source hash whose Protein runs to read (None: the current one)
 
 
 def path_of(device: str, problem: str, optimizer: str, seed: int, trials: int) -> Path:
     """Where a run is stored; Protein's runs are keyed by the hash of its source
-    (``benchmarks.run.source_hash``), so a change of the optimizer runs them again."""
+    (``benchmarks.run.source_hash``), so a change of the optimizer runs them again
+    (``TAG`` reads those of another source, e.g. one changed only in error messages)."""
     if optimizer.startswith("protein"):
         from benchmarks.run import source_hash
 
-        return RUNS / device / problem / optimizer / f"seed{seed}_n{trials}_{source_hash()}.json"
+        tag = TAG or source_hash()
+        return RUNS / device / problem / optimizer / f"seed{seed}_n{trials}_{tag}.json"
     return RUNS / device / problem / optimizer / f"seed{seed}_n{trials}.json"
 
 
@@ -489,7 +496,11 @@ def summarise(problems: list[str], optimizers: list[str], seeds: int, trials: in
             f"Each run: {trials} trials in sequence, one torch thread, the trainer seeded per "
             f"trial; up to {seeds} seeds per tuner (`n` says how many ran). A tuner's name "
             "after `+` is its early-stopping rule (Protein: `protein run --early-stop`; "
-            "Optuna: its pruner, fed the same reports).", ""]
+            "Optuna: its pruner, fed the same reports). A run keeps the machine it ran on: "
+            "the same trial (params and seed) can end differently on another CPU (digits, "
+            "seed 0, trial 3: 0.961 on one, 0.983 on another), so a search that takes another "
+            "path there ends elsewhere. Rows run on one machine compare exactly; the "
+            "machines are listed under each table.", ""]
     fig: dict = {}
     for p in problems:
         prob = PROBLEMS[p]
@@ -501,10 +512,14 @@ def summarise(problems: list[str], optimizers: list[str], seeds: int, trials: in
                  + " | final best | median total cost | trials stopped | stopped one that beat the final best | wall s per run |",
                  "|---|---|---|---|" + "---|" * len(prob.checkpoints) + "---|---|---|---|---|"]
         fig[p] = {}
+        machines: dict[str, list[str]] = {}
         for o in optimizers:
             runs = load(device, p, o, seeds, trials)
             if not runs:
                 continue
+            for r in runs:  # runs stored before machines were recorded: the earlier sessions'
+                machines.setdefault(r.get("machine", "an earlier machine (not recorded)"),
+                                    []).append(o)
             fs = [run_figures(r, prob) for r in runs]
             reach = sum(f["to_target"] < math.inf for f in fs)
             med_target = _median([f["to_target"] for f in fs])
@@ -530,6 +545,8 @@ def summarise(problems: list[str], optimizers: list[str], seeds: int, trials: in
                         + " | ".join(score(row["at"][c]) for c in prob.checkpoints)
                         + f" | {score(row['best'])} | {row['total']:.3g} | {row['stopped']:.1f} | "
                         f"{row['beaten']}/{len(fs)} | {row['wall']:.0f} |")
+        text.append("")
+        text += [f"Ran on {m}: {', '.join(dict.fromkeys(os_))}." for m, os_ in machines.items()]
         text.append("")
         text += breakdown(p, prob, seeds, trials, device)
         png = plot(p, fig[p], prob)
@@ -734,7 +751,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS))
     ap.add_argument("--summarise-only", action="store_true",
                     help="start no runs: summarise the stored ones")
+    ap.add_argument("--tag", default=None,
+                    help="read the Protein runs stored under this source hash")
     args = ap.parse_args(argv)
+    global TAG
+    TAG = args.tag
     device = args.device or _default_device()
     if not args.summarise_only:
         run_missing(args.problems, args.optimizers, args.seeds, args.trials, device, args.workers)

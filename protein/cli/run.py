@@ -11,7 +11,7 @@ from typing import Any
 
 from protein.cli.common import grid_size, study_name
 from protein.errors import ProteinError
-from protein.optimizer.early_stop import RULES, StopConfig, default_rule
+from protein.optimizer.early_stop import MIN_PROBABILITY, RULES, StopConfig, default_rule
 from protein.output import mask_url
 
 
@@ -284,7 +284,7 @@ def add_run(sub: Any) -> None:
                       help="complete trials before the median rule judges (default 5)")
     stop.add_argument("--min-probability", type=float, default=None,
                       help="the curve rule stops a trial whose chance of reaching the front "
-                           "falls below this (default 0.05)")
+                           f"falls below this (default {MIN_PROBABILITY})")
     p.add_argument("--out", default="runs", help="directory for per-trial files (default runs/)")
     p.add_argument("--seed", type=int, default=0,
                    help="the study's seed: the same trials and seed give the same suggestions")

@@ -1,0 +1,115 @@
+"""Replay the curve rule (``--early-stop auto``) on stored training runs without stopping.
+
+Each run of ``protein`` (no early stopping) in ``benchmarks/runs/training`` is replayed
+trial by trial, in its order: before each report the rule sees the trials finished so far
+and the trial's own reports, and says whether it would stop it. A replay keeps the searches
+as they were, so it measures what a setting of the rule would cut and whom it would cut
+(whether a stopped trial would have set a new best of its run, or beaten the cost-score
+front at its own cost), not how the search would then have gone on. It is how the rule's
+settings were chosen without rerunning 60 searches per try.
+
+    python -m benchmarks.replay cartpole digits --min-probability 0.05 0.01
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+RUNS = Path(__file__).parent / "runs" / "training"
+
+
+def replay_run(path: str, min_probability: float) -> list[dict[str, Any]]:
+    """Per trial of one stored run: its cost, score, where the rule would stop it (or None),
+    and whether it set a new best of its run or beat the front at its cost."""
+    import torch
+
+    from benchmarks.training import PROBLEMS, space_of
+    from protein.config import load_config
+    from protein.optimizer.early_stop import StopConfig, decide
+    from protein.trial import Report, Trial, TrialState
+
+    torch.set_num_threads(1)
+    run = json.loads(Path(path).read_text())
+    cfg = load_config({"method": "protein", "metric": "score", "goal": "maximize",
+                       "parameters": space_of(PROBLEMS[run["problem"]], run["device"])})
+    rule = StopConfig(rule="auto", min_probability=min_probability)
+    done: list[Trial] = []
+    out = []
+    for i, t in enumerate(run["trials"]):  # scores and curves are stored maximise-oriented
+        if t["score"] is None:
+            done.append(Trial(i, t["params"], TrialState.FAILED))
+            continue
+        history: list[Report] = []
+        stop_at = None
+        for step, value in t["curve"]:
+            if step >= t["cost"]:
+                break
+            history.append(Report(step, value, step))
+            if decide(rule, 1.0, history, done, params=t["params"], space=cfg.space).stop:
+                stop_at = step
+                break
+        complete = [d for d in done if d.is_complete]
+        best_before = max((d.score for d in complete), default=-math.inf)
+        front = max((d.score for d in complete if d.cost <= t["cost"] * (1 + 1e-9)),
+                    default=-math.inf)
+        out.append({"cost": t["cost"], "score": t["score"], "stop_at": stop_at,
+                    "new_best": t["score"] > best_before, "beats_front": t["score"] > front})
+        done.append(Trial(i, t["params"], TrialState.COMPLETE, score=t["score"], cost=t["cost"],
+                          intermediate=tuple(Report(s, v, s) for s, v in t["curve"])))
+    best = max((o["score"] for o in out), default=-math.inf)
+    for o in out:
+        o["run_best"] = o["new_best"] and o["score"] >= best
+    return out
+
+
+def summarise(problem: str, min_probability: float, workers: int = 2) -> dict[str, Any]:
+    paths = sorted(str(p) for p in (RUNS / "cpu" / problem / "protein").glob("seed*.json"))
+    from benchmarks.training import TAG
+    from benchmarks.run import source_hash
+
+    tag = TAG or source_hash()
+    paths = [p for p in paths if p.endswith(f"_{tag}.json")]
+    with ProcessPoolExecutor(workers) as pool:
+        runs = list(pool.map(replay_run, paths, [min_probability] * len(paths)))
+    cut = sum(o["cost"] - o["stop_at"] for r in runs for o in r if o["stop_at"] is not None)
+    total = sum(o["cost"] for r in runs for o in r)
+    return {"problem": problem, "min_probability": min_probability, "runs": len(runs),
+            "cut": cut / total if total else 0.0,
+            "stopped": sum(o["stop_at"] is not None for r in runs for o in r),
+            "runs_losing_best": sum(any(o["run_best"] and o["stop_at"] is not None for o in r)
+                                    for r in runs),
+            "front_beaters_stopped": sum(o["beats_front"] and o["stop_at"] is not None
+                                         for r in runs for o in r)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import benchmarks.training as training
+
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("problems", nargs="+", choices=list(training.PROBLEMS))
+    ap.add_argument("--min-probability", type=float, nargs="+", default=[0.05, 0.02, 0.01])
+    ap.add_argument("--tag", default=None, help="the source hash of the runs to replay")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args(argv)
+    training.TAG = args.tag
+    print("| problem | min_probability | runs | compute cut | trials stopped | runs where a "
+          "stopped trial would have been the run's best | stopped trials that would have "
+          "beaten the front at their cost |")
+    print("|---|---|---|---|---|---|---|")
+    for p in args.problems:
+        for q in args.min_probability:
+            s = summarise(p, q, args.workers)
+            print(f"| {p} | {q} | {s['runs']} | {100 * s['cut']:.1f}% | {s['stopped']} | "
+                  f"{s['runs_losing_best']}/{s['runs']} | {s['front_beaters_stopped']} |",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
