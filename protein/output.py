@@ -104,9 +104,13 @@ def scrub(text: str, url: str) -> str:
     secrets += re.findall(r"(?i)password=([^&\s]+)", url)
     secrets += [unquote(s) for s in secrets]
     # a password holding "@" is misread by drivers: its pieces show up as host names
-    secrets += [p for s in secrets for p in s.split("@") if len(p) >= 3]
-    for s in sorted(set(secrets), key=len, reverse=True):
+    # ('Xy@127.0.0.1'); a short piece is masked where it touches an "@", a longer anywhere
+    pieces = {p for s in secrets if "@" in s for p in s.split("@") if p}
+    for s in sorted(set(secrets) | {p for p in pieces if len(p) >= 3}, key=len, reverse=True):
         text = text.replace(s, "***")
+    for p in sorted((p for p in pieces if len(p) < 3), key=len, reverse=True):
+        text = re.sub(rf"(?<![\w.-]){re.escape(p)}@", "***@", text)
+        text = re.sub(rf"@{re.escape(p)}(?![\w.-])", "@***", text)
     return text.replace(url, mask_url(url))
 
 

@@ -497,3 +497,23 @@ def test_a_sweep_survives_its_postgresql_connections_being_dropped(storage_url, 
         "expired")) == ["complete"] * 8, [(t.state, t.info) for t in ts]
     runs = log.read_text().split()
     assert len(runs) == len(set(runs)), runs  # no trial ran twice
+
+
+def test_trial_files_are_not_written_through_a_symbolic_link(tmp_path):
+    from protein.runner.spec import RunSpec, trial_dir
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    spec = RunSpec(study="s", storage=":memory:", out_dir=str(tmp_path / "runs"))
+    (tmp_path / "runs" / "s").mkdir(parents=True)
+    (tmp_path / "runs" / "s" / "trial_0000").symlink_to(outside)
+    with pytest.raises(OSError, match="is a symbolic link"):
+        trial_dir(spec, 0)
+    assert trial_dir(spec, 1).is_dir() and not list(outside.iterdir())
+
+
+def test_a_new_study_database_is_readable_by_its_owner_only(tmp_path):
+    db = tmp_path / "protein.db"
+    Study.create({"goal": "maximize", "parameters": {
+        "x": {"distribution": "uniform", "min": 0, "max": 1}}}, "s", str(db))
+    assert db.stat().st_mode & 0o777 == 0o600

@@ -8,6 +8,7 @@ import os
 import pytest
 from _cli import protein
 
+from protein.errors import StorageError
 from protein.output import mask_url, scrub
 
 SECRET = "S3cr3tPw"
@@ -87,3 +88,12 @@ def sys_executable() -> str:
     import sys
 
     return sys.executable
+
+
+def test_a_password_with_an_unencoded_at_sign_leaks_no_fragment():
+    from protein.storage import open_storage
+
+    with pytest.raises(StorageError) as e:
+        open_storage("postgresql://u:S3cret@Xy@127.0.0.1:5432/test")
+    assert "Xy" not in str(e.value) and "S3cret" not in str(e.value)
+    assert "***@127.0.0.1" in str(e.value)

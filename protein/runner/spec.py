@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,13 @@ class RunSpec:
 
 
 def trial_dir(spec: RunSpec, trial_id: int) -> Path:
-    d = Path(spec.out_dir) / spec.study / f"trial_{trial_id:04d}"
+    """The trial's folder under the run folder, made if missing; a symbolic link there (or
+    at the study's folder) is refused, so no trial file lands outside the run folder."""
+    study = Path(spec.out_dir) / spec.study
+    d = study / f"trial_{trial_id:04d}"
+    for p in (study, d):
+        if p.is_symlink():
+            raise OSError(errno.ELOOP, f"{p} is a symbolic link; trial files are not written "
+                                       "through one (remove it)", str(p))
     d.mkdir(parents=True, exist_ok=True)
     return d

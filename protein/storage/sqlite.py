@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,11 @@ class SQLiteStorage(SQLStorage):
         if self.path.exists() and not self.path.is_file():
             raise StorageError(f"{self.path}: not a regular file; give the path of a .db file "
                                "(a new one is created)")
+        try:
+            if not self.path.exists():  # it holds the configs: readable by its owner only
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as e:
+            raise StorageError(f"{self.path}: cannot create it ({e.strerror})") from None
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S,
                                         isolation_level=None, check_same_thread=False)
