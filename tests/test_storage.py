@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 import time
 
 import pytest
@@ -636,3 +637,22 @@ def test_processes_creating_the_same_study_at_once_all_get_it(storage_url, tmp_p
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 12, [e for _, e in outs if e][:1]
     assert Study.load("together", storage_url).config.metric == "loss"
+
+
+def test_reading_a_study_never_waits_behind_another_processs_write(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "study.db"
+    s = Study.create(CFG, "busy", str(db))
+    s.tell(s.ask(), 0.5)
+    writer = sqlite3.connect(str(db), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock (a long fit)
+    try:
+        r = subprocess.run([sys.executable, "-m", "protein", "trials", "--study", "busy",
+                            "--storage", str(db)], capture_output=True, text=True, timeout=60,
+                           cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert r.returncode == 0, r.stderr
+    assert '"state": "complete"' in r.stdout

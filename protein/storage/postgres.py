@@ -72,6 +72,8 @@ class PostgresStorage(SQLStorage):
     def _ensure_schema(self) -> None:
         """Create the tables once, even when many workers open a fresh database at once
         (concurrent CREATE TABLE IF NOT EXISTS races in PostgreSQL's catalog)."""
+        if self._schema_current():
+            return
         self._execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         try:
             super()._ensure_schema()

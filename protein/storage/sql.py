@@ -103,8 +103,20 @@ class SQLStorage(abc.ABC):
         return sql.replace("?", self.ph) if self.ph != "?" else sql
 
     # --------------------------------------------------------------- schema
+    def _schema_current(self) -> bool:
+        """Whether the tables are there at this version: read without a write transaction,
+        so opening a current database never waits behind another process's writes."""
+        try:
+            rows = self._execute(self._sql("SELECT value FROM protein_meta WHERE key = ?"),
+                                 ("schema_version",))
+        except StorageError:
+            return False  # a new file: no table yet
+        return bool(rows) and rows[0][0] == str(SCHEMA_VERSION)
+
     def _ensure_schema(self) -> None:
         """Create the tables of a new database, or upgrade an older one in place."""
+        if self._schema_current():
+            return
         r = self.real
         statements = [
             "CREATE TABLE IF NOT EXISTS protein_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
