@@ -517,3 +517,11 @@ def test_a_new_study_database_is_readable_by_its_owner_only(tmp_path):
     Study.create({"goal": "maximize", "parameters": {
         "x": {"distribution": "uniform", "min": 0, "max": 1}}}, "s", str(db))
     assert db.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_over_value_that_cannot_name_a_study_blames_over(tmp_path):
+    cfg = write_config(tmp_path, n=1, method="random")
+    r = protein("run", str(cfg), "--trainer", "trainers.digits", "--over", "env.kind=a b,c",
+                cwd=tmp_path, check=False)
+    assert r.returncode == 2 and "--over env.kind: the value 'a b'" in r.stderr
+    assert "--study" not in r.stderr

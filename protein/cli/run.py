@@ -207,9 +207,15 @@ def run_over(args: argparse.Namespace, cfg: Any, name: str, storage: str,
         fixed = copy.deepcopy(dict(cfg.fixed))
         set_path(fixed, path, v)
         sub = dataclasses.replace(cfg, space=Space(cfg.space.dists, cfg.space.conditions, fixed))
-        from protein.config.sweep import check_study_name
+        from protein.config.sweep import STUDY_NAME_RULE, check_study_name
 
-        sub_name = check_study_name(f"{name}-{raw}")
+        try:
+            sub_name = check_study_name(f"{name}-{raw}")
+        except ProteinError:
+            raise ProteinError(
+                f"--over {path}: the value {raw!r} makes the study name {name + '-' + raw!r}, "
+                f"which is not one ({STUDY_NAME_RULE}); give values that can name a study, "
+                "e.g. env.name=single,double") from None
         names.append(sub_name)
         print(f"protein run: study {sub_name} ({path}={raw})", file=sys.stderr)
         sub_args = argparse.Namespace(**{**vars(args), "over": None, "study": sub_name})
