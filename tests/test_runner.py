@@ -524,4 +524,4 @@ def test_an_over_value_that_cannot_name_a_study_blames_over(tmp_path):
     r = protein("run", str(cfg), "--trainer", "trainers.digits", "--over", "env.kind=a b,c",
                 cwd=tmp_path, check=False)
     assert r.returncode == 2 and "--over env.kind: the value 'a b'" in r.stderr
-    assert "--study" not in r.stderr
+    assert "choose another with --study" not in r.stderr
