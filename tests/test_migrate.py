@@ -164,3 +164,14 @@ def test_migrate_reads_its_input_as_check_does(tmp_path):
     r = protein("migrate", str(good / "carbs" / "metta_carbs.yaml"), "--base", str(base),
                 check=False)
     assert r.returncode == 2 and "base.yaml:2: a: duplicate key" in r.stderr
+
+
+def test_migrate_writes_as_check_and_report_do(tmp_path):
+    src = str(Path(__file__).parent.parent / "examples" / "carbs" / "metta_carbs.yaml")
+    for out, says in [(str(tmp_path), "is a folder"),
+                      (str(tmp_path / "missing" / "x.yaml"), "does not exist"),
+                      ("/dev/full", "the disk is full")]:
+        r = protein("migrate", src, "-o", out, check=False)
+        assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
+    protein("migrate", src, "-o", str(tmp_path / "ok.yaml"))
+    assert load_config(str(tmp_path / "ok.yaml")).space.names

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,25 @@ def trial_id(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"expected a trial id (an integer from 0, as protein trials lists them), got {text[:30]!r}")
     return v
+
+
+def write_output(path: str, text: str, option: str = "--output") -> None:
+    """Write ``text`` to the file ``path`` given as ``option``; a one-line error for a
+    folder, a missing folder, a full disk or a file that cannot be written."""
+    import errno
+
+    p = Path(path)
+    if p.is_dir():
+        raise ProteinError(f"{option} {path}: is a folder; give a file name (e.g. {p / 'sweep.yaml'})")
+    if not p.parent.is_dir():
+        raise ProteinError(f"{option} {path}: the folder {p.parent} does not exist; create it first")
+    try:
+        p.write_text(text)
+    except OSError as e:
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise ProteinError(f"{option} {path}: cannot write it ("
+                           + ("the disk is full; free some space and run again" if full
+                              else str(e.strerror)) + ")") from None
 
 
 def duration(text: str) -> float:

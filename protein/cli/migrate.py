@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from protein.cli.common import write_output
 from protein.errors import ConfigError
 from protein.output import table
 
@@ -53,7 +54,7 @@ def _migrate(args: argparse.Namespace) -> int:
             f"({len(warnings)} warning{'s' if len(warnings) != 1 else ''}).\n"
             + yaml.safe_dump(new, sort_keys=False))
     if args.output:
-        Path(args.output).write_text(text)
+        write_output(args.output, text, "-o")
         print(f"protein migrate: wrote {args.output}", file=sys.stderr)
     else:
         print(text, end="")
