@@ -187,7 +187,7 @@ class Study:
         Returns each request's answer and the trials stored here, by id."""
         from protein.optimizer import suggest_config
         from protein.optimizer.baselines import suggest_baseline
-        from protein.storage.rules import expired
+        from protein.storage.rules import counts
 
         given: dict[int, list[int]] = {r.request_id: [] for r in requests}
         given[own] = self.handed  # the same list: filled as trials are stored
@@ -214,7 +214,7 @@ class Study:
         protein = self.config.method == "protein"
         if protein or any(r.max_trials is not None for r in requests):
             history = self.storage.trials()
-            k, used = len(history), sum(1 for t in history if not expired(t))
+            k, used = len(history), sum(1 for t in history if counts(t, history))
         else:  # random, sobol and grid need only the count of trials so far
             history, k = [], self.storage.count()
             used = k

@@ -7,9 +7,12 @@ import os
 import sys
 import subprocess
 import textwrap
+from pathlib import Path
 
 import pytest
 from _cli import Result, protein
+
+from protein.study import Study
 
 CONFIG = textwrap.dedent("""\
     rollout_count: 4
@@ -291,3 +294,25 @@ def test_tell_refuses_a_trial_id_too_large_and_a_metric_that_is_not_finite(study
     assert r.returncode == 2 and "metric m must be a finite number, got nan" in r.stderr
     cli("tell", "--study", "s", "--trial", tid, "--score", "0.5", "--metric", "m=0.25",
         storage=study)
+
+
+def test_rename_and_delete_a_study_with_a_confirmation(study):
+    t = json.loads(cli("ask", "--study", "s", storage=study).stdout)
+    tid = str(t.get("trial", t.get("trial_id")))
+    cli("progress", "--study", "s", "--trial", tid, "--step", "1", "--value", "0.3",
+        storage=study)
+    cli("tell", "--study", "s", "--trial", tid, "--score", "0.5", storage=study)
+    r = cli("rename", "--study", "s", "s2", storage=study, check=False)
+    assert r.returncode == 2 and "pass --yes to confirm" in r.stderr
+    cli("rename", "--study", "s", "s2", "--yes", storage=study)
+    moved = Study.load("s2", study).trials()
+    assert [(x.trial_id, x.score, len(x.intermediate)) for x in moved] == [(int(tid), 0.5, 1)]
+    cli("init", str(Path(__file__).parent.parent / "examples" / "digits.yaml"), "--study", "s",
+        storage=study)
+    r = cli("rename", "--study", "s2", "s", "--yes", storage=study, check=False)
+    assert r.returncode == 2 and "a study named 's' already exists" in r.stderr
+    r = cli("delete", "--study", "s2", storage=study, check=False)
+    assert r.returncode == 2 and Study.load("s2", study).trials()
+    cli("delete", "--study", "s2", "--yes", storage=study)
+    names = json.loads(cli("studies", storage=study).stdout)
+    assert [n["study"] for n in names] == ["s"]

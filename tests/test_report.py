@@ -140,3 +140,22 @@ def test_a_value_with_a_newline_stays_out_of_best_configs_comments(tmp_path):
     text = (tmp_path / "best_config.yaml").read_text()
     assert yaml.safe_load(text) == {"prompt": prompt}
     assert all(line.startswith("# ") for line in text.splitlines()[:3])
+
+
+def test_topk_ranks_complete_trials_before_pruned_ones(tmp_path):
+    import json
+
+    from protein.report import write_report
+    from protein.study import Study
+
+    s = Study({"goal": "minimize", "metric": "loss", "method": "random", "parameters": {
+        "x": {"distribution": "uniform", "min": 0, "max": 1}}})
+    for x, loss, pruned in [(0.1, 3.2, False), (0.2, 2.9, False), (0.3, 0.9, True),
+                            (0.4, 0.8, True)]:
+        t = s.start({"x": x})
+        s.report(t, 300, loss)
+        s.tell(t, loss, pruned=pruned)
+    write_report(s, tmp_path, plots=False)
+    top = json.loads((tmp_path / "topk.json").read_text())
+    assert [t["state"] for t in top] == ["complete", "complete", "pruned", "pruned"]
+    assert [t["score"] for t in top] == [2.9, 3.2, 0.8, 0.9]

@@ -32,6 +32,8 @@ COMMANDS: dict[str, Callable[[Any], None]] = {
     "pareto": study.add_pareto,
     "studies": study.add_studies,
     "summary": study.add_summary,
+    "rename": study.add_rename,
+    "delete": study.add_delete,
     "run": run.add_run,
     "report": report.add_report,
     "verify": report.add_verify,

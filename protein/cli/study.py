@@ -376,3 +376,65 @@ def add_summary(sub: Any) -> None:
     p = sub.add_parser("summary", help="a terminal summary: configuration, per-rollout best, best run")
     study_args(p, fmt=())
     p.set_defaults(func=_summary)
+
+
+def _confirm(question: str, yes: bool) -> None:
+    """Ask ``question`` on a terminal (``--yes`` answers it); without a terminal and without
+    ``--yes``, nothing is done: a script must say it means it."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ProteinError(f"{question.rstrip('?')}: pass --yes to confirm (no terminal to ask on)")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise ProteinError("nothing changed")
+
+
+def _refuse_live(study: Any, what: str) -> None:
+    from protein.runner.supervisor import live_workers
+
+    live = live_workers(study.trials())
+    if live:
+        raise ProteinError(f"study {study.name!r} has trials running in live workers on this "
+                           f"machine (pids {', '.join(map(str, live))}); stop them before you "
+                           f"{what} it")
+
+
+def _delete(args: argparse.Namespace) -> int:
+    study = open_study(args)
+    _refuse_live(study, "delete")
+    ts = study.trials()
+    _confirm(f"delete study {study.name!r} and its {len(ts)} trials from {study.storage.url} "
+             "(its run folder is kept)?", args.yes)
+    study.storage.backend.delete_study(study.name)
+    print(f"protein delete: study {study.name!r} deleted ({len(ts)} trials)", file=sys.stderr)
+    return 0
+
+
+def _rename(args: argparse.Namespace) -> int:
+    from protein.config.sweep import check_study_name
+
+    study = open_study(args)
+    new = check_study_name(args.new_name)
+    _refuse_live(study, "rename")
+    _confirm(f"rename study {study.name!r} to {new!r} in {study.storage.url}?", args.yes)
+    study.storage.backend.rename_study(study.name, new)
+    print(f"protein rename: study {study.name!r} is now {new!r}; its run folder "
+          f"runs/{study.name}/ keeps its name (move it to runs/{new}/ to keep reports and "
+          "verify finding its files)", file=sys.stderr)
+    return 0
+
+
+def add_delete(sub: Any) -> None:
+    p = sub.add_parser("delete", help="delete a study and its trials from the storage")
+    study_args(p, fmt=())
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=_delete)
+
+
+def add_rename(sub: Any) -> None:
+    p = sub.add_parser("rename", help="give a study (and its trials) another name")
+    study_args(p, fmt=())
+    p.add_argument("new_name", metavar="NEW_NAME")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=_rename)

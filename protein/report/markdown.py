@@ -87,10 +87,12 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
                         iso_time(t.created_at) or "", iso_time(t.finished_at) or "", secs])
     written.append(path)
 
-    # topk.json: complete trials and pruned ones (at their last value), best first
+    # topk.json: complete trials best first, then pruned ones (at their last value, which
+    # is not a score: a trial stopped early at a noisy step can look better than any finished)
     ranked = sorted(done + [t for t in trials if t.state is TrialState.PRUNED
                             and t.score is not None and math.isfinite(t.score)],
-                    key=lambda t: (-cfg.sign * t.score, t.trial_id))
+                    key=lambda t: (t.state is TrialState.PRUNED, -cfg.sign * t.score,
+                                   t.trial_id))
     path = out / "topk.json"
     path.write_text(json.dumps([
         {"rank": i + 1, "trial": t.trial_id, "state": t.state.value, "score": t.score,

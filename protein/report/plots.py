@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from protein.errors import require
-from protein.trial import TrialState
+from protein.trial import Trial, TrialState
 
 FAIL_STYLE = {"marker": "x", "color": "tab:red", "s": 30, "label": "failed", "zorder": 3}
 NOISE_RATIO = 1.5  # costs closer than this are one budget measured with noise
@@ -216,7 +216,8 @@ def distribution(study: Any, trials: list, path: Path) -> Path:
 
 def curves(study: Any, trials: list, path: Path) -> Path | None:
     """Intermediate values of every trial that reported any, coloured by final score (a
-    colour bar), pruned ones dashed, failed ones ending in x; one-point curves as dots."""
+    colour bar, complete trials only), pruned ones dashed grey, failed ones ending in x;
+    one-point curves as dots."""
     with_curves = [t for t in trials if t.intermediate]
     if not with_curves:
         return None
@@ -225,7 +226,11 @@ def curves(study: Any, trials: list, path: Path) -> Path | None:
 
     cfg = study.config
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    finals = [t.score for t in with_curves if t.score is not None and np.isfinite(t.score)]
+    def final(t: Trial) -> float | None:  # a pruned trial's last value is not a final score
+        ok = t.state is TrialState.COMPLETE and t.score is not None and np.isfinite(t.score)
+        return t.score if ok else None
+
+    finals = [f for t in with_curves if (f := final(t)) is not None]
     norm = colors.Normalize(min(finals), max(finals)) if finals else colors.Normalize(0, 1)
     cmap = cm.viridis if cfg.sign > 0 else cm.viridis_r
     best = study.best()
@@ -233,7 +238,7 @@ def curves(study: Any, trials: list, path: Path) -> Path | None:
         steps = [r.step for r in t.intermediate]
         values = [r.value for r in t.intermediate]
         is_best = best is not None and t.trial_id == best.trial_id
-        color = ("grey" if t.score is None or not np.isfinite(t.score) else cmap(norm(t.score)))
+        color = "grey" if final(t) is None else cmap(norm(final(t)))
         style = "--" if t.state is TrialState.PRUNED else "-"
         ax.plot(steps, values, style, lw=2.4 if is_best else 1.0, color=color,
                 alpha=1.0 if is_best else 0.7, marker="o" if len(steps) == 1 else None,
@@ -243,7 +248,7 @@ def curves(study: Any, trials: list, path: Path) -> Path | None:
     fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"final {cfg.metric}")
     ax.set_xlabel("step (as reported)")
     ax.set_ylabel(cfg.metric)
-    ax.set_title("learning curves (colour: final score; pruned dashed; failed x)")
+    ax.set_title("learning curves (colour: final score; pruned dashed grey; failed x)")
     if best is not None and any(t.trial_id == best.trial_id for t in with_curves):
         ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)

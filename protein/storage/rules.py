@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from protein.errors import TrialError
@@ -12,6 +12,18 @@ from protein.trial import Trial, TrialState
 def expired(t: Trial) -> bool:
     """Whether ``t`` was failed because its worker went silent or died (not by its own run)."""
     return t.state is TrialState.FAILED and str(t.info.get("failure", "")).startswith("expired")
+
+
+def counts(t: Trial, trials: Sequence[Trial]) -> bool:
+    """Whether ``t`` uses up one of a sweep's ``max_trials``: not a trial lost to a dead or
+    silent worker, nor a start-up crash before any trial of the study had completed (a
+    command that could not start at all, e.g. a typo since fixed)."""
+    if expired(t):
+        return False
+    if t.info.get("startup_crash"):
+        done = [d.finished_at for d in trials if d.is_complete and d.finished_at is not None]
+        return bool(done) and min(done) <= (t.finished_at or 0)
+    return True
 
 
 def finished_info(t: Trial, info: Mapping[str, Any]) -> dict[str, Any]:

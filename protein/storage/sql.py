@@ -235,9 +235,32 @@ class SQLStorage(abc.ABC):
 
     def delete_study(self, name: str) -> None:
         with self._transaction() as tx:
-            tx(self._sql("DELETE FROM intermediate WHERE study = ?"), (name,))
+            self._stamp(tx, name)  # first: no other writer of the study until commit
+            for table in ("intermediate", "trials", "asks"):
+                tx(self._sql(f"DELETE FROM {table} WHERE study = ?"), (name,))
+            tx(self._sql("DELETE FROM studies WHERE name = ?"), (name,))
+        self._seen.pop(name, None)
+
+    def rename_study(self, name: str, new: str) -> None:
+        """Give study ``name`` and its trials the name ``new`` (free), in one transaction."""
+        with self._transaction() as tx:
+            self._stamp(tx, name)
+            if tx(self._sql("SELECT 1 FROM studies WHERE name = ?"), (new,)):
+                raise StorageError(f"a study named {new!r} already exists in {self.url}; "
+                                   "pick another name, or delete that one first")
+            cols = ("trial_id, state, params, score, cost, info, worker, created_at, "
+                    "finished_at, heartbeat_at, version, lease_s")
+            tx(self._sql("INSERT INTO studies (name, config, seed, lease_s, on_expire, "
+                         "created_at, version) SELECT ?, config, seed, lease_s, on_expire, "
+                         "created_at, version FROM studies WHERE name = ?"), (new, name))
+            tx(self._sql(f"INSERT INTO trials (study, {cols}) SELECT ?, {cols} FROM trials "
+                         "WHERE study = ?"), (new, name))
+            for table in ("intermediate", "asks"):
+                tx(self._sql(f"UPDATE {table} SET study = ? WHERE study = ?"), (new, name))
             tx(self._sql("DELETE FROM trials WHERE study = ?"), (name,))
             tx(self._sql("DELETE FROM studies WHERE name = ?"), (name,))
+        self._seen.pop(name, None)
+        self._seen.pop(new, None)
 
     # --------------------------------------------------------------- trials
     _COLS = ("trial_id, state, params, score, cost, info, worker, created_at, finished_at, "
