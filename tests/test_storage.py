@@ -656,3 +656,60 @@ def test_reading_a_study_never_waits_behind_another_processs_write(tmp_path):
         writer.close()
     assert r.returncode == 0, r.stderr
     assert '"state": "complete"' in r.stdout
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 512 KiB tmpfs of its own (needs root, as in CI)."""
+    d = tmp_path / "small"
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(d)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:  # not root, or a container without mounts
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    yield d
+    subprocess.run(["umount", "-l", str(d)], capture_output=True)
+
+
+def test_a_full_disk_says_so_and_a_full_or_read_only_disk_still_reads(small_disk):
+    db = small_disk / "study.db"
+    s = Study.create(CFG, "s", str(db))
+    for _ in range(3):
+        s.tell(s.ask(), 0.5)
+    try:
+        with open(small_disk / "filler", "wb") as f:
+            while True:
+                f.write(b"x" * 4096)
+    except OSError:
+        pass  # the disk is full
+    with pytest.raises(StorageError, match="the disk is full"):
+        for _ in range(50):
+            s.tell(s.ask(), 0.5)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    trials = [sys.executable, "-m", "protein", "trials", "--study", "s", "--storage", str(db)]
+    r = subprocess.run(trials, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.count('"complete"') >= 3, r.stderr
+    s.storage.backend.close()  # a file open for writing keeps a mount writable
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    r = subprocess.run(trials, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.count('"complete"') >= 3, r.stderr
+
+
+def test_a_write_lock_held_past_the_busy_timeout_says_what_it_waited_for(tmp_path, monkeypatch):
+    import sqlite3
+
+    import protein.storage.sqlite as backend
+
+    db = tmp_path / "study.db"
+    Study.create(CFG, "s", str(db))
+    monkeypatch.setattr(backend, "BUSY_TIMEOUT_S", 0.5)
+    s = Study.load("s", str(db))
+    writer = sqlite3.connect(str(db), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StorageError, match="another process has held the database's write "
+                                               "lock for over 0s"):
+            s.ask()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
