@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import pytest
+import yaml
 
 from protein.config import load_config
 from protein.errors import ConfigError
@@ -295,3 +296,41 @@ def test_verify_says_in_one_line_when_a_rerun_fails_or_its_record_is_damaged(tmp
         r = protein(*cmd, cwd=tmp_path, check=False)
         assert r.returncode == 2 and "run.json: cannot read how the sweep was run" in r.stderr, \
             r.stderr
+
+
+def test_hints_name_what_the_user_can_type(tmp_path):
+    # the goal warning names goal:, as the README does, in the hyperparameter-list format
+    doc = {"hyperparameters": {"lr": {"type": "loguniform", "min": 1e-4, "max": 1e-2}},
+           "search": {"method": "bayesian", "optimization_metric": "mean_reward"}}
+    p = tmp_path / "search.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    with pytest.warns(UserWarning, match="search.goal not given.*set goal: maximize"):
+        load_config(str(p))
+    # a changed config under a study name in use points at the command that takes --force
+    cfg = _sweep(tmp_path, n=1)
+    protein("init", str(cfg), cwd=tmp_path)
+    cfg.write_text(cfg.read_text().replace("max: 1.0", "max: 2.0"))
+    r = protein("run", str(cfg), "--command", f"{sys.executable} train.py", cwd=tmp_path,
+                check=False)
+    assert r.returncode == 2 and f"protein init CONFIG --study {cfg.stem} --force" in r.stderr
+
+
+def test_the_seed_hint_only_when_the_seed_was_refused(tmp_path):
+    from protein.runner.execute import Failure, run_command
+    from protein.runner.spec import RunSpec
+
+    cfg = load_config({"goal": "maximize", "metric": "score", "parameters": {
+        "lr": {"distribution": "uniform", "min": 0, "max": 1}}})
+    script = tmp_path / "strict.py"
+    script.write_text("import argparse\np = argparse.ArgumentParser()\n"
+                      "p.add_argument('--seed', type=int)\np.parse_args()\n")
+    spec = RunSpec(study="s", storage=":memory:", command=f"{sys.executable} {script}")
+    with pytest.raises(Failure) as e:  # --lr is refused, --seed was accepted
+        run_command(spec, cfg, 0, 0, {"lr": 0.5}, tmp_path, lambda *a: False)
+    assert "unrecognized arguments: --lr" in str(e.value)
+    assert "does not take the trial seed" not in str(e.value)
+    script.write_text("import argparse\np = argparse.ArgumentParser()\n"
+                      "p.add_argument('--lr', type=float)\np.parse_args()\n")
+    with pytest.raises(Failure) as e:
+        run_command(spec, cfg, 0, 0, {"lr": 0.5}, tmp_path, lambda *a: False)
+    assert "does not take the trial seed as seed" in str(e.value)

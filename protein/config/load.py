@@ -531,7 +531,7 @@ def _from_hyperparameter_yaml(doc: dict[str, Any], where: _Where) -> SweepConfig
         "metric": search.get("optimization_metric", search.get("metric", "score")),
         "method": search.get("method", "protein"),
     }
-    goal_key = "goal" if "goal" in search else "direction"
+    goal_key = "direction" if "direction" in search else "goal"  # goal: as the README
     fixed = {"training": doc["training"]} if "training" in doc else {}
     settings = _settings(doc.get("settings") or {}, ("settings",), where)
     space = _space(params, ("hyperparameters",), where, fixed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -188,7 +189,9 @@ def run_command(spec: RunSpec, cfg: Any, trial_id: int, seed: int, nested: dict,
         tail = (d / "stderr.log").read_text()[-4000:]
         lines = [x for x in tail.splitlines() if x.strip()]
         reason = f"exit code {code}" + (f": {lines[-1][:300]}" if lines else "")
-        if cfg.seed_key and "unrecognized arguments" in tail and cfg.seed_key in tail:
+        refused = re.findall(r"unrecognized arguments: (.*)", tail)
+        if cfg.seed_key and any(re.search(rf"(^|[\s-]){re.escape(cfg.seed_key)}(=|\s|$)", r)
+                                for r in refused):
             reason += (f" (the command does not take the trial seed as {cfg.seed_key}; accept "
                        "it, name its key with seed_key: in the config, or set seed_key: null "
                        "to pass it only as $PROTEIN_SEED)")

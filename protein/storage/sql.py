@@ -203,8 +203,8 @@ class SQLStorage(abc.ABC):
             if not replace:
                 raise StorageError(
                     f"study {name!r} already exists in {self.url} with a different "
-                    "config or seed; pick another --study name, or pass --force to "
-                    "replace its config (its trials are kept)"
+                    "config or seed; pick another --study name, or replace its config with "
+                    f"protein init CONFIG --study {name} --force (its trials are kept)"
                 )
             tx(self._sql("UPDATE studies SET config = ?, seed = ?, lease_s = ?, on_expire = ? "
                          "WHERE name = ?"), (text, seed, lease_s, on_expire, name))
