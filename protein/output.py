@@ -82,6 +82,14 @@ def with_seed(nested: Mapping[str, Any], seed_key: str | None, seed: int | None)
     return out
 
 
+def metric_headers(reported: list[str], taken: list[str]) -> list[str]:
+    """Column names for reported metrics beside the columns ``taken``: ``metrics.NAME``
+    where NAME is taken already (a metric named ``seconds`` or ``epochs`` beside the column
+    or parameter of that name), so no two columns share a name."""
+    used = set(taken)
+    return [f"metrics.{m}" if m in used else m for m in reported]
+
+
 def mask_url(url: str) -> str:
     """``url`` with its password shown as ``***``: in the user info
     (``postgresql://u:S3cr3t@h/db``) and in a ``password=`` query or keyword."""

@@ -159,3 +159,23 @@ def test_topk_ranks_complete_trials_before_pruned_ones(tmp_path):
     top = json.loads((tmp_path / "topk.json").read_text())
     assert [t["state"] for t in top] == ["complete", "complete", "pruned", "pruned"]
     assert [t["score"] for t in top] == [2.9, 3.2, 0.8, 0.9]
+
+
+def test_a_reported_metric_named_like_a_column_or_parameter_is_qualified(tmp_path):
+    import csv
+
+    from _cli import protein as cli
+    from protein.report import write_report
+    from protein.study import Study
+
+    db = tmp_path / "s.db"
+    s = Study.create({"goal": "maximize", "metric": "score", "method": "random", "parameters": {
+        "trainer.epochs": {"distribution": "int_uniform", "min": 1, "max": 9}}}, "s", str(db))
+    t = s.ask()
+    s.tell(t, 1.0, metrics={"seconds": 12.0, "epochs": 3.0})
+    write_report(s, tmp_path / "rep", plots=False)
+    head = next(csv.reader(open(tmp_path / "rep" / "results.csv")))
+    assert len(head) == len(set(head)) and "metrics.seconds" in head
+    table = cli("trials", "--study", "s", "--storage", str(db), "--format", "table").stdout
+    header = table.splitlines()[0].split()
+    assert "metrics.epochs" in header and header.count("epochs") == 1

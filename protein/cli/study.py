@@ -277,7 +277,7 @@ def _trials(args: argparse.Namespace) -> int:
 
 
 def _trial_table(study: Any, ts: list) -> str:
-    from protein.output import iso_time, short_names
+    from protein.output import iso_time, metric_headers, short_names
 
     names = study.space.names
     metrics = list(study.config.metric_names) if study.config.multi else [study.config.metric]
@@ -289,8 +289,10 @@ def _trial_table(study: Any, ts: list) -> str:
         rows.append([t.trial_id, t.state.value] + [vals.get(m) for m in metrics + extra]
                     + [t.cost] + [t.params.get(n, "") for n in names]
                     + [(iso_time(t.finished_at) or "").replace("T", " ").rstrip("Z")])
-    return table(rows, ["trial", "state"] + metrics + extra + ["cost"] + short_names(names)
-                 + ["finished (UTC)"])
+    params = short_names(names)
+    taken = ["trial", "state", *metrics, "cost", *params, "finished (UTC)"]
+    return table(rows, ["trial", "state"] + metrics + metric_headers(extra, taken) + ["cost"]
+                 + params + ["finished (UTC)"])
 
 
 def _best(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from protein.output import fmt_value, iso_time
+from protein.output import fmt_value, iso_time, metric_headers
 from protein.tree import flatten
 from protein.trial import TrialState
 
@@ -74,8 +74,10 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     path = out / "results.csv"
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["trial", "state", cfg.metric, *extra, *reported, "cost", *names, "reason",
-                    "failure", "worker", "created_at", "finished_at", "seconds"])
+        fixed = ["trial", "state", cfg.metric, *extra, "cost", *names, "reason", "failure",
+                 "worker", "created_at", "finished_at", "seconds"]
+        w.writerow([*fixed[:3 + len(extra)], *metric_headers(reported, fixed),
+                    *fixed[3 + len(extra):]])
         for t in trials:
             secs = (t.finished_at - t.created_at) if t.finished_at and t.created_at else ""
             vals = {**(t.info.get("metrics") or {}), **(t.info.get("values") or {})}
