@@ -526,3 +526,15 @@ def test_an_over_value_that_cannot_name_a_study_blames_over(tmp_path):
                 cwd=tmp_path, check=False)
     assert r.returncode == 2 and "--over env.kind: the value 'a b'" in r.stderr
     assert "choose another with --study" not in r.stderr
+
+
+def test_a_second_storage_does_not_overwrite_the_first_ones_run_folder(tmp_path):
+    cfg = write_config(tmp_path, n=1, method="random")
+    args = ["run", str(cfg), "--trainer", "trainers.digits", "--device", "cpu"]
+    protein(*args, "--storage", str(tmp_path / "a.db"), cwd=tmp_path)
+    before = (tmp_path / "runs" / "sweep" / "trial_0000" / "result.json").read_text()
+    r = protein(*args, "--storage", str(tmp_path / "b.db"), cwd=tmp_path, check=False)
+    assert r.returncode == 2 and "--out DIR" in r.stderr and "a.db" in r.stderr
+    assert (tmp_path / "runs" / "sweep" / "trial_0000" / "result.json").read_text() == before
+    protein(*args, "--storage", str(tmp_path / "b.db"), "--out", "runs_b", cwd=tmp_path)
+    protein(*args, "--storage", "a.db", cwd=tmp_path)  # the same file, named another way

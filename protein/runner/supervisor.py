@@ -42,11 +42,12 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str 
             f"{', '.join(map(str, live))}): another protein run is still going. Let it finish, "
             f"or stop it (kill {' '.join(map(str, live))}) and run this again to resume")
     run_dir = Path(spec.out_dir) / spec.study
+    _same_storage(run_dir, spec)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "run.json").write_text(json.dumps(
             {"trainer": spec.trainer, "command": spec.command, "pass_mode": spec.pass_mode,
-             "storage": mask_url(spec.storage), "study": spec.study, "device": spec.device},
+             "storage": storage_key(spec.storage), "study": spec.study, "device": spec.device},
             indent=2))
     except OSError as e:
         raise ProteinError(f"--out {spec.out_dir}: {write_failure(e, spec.out_dir)}") from None
@@ -161,6 +162,30 @@ def _heartbeat(study: Any, trials: list, procs: list) -> None:
                 and local_pid(t.info.get("process")) in pids]
     if mine:
         study.heartbeat(mine)
+
+
+def storage_key(url: str) -> str:
+    """The storage a run folder belongs to, as ``run.json`` records it: a SQLite file by its
+    absolute path, a server by its URL (password masked)."""
+    if "://" not in url or url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url
+        return "sqlite:///" + str(Path(path).resolve()) if path != ":memory:" else path
+    return mask_url(url)
+
+
+def _same_storage(run_dir: Path, spec: RunSpec) -> None:
+    """Refuse to write a study's trial files into a run folder that holds another
+    storage's study of the same name: its trial folders would be overwritten."""
+    try:
+        recorded = json.loads((run_dir / "run.json").read_text()).get("storage")
+    except (OSError, ValueError, AttributeError):
+        return  # no record (a new folder), or one too damaged to say
+    if recorded and recorded != storage_key(spec.storage) and storage_key(recorded) != \
+            storage_key(spec.storage):
+        raise ProteinError(
+            f"{run_dir}/ holds the trial files of study {spec.study!r} in {recorded}; this run "
+            f"uses {storage_key(spec.storage)}, and its trials would overwrite them. Give it "
+            "another folder (--out DIR) or another study name (--study NAME)")
 
 
 def _end_orphans(procs: list) -> None:
