@@ -27,8 +27,12 @@ class _Continuous(Distribution):
     max: float
     mean: float | None = None
     scale: float | str = "auto"
+    integer: bool = False  # values are whole numbers (a step budget searched on a log scale)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.integer, bool):
+            raise DistributionError(f"{self.kind} needs integer: true or false, got "
+                                    f"integer={self.integer!r}")
         lo = check_finite_number(self.kind, "min", self.min)
         hi = check_finite_number(self.kind, "max", self.max)
         object.__setattr__(self, "min", lo)
@@ -38,6 +42,9 @@ class _Continuous(Distribution):
                 f"{self.kind} needs min < max, got min={lo!r}, max={hi!r}; swap or widen them"
             )
         self._check_domain()
+        if self.integer and math.ceil(lo) > math.floor(hi):
+            raise DistributionError(f"{self.kind} with integer: true needs a whole number "
+                                    f"between min={lo!r} and max={hi!r}; widen the range")
         if self.mean is not None:
             mean = check_finite_number(self.kind, "mean", self.mean)
             if not lo <= mean <= hi:
@@ -78,16 +85,18 @@ class _Continuous(Distribution):
         return resolve_scale(self.kind, self.scale, self._time_scale())
 
     def contains(self, value: Any) -> bool:
-        return is_number(value) and self.min <= float(value) <= self.max
+        ok = is_number(value) and self.min <= float(value) <= self.max
+        return ok and (not self.integer or float(value) == int(float(value)))
 
     def coerce(self, value: Any) -> Any:
         if isinstance(value, str):
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 return value
         if is_number(value):
-            return float(value)
+            v = float(value)
+            return int(v) if self.integer and v == int(v) else v
         return value
 
     def to_unit(self, value: Any) -> float:
@@ -101,16 +110,24 @@ class _Continuous(Distribution):
     def from_unit(self, u: float) -> float:
         u = float(u)
         if u <= 0.0:
-            return self.min
+            return self._out(self.min)
         if u >= 1.0:
-            return self.max
+            return self._out(self.max)
         lo, hi = self._t(self.min), self._t(self.max)
-        return min(self.max, max(self.min, self._t_inv(lo + u * (hi - lo))))
+        return self._out(min(self.max, max(self.min, self._t_inv(lo + u * (hi - lo)))))
+
+    def _out(self, v: float) -> Any:
+        """``v`` as the value handed out: the nearest whole number in range when
+        ``integer``."""
+        if not self.integer:
+            return v
+        return int(min(math.floor(self.max), max(math.ceil(self.min), round(v))))
 
     def to_dict(self) -> dict[str, Any]:
         return entry(
             self.kind,
-            {"min": self.min, "max": self.max, "mean": self.resolved_mean, "scale": self.scale},
+            {"min": self.min, "max": self.max, "mean": self.resolved_mean, "scale": self.scale,
+             **({"integer": True} if self.integer else {})},
         )
 
 

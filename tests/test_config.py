@@ -5,7 +5,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from _cli import Result, protein
 
 from protein.config import load_config
@@ -67,7 +70,8 @@ def test_pufferlib_ini():
     assert cfg.settings.max_suggestion_cost == 3600.0
     assert cfg.space.dists["train.gamma"].kind == "logit_normal"
     assert cfg.space.dists["train.total_timesteps"].scale == "time"
-    assert cfg.fixed["train"]["total_timesteps"] == 10_000_000
+    assert "train" not in cfg.fixed  # searched: their INI values are defaults, not fixed
+    assert cfg.space.dists["train.total_timesteps"].integer  # its default 10_000_000 is whole
     assert cfg.fixed["base"]["env_name"] == "puffer_breakout"
 
 
@@ -213,3 +217,27 @@ def test_ini_errors_point_at_the_parameter_section(tmp_path):
                     "[sweep.train.learning_rate]\ndistribution = log_normal\nmin = 1e-5\nmax = abc\n")
     with pytest.raises(ConfigError, match=r"sweep.ini:6: sweep.train.learning_rate: log_normal"):
         load_config(path)
+
+
+def test_pufferlib_ini_searched_keys_are_not_fixed_and_integer_defaults_stay_integers():
+    from pathlib import Path
+
+    with pytest.warns(ProteinWarning):
+        cfg = load_config(str(Path(__file__).parent.parent / "examples" / "pufferlib.ini"))
+    assert cfg.fixed == {"base": {"env_name": "puffer_breakout"}}
+    steps = cfg.space.dists["train.total_timesteps"]
+    assert steps.integer and not cfg.space.dists["train.learning_rate"].integer
+    for u in np.linspace(0, 1, 17):
+        v = cfg.space.decode(np.array([0.3, u, 0.5, 0.5]))["train.total_timesteps"]
+        assert isinstance(v, int) and 3 * 10**7 <= v <= 2 * 10**8
+    assert cfg.space.dists["train.total_timesteps"].to_dict()["integer"] is True
+
+
+@given(st.floats(0, 1), st.floats(1.5, 1e9), st.floats(1.01, 1e4))
+def test_integer_continuous_values_are_whole_and_round_trip(u, lo, ratio):
+    from distributions.continuous import LogNormal, Uniform
+
+    for d in (LogNormal(lo, lo * ratio + 2, integer=True), Uniform(lo, lo * ratio + 2, integer=True)):
+        v = d.from_unit(u)
+        assert isinstance(v, int) and d.min <= v <= d.max and d.contains(v)
+        assert d.from_unit(d.to_unit(v)) == v

@@ -599,6 +599,22 @@ def _from_ini_document(doc: dict[str, Any], where: _Where) -> SweepConfig:
 
     collect(sweep, "")
     fixed = {k: v for k, v in doc.items() if k != "sweep"}
+    for path, spec in list(params.items()):  # a searched key's INI value is its default
+        keys = path.split(".")
+        chain = [fixed]
+        for k in keys[:-1]:
+            nxt = chain[-1].get(k) if isinstance(chain[-1], dict) else None
+            chain.append(nxt)
+        if not (isinstance(chain[-1], dict) and keys[-1] in chain[-1]):
+            continue
+        default = chain[-1].pop(keys[-1])
+        whole = isinstance(default, int) and not isinstance(default, bool)
+        if whole and spec.get("distribution") in ("uniform", "log_normal") \
+                and "integer" not in spec:
+            params[path] = {**spec, "integer": True}  # 10_000_000 stays an integer
+        for parent, k in zip(reversed(chain[:-1]), reversed(keys[:-1])):
+            if parent.get(k) == {}:
+                del parent[k]  # a section left empty is no override
     settings = _settings(raw_settings, ("sweep",), where)
     space = _space(params, ("sweep",), where, fixed)
     return _finish(sec, ("sweep",), where, space, settings, run, extras={})
