@@ -61,6 +61,8 @@ class Study:
         check_study_name(name)
         backend = open_storage(storage) if storage is None or isinstance(storage, str) else storage
         cfg = load_config(config)
+        if replace and name in backend.study_names():
+            _same_objectives(cls._from_record(backend, backend.get_study(name)), cfg)
         rec = backend.create_study(name, cfg.to_dict(), seed,
                                    lease_s if lease_s is not None else DEFAULT_LEASE_S,
                                    on_expire, replace)
@@ -431,6 +433,27 @@ def _values(trial_id: int, score: Any, config: SweepConfig) -> tuple[float, dict
     except ValueError as e:
         raise TrialError(f"trial {trial_id}: {e}") from None
     return values[config.metric], values
+
+
+def _same_objectives(old: Study, new: SweepConfig) -> None:
+    """Refuse a new config whose metrics differ from those the study's finished trials were
+    scored by: their scores would be read as values of the new metrics."""
+    before, after = list(old.config.metric_names), list(new.metric_names)
+    if before == after:
+        return
+    scored = [t.trial_id for t in old.trials() if t.score is not None]
+    if not scored:
+        return
+    have = [t.trial_id for t in old.trials() if t.score is not None and all(
+        m in {**(t.info.get("metrics") or {}), **(t.info.get("values") or {})} for m in after)]
+    lack = [i for i in scored if i not in have]
+    shown = ", ".join(map(str, lack[:8])) + (" ..." if len(lack) > 8 else "")
+    raise TrialError(
+        f"study {old.name!r}: its {len(scored)} finished trials are scored by "
+        f"{', '.join(before)}; the new config scores by {', '.join(after)}, so their scores "
+        f"would be read as {', '.join(after)}"
+        + (f" (trials {shown} did not report it)" if lack else "")
+        + ". Start a new study for the new metric (--study NEW_NAME)")
 
 
 def _number(trial_id: int, what: str, v: Any) -> float:

@@ -316,3 +316,24 @@ def test_rename_and_delete_a_study_with_a_confirmation(study):
     cli("delete", "--study", "s2", "--yes", storage=study)
     names = json.loads(cli("studies", storage=study).stdout)
     assert [n["study"] for n in names] == ["s"]
+
+
+def test_init_force_with_another_metric_is_refused_once_trials_are_scored(tmp_path, storage_url):
+    acc = tmp_path / "acc.yaml"
+    acc.write_text("metric: train/accuracy\ngoal: maximize\nmethod: random\nparameters:\n"
+                   "  lr: {distribution: log_normal, min: 1.0e-4, max: 1.0e-1}\n")
+    cli("init", str(acc), "--study", "S", storage=storage_url)
+    t = json.loads(cli("ask", "--study", "S", storage=storage_url).stdout)
+    tid = str(t.get("trial", t.get("trial_id")))
+    cli("tell", "--study", "S", "--trial", tid, "--score", "0.6325", storage=storage_url)
+    loss = tmp_path / "loss.yaml"
+    loss.write_text(acc.read_text().replace("train/accuracy", "train/lm_loss")
+                    .replace("maximize", "minimize"))
+    r = cli("init", str(loss), "--study", "S", "--force", storage=storage_url, check=False)
+    assert r.returncode == 2 and "scored by train/accuracy" in r.stderr
+    assert f"trials {tid} did not report it" in r.stderr and "--study NEW_NAME" in r.stderr
+    assert Study.load("S", storage_url).config.metric == "train/accuracy"
+    # the same metric with other bounds is a config change --force may make
+    wider = tmp_path / "wider.yaml"
+    wider.write_text(acc.read_text().replace("max: 1.0e-1", "max: 0.5"))
+    cli("init", str(wider), "--study", "S", "--force", storage=storage_url)
