@@ -538,3 +538,23 @@ def test_a_second_storage_does_not_overwrite_the_first_ones_run_folder(tmp_path)
     assert (tmp_path / "runs" / "sweep" / "trial_0000" / "result.json").read_text() == before
     protein(*args, "--storage", str(tmp_path / "b.db"), "--out", "runs_b", cwd=tmp_path)
     protein(*args, "--storage", "a.db", cwd=tmp_path)  # the same file, named another way
+
+
+def test_wandb_without_a_login_is_refused_before_any_trial(tmp_path):
+    pytest.importorskip("wandb")
+    cfg = write_config(tmp_path, n=1, method="random")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    r = subprocess.run([sys.executable, "-m", "protein", "run", str(cfg), "--trainer",
+                        "trainers.digits", "--wandb-project", "p"], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=300,
+                       env={**env, "HOME": str(tmp_path), "NETRC": str(tmp_path / "none"),
+                            "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 2 and "wandb login" in r.stderr and "WANDB_MODE=offline" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "runs").exists()
+    from protein.integrations.wandb import check_ready
+
+    os.environ["WANDB_MODE"] = "offline"
+    try:
+        check_ready("p")  # offline logging needs no key
+    finally:
+        del os.environ["WANDB_MODE"]

@@ -39,7 +39,9 @@ def _report(args: argparse.Namespace) -> int:
                            f"{': ' + e.filename if e.filename else ''}); give a writable folder"
                            + (" and free some space" if e.errno == 28 else "")) from None
     if args.wandb_project:
-        from protein.integrations.wandb import WandbCallback
+        from protein.integrations.wandb import WandbCallback, check_ready
+
+        check_ready(args.wandb_project)
 
         cb = WandbCallback(args.wandb_project)
         for t in study.trials():

@@ -51,6 +51,10 @@ def _run(args: argparse.Namespace) -> int:
     storage = args.storage or default_url()
     if args.dry_run:
         return dry_run(args, cfg, name)
+    if args.wandb_project:
+        from protein.integrations.wandb import check_ready
+
+        check_ready(args.wandb_project)  # before any trial: not a traceback per worker
     if args.over:
         return run_over(args, cfg, name, storage, max_trials)
     study = Study.create(cfg, name, storage, seed=args.seed)

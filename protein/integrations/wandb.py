@@ -15,13 +15,42 @@ Library use::
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from protein.errors import require
+from protein.errors import ProteinError, require
+
+OFFLINE_MODES = ("offline", "disabled", "dryrun")
 
 
 def _wandb() -> Any:
     return require("wandb", "wandb", "W&B logging (--wandb-project)")
+
+
+def check_ready(project: str) -> None:
+    """Before the first trial: W&B is installed and has an API key here, or logs offline
+    (``WANDB_MODE=offline``); else a one-line error that says how to fix it, rather than a
+    worker traceback per trial. Reads the local credentials only (no network)."""
+    wandb = _wandb()
+    if os.environ.get("WANDB_MODE", "").lower() in OFFLINE_MODES:
+        return
+    try:
+        ready = bool(wandb.login(prompt=False, verify=False))
+    except TypeError:  # a wandb without prompt=: the key from the environment or ~/.netrc
+        import netrc
+
+        try:
+            ready = bool(os.environ.get("WANDB_API_KEY")
+                         or netrc.netrc().authenticators("api.wandb.ai"))
+        except (OSError, netrc.NetrcParseError):
+            ready = False
+    except Exception:  # noqa: BLE001 - any failure to find a key is "not logged in"
+        ready = False
+    if not ready:
+        raise ProteinError(
+            f"--wandb-project {project}: W&B has no API key on this machine; run `wandb login` "
+            "(or set WANDB_API_KEY), or log offline with WANDB_MODE=offline and `wandb sync` "
+            "the runs later")
 
 
 def start_trial_run(project: str, study: Any, trial: Any, nested: dict,
