@@ -558,3 +558,21 @@ def test_wandb_without_a_login_is_refused_before_any_trial(tmp_path):
         check_ready("p")  # offline logging needs no key
     finally:
         del os.environ["WANDB_MODE"]
+
+
+def test_a_searched_key_the_bundled_trainer_does_not_read_is_an_error(tmp_path):
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(CONFIG.format(n=2, metric="score", goal="maximize", method="random")
+                   .replace("trainer.epochs:", "trainer.momentum: {distribution: uniform, "
+                            "min: 0.1, max: 0.9}\n    trainer.epochs:")
+                   .replace("trainer: {depth: 1}", "trainer: {depth: 1, evaluate_interval: 10}"))
+    r = protein("run", str(cfg), "--trainer", "trainers.digits", cwd=tmp_path, check=False)
+    assert r.returncode == 2 and "does not read the searched trainer.momentum" in r.stderr
+    assert "it reads trainer.learning_rate" in r.stderr and not (tmp_path / "runs").exists()
+    r = protein("run", str(cfg), "--trainer", "trainers.digits", "--dry-run", cwd=tmp_path,
+                check=False)
+    assert r.returncode == 2
+    cfg.write_text(cfg.read_text().replace("trainer.momentum: {distribution: uniform, min: 0.1, "
+                                           "max: 0.9}\n    ", ""))
+    r = protein("run", str(cfg), "--trainer", "trainers.digits", "--dry-run", cwd=tmp_path)
+    assert "ignores the fixed trainer.evaluate_interval" in r.stderr

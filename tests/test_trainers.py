@@ -82,3 +82,31 @@ def test_flag_parsing():
                                 "--env.name=single"])
     assert params == {"trainer": {"lr": 0.001, "use_lstm": True}, "env": {"name": "single"}}
     assert opts == {"seed": 3}
+
+
+@pytest.mark.parametrize("module, budget", [
+    (digits, {"trainer.epochs": 1}), (tinylm, {"trainer.tokens": 1024, "trainer.width": 16}),
+    (cartpole, {"trainer.total_timesteps": 1024, "trainer.num_steps": 16})])
+def test_each_trainer_declares_exactly_the_keys_it_reads(module, budget, monkeypatch):
+    import trainers.common as common
+
+    read: list[str] = []
+    real = common.get
+
+    def spy(params, path, default):
+        read.append(path)
+        return real(params, path, default)
+
+    monkeypatch.setattr(module, "get", spy)
+    module.train(budget, seed=0, device="cpu")
+    assert set(read) == set(module.READS)
+
+
+def test_cartpole_batch_size_sets_the_environments_of_a_rollout():
+    p = {"trainer": {"total_timesteps": 2048, "num_steps": 32, "batch_size": 128,
+                     "minibatch_size": 64, "update_epochs": 1}, "env": {"game": {"max_steps": 32}}}
+    out = cartpole.train(p, seed=0, device="cpu")
+    assert out["score"] <= 32  # Metta's env.game.max_steps caps an episode
+    other = cartpole.train({**p, "trainer": {**p["trainer"], "batch_size": 32}}, seed=0,
+                           device="cpu")
+    assert other["score"] != out["score"]  # 1 environment instead of 4: another run

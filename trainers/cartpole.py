@@ -19,6 +19,9 @@ Hyperparameters (nested under ``trainer``):
 | ``trainer.ent_coef`` | log_normal | 1e-5 .. 1e-1 |
 | ``trainer.hidden`` | uniform_pow2 | 16 .. 256 |
 | ``trainer.total_timesteps`` (budget) | uniform_pow2 | 2^12 .. 2^20 |
+| ``trainer.batch_size`` (optional) | uniform_pow2 | environment steps per rollout: sets ``num_envs`` to ``batch_size // num_steps`` (PufferLib's and CleanRL's meaning) |
+
+``env.max_steps`` (or Metta's ``env.game.max_steps``) caps an episode (default 500).
 
 Score: mean return of the episodes that ended in the last quarter of training (maximise;
 the maximum is ``max_steps``); cost: environment steps taken.
@@ -88,6 +91,13 @@ class CartPole:
         return self.state.clone(), reward, fell.float(), (done, finished)
 
 
+# every key train() reads: a sweep that searches or fixes another is told so before it runs
+READS = tuple(f"trainer.{k}" for k in (
+    "learning_rate", "num_envs", "num_steps", "minibatch_size", "update_epochs", "gamma",
+    "gae_lambda", "clip_coef", "ent_coef", "hidden", "total_timesteps", "batch_size")) + (
+    "env.max_steps", "env.game.max_steps")
+
+
 def train(params: Mapping[str, Any], *, seed: int = 0, device: str | None = None,
           report: Callable[[float, float, float], bool | None] | None = None) -> dict[str, Any]:
     import torch
@@ -107,7 +117,10 @@ def train(params: Mapping[str, Any], *, seed: int = 0, device: str | None = None
     ent = float(p("ent_coef", 0.01))
     hidden = int(p("hidden", 64))
     total = int(p("total_timesteps", 2**16))
-    max_steps = int(get(params, "env.max_steps", 500))
+    batch = p("batch_size", None)
+    if batch is not None:  # a rollout of batch_size steps: as many environments as fit
+        num_envs = max(1, int(batch) // num_steps)
+    max_steps = int(get(params, "env.max_steps", get(params, "env.game.max_steps", 500)))
     if min(num_envs, num_steps, mb, epochs, hidden, total) < 1 or lr <= 0:
         raise ValueError(f"cartpole: invalid hyperparameters {dict(params)!r}")
     gen = torch.Generator(device="cpu").manual_seed(seed)

@@ -41,6 +41,11 @@ def load_data(device: str):  # type: ignore[no-untyped-def]
             to(X[cut:], torch.float32), to(y[cut:], torch.long))
 
 
+# every key train() reads: a sweep that searches or fixes another is told so before it runs
+READS = ("trainer.learning_rate", "trainer.batch_size", "trainer.width", "trainer.depth",
+         "trainer.weight_decay", "trainer.dropout", "trainer.epochs")
+
+
 def train(params: Mapping[str, Any], *, seed: int = 0, device: str | None = None,
           report: Callable[[float, float, float], bool | None] | None = None) -> dict[str, Any]:
     import torch

@@ -104,6 +104,12 @@ def build(width: int, depth: int, heads: int, context: int) -> Any:
     return TinyLM()
 
 
+# every key train() reads: a sweep that searches or fixes another is told so before it runs
+READS = ("trainer.learning_rate", "trainer.warmup", "trainer.weight_decay", "trainer.width",
+         "trainer.depth", "trainer.tokens", "trainer.context", "trainer.batch_size",
+         "trainer.heads")
+
+
 def train(params: Mapping[str, Any], *, seed: int = 0, device: str | None = None,
           report: Callable[[float, float, float], bool | None] | None = None) -> dict[str, Any]:
     import numpy as np

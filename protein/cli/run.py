@@ -47,6 +47,7 @@ def _run(args: argparse.Namespace) -> int:
                                "module path such as trainers.digits") from None
         if not callable(getattr(module, "train", None)):
             raise ProteinError(f"--trainer {args.trainer}: the module has no train() function")
+        _keys_it_reads(args.trainer, getattr(module, "READS", None), cfg)
     name = check_study_name(args.study or study_name(cfg, args.config))
     storage = args.storage or default_url()
     if args.dry_run:
@@ -180,6 +181,25 @@ def dry_run(args: argparse.Namespace, cfg: Any, name: str) -> int:
     shown = ", ".join(f"{k} = {v:.6g}" for k, v in vals.items())
     print(f"dry run: ok, {shown}, cost = {t.cost:.6g}; nothing was stored")
     return 0
+
+
+def _keys_it_reads(trainer: str, reads: Any, cfg: Any) -> None:
+    """A trainer that declares the keys it reads (``READS``): a searched key it does not
+    read is an error (the sweep would spend its budget on nothing), a fixed one a warning."""
+    if not reads:
+        return
+    from protein.tree import flatten
+
+    takes = f"it reads {', '.join(reads)}"
+    unread = [n for n in cfg.space.names if n not in reads]
+    if unread:
+        raise ProteinError(f"--trainer {trainer} does not read the searched "
+                           f"{', '.join(unread)}, so the sweep would spend trials on it for "
+                           f"nothing; {takes}")
+    ignored = [k for k in flatten(dict(cfg.fixed)) if k not in reads]
+    if ignored:
+        print(f"protein run: warning: --trainer {trainer} ignores the fixed "
+              f"{', '.join(ignored)}; {takes}", file=sys.stderr)
 
 
 def run_over(args: argparse.Namespace, cfg: Any, name: str, storage: str,
