@@ -333,6 +333,13 @@ class Study:
     def trial(self, trial_id: int) -> Trial:
         return self.storage.get_trial(trial_id)
 
+    def trials_dataframe(self) -> Any:
+        """The trials as a pandas DataFrame, one row per trial (``protein.dataframe``; needs
+        pandas: ``pip install 'protein-hpo[dataframe]'``)."""
+        from protein.dataframe import trials_dataframe
+
+        return trials_dataframe(self.trials(), self.space.names, self.config.metric_names)
+
     def complete(self) -> list[Trial]:
         return [t for t in self.trials() if t.is_complete]
 

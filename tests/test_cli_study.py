@@ -337,3 +337,12 @@ def test_init_force_with_another_metric_is_refused_once_trials_are_scored(tmp_pa
     wider = tmp_path / "wider.yaml"
     wider.write_text(acc.read_text().replace("max: 1.0e-1", "max: 0.5"))
     cli("init", str(wider), "--study", "S", "--force", storage=storage_url)
+
+
+def test_the_trials_table_shows_where_running_trials_are(study):
+    t = json.loads(cli("ask", "--study", "s", storage=study).stdout)
+    tid = str(t.get("trial", t.get("trial_id")))
+    cli("progress", "--study", "s", "--trial", tid, "--step", "300", "--value", "0.42",
+        storage=study)
+    out = cli("trials", "--study", "s", "--format", "table", storage=study).stdout
+    assert "last step" in out.splitlines()[0] and "300" in out and "0.42" in out

@@ -21,7 +21,8 @@ LAYERS = [
     ("protein.errors", "protein.tree", "protein.output", "protein.trial", "protein.process"),
     ("protein.space", "protein.config"),
     ("protein.optimizer", "protein.pareto"),
-    ("protein.storage", "protein.study", "protein.api", "protein.integrations"),
+    ("protein.storage", "protein.study", "protein.api", "protein.integrations",
+     "protein.dataframe"),
     ("protein.runner", "protein.report", "protein.migrate"),
     ("protein.cli", "protein.__main__"),
 ]

@@ -179,3 +179,20 @@ def test_a_reported_metric_named_like_a_column_or_parameter_is_qualified(tmp_pat
     table = cli("trials", "--study", "s", "--storage", str(db), "--format", "table").stdout
     header = table.splitlines()[0].split()
     assert "metrics.epochs" in header and header.count("epochs") == 1
+
+
+def test_trials_dataframe_has_a_row_per_trial_with_flattened_params_and_metrics():
+    from protein.study import Study
+
+    s = Study({"goal": "maximize", "metric": "score", "method": "random", "parameters": {
+        "trainer.lr": {"distribution": "log_normal", "min": 1e-4, "max": 1e-1}}})
+    a = s.ask()
+    s.tell(a, 0.5, cost=2.0, metrics={"success_rate": 0.25})
+    b = s.ask()
+    s.report(b, 10, 0.3)
+    df = s.trials_dataframe()
+    assert list(df["number"]) == [0, 1] and list(df["state"]) == ["complete", "running"]
+    assert df.loc[0, "value"] == 0.5 and df.loc[0, "metrics_success_rate"] == 0.25
+    assert df.loc[0, "params_trainer.lr"] == a.params["trainer.lr"]
+    assert df.loc[0, "duration"].total_seconds() >= 0
+    assert df.loc[1, "last_step"] == 10 and df.loc[1, "last_value"] == 0.3

@@ -28,6 +28,12 @@ def _run(args: argparse.Namespace) -> int:
         raise ProteinError("give exactly one of --trainer MODULE and --command \"CMD\"")
     if args.workers < 1:
         raise ProteinError(f"--workers must be >= 1, got {args.workers}")
+    cores = os.cpu_count() or 1
+    if args.workers > cores and getattr(args, "executor", "local") == "local":
+        print(f"protein run: warning: --workers {args.workers} on {cores} CPU cores: the trials "
+              "share them and each runs slower (and wall-time costs grow); --workers "
+              f"{cores} or fewer unless each trial mostly waits (a GPU, the network)",
+              file=sys.stderr)
     max_trials = args.max_trials or cfg.max_trials
     if max_trials is None and cfg.method == "grid":
         max_trials = grid_size(cfg)

@@ -282,17 +282,21 @@ def _trial_table(study: Any, ts: list) -> str:
     names = study.space.names
     metrics = list(study.config.metric_names) if study.config.multi else [study.config.metric]
     extra = list(dict.fromkeys(k for t in ts for k in (t.info.get("metrics") or {})))
+    live = any(t.state.value == "running" and t.intermediate for t in ts)
     rows = []
     for t in ts:
         vals = {**(t.info.get("metrics") or {}),
                 **(t.info.get("values") or {study.config.metric: t.score})}
+        last = t.intermediate[-1] if t.state.value == "running" and t.intermediate else None
         rows.append([t.trial_id, t.state.value] + [vals.get(m) for m in metrics + extra]
                     + [t.cost] + [t.params.get(n, "") for n in names]
+                    + ([last.step if last else "", last.value if last else ""] if live else [])
                     + [(iso_time(t.finished_at) or "").replace("T", " ").rstrip("Z")])
     params = short_names(names)
-    taken = ["trial", "state", *metrics, "cost", *params, "finished (UTC)"]
+    progress = ["last step", "last value"] if live else []  # where running trials are
+    taken = ["trial", "state", *metrics, "cost", *params, *progress, "finished (UTC)"]
     return table(rows, ["trial", "state"] + metrics + metric_headers(extra, taken) + ["cost"]
-                 + params + ["finished (UTC)"])
+                 + params + progress + ["finished (UTC)"])
 
 
 def _best(args: argparse.Namespace) -> int:
