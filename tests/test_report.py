@@ -101,6 +101,9 @@ def test_compare_puts_studies_side_by_side(sweep):
     assert all(x["trials"] == 6 and x["failed"] == 0 and x["cost_to_best"] <= x["total_cost"]
                for x in rows)
     assert rows[1]["complete"] == 6  # a random sweep runs every trial in full by default
+    assert rows[1]["std"] > 0 and min(rows[1]["mean"], rows[1]["median"]) <= rows[1]["best"]
+    table = protein("compare", "sweep", "random", "--format", "table", cwd=sweep).stdout
+    assert table.splitlines()[0].split()[-3:] == ["median", "mean", "std"]
 
 
 @pytest.mark.slow

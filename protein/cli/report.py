@@ -139,9 +139,9 @@ def _compare(args: argparse.Namespace) -> int:
               file=sys.stderr)
     emit(rows, args.format, lambda: table(
         [[r["study"], r["trials"], r["complete"], r["failed"], r["best"], r["best_trial"],
-          r["cost_to_best"], r["total_cost"], r["median"]] for r in rows],
+          r["cost_to_best"], r["total_cost"], r["median"], r["mean"], r["std"]] for r in rows],
         ["study", "trials", "complete", "failed", f"best {rows[0]['metric']}", "at trial",
-         "cost to best", "total cost", "median"]))
+         "cost to best", "total cost", "median", "mean", "std"]))
     return 0
 
 

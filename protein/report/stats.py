@@ -22,4 +22,6 @@ def study_stats(study: Any) -> dict[str, Any]:
             "best_trial": None if best is None else best.trial_id,
             "cost_to_best": to_best, "total_cost": cum,
             "median": statistics.median(done) if done else None,
+            "mean": statistics.fmean(done) if done else None,
+            "std": statistics.stdev(done) if len(done) > 1 else None,
             "metric": cfg.metric, "goal": cfg.goal}
