@@ -241,3 +241,15 @@ def test_integer_continuous_values_are_whole_and_round_trip(u, lo, ratio):
         v = d.from_unit(u)
         assert isinstance(v, int) and d.min <= v <= d.max and d.contains(v)
         assert d.from_unit(d.to_unit(v)) == v
+
+
+def test_check_says_how_many_trials_protein_run_will_run(tmp_path):
+    grid = "goal: maximize\nmetric: score\nmethod: grid\nparameters:\n  b: {values: [1, 2, 3]}\n"
+    p = tmp_path / "g.yaml"
+    p.write_text(grid)
+    assert "grid: 3 points; protein run runs each once" in protein("check", str(p)).stdout
+    p.write_text("rollout_count: 2\n" + grid)
+    out = protein("check", str(p)).stdout
+    assert "protein run runs 2 of them (the config's trial count)" in out
+    p.write_text(grid.replace("method: grid", "method: protein"))
+    assert "protein run needs --max-trials N" in protein("check", str(p)).stdout

@@ -47,9 +47,14 @@ def check(args: argparse.Namespace) -> int:
             head.append("constraints: " + ", ".join(map(str, cfg.constraints)))
         if cfg.method == "grid":
             size = grid_size(cfg)
-            head.append(f"grid: {size} points (protein run's default trial count)"
+            runs = (f"protein run runs {cfg.max_trials} of them (the config's trial count)"
+                    if cfg.max_trials else "protein run runs each once")
+            head.append(f"grid: {size} points; {runs}"
                         + ("" if cfg.space.grid_size is not None else
                            f"; continuous parameters take {cfg.settings.grid_points} values each"))
+        elif not cfg.max_trials:
+            head.append("trials: not set: protein run needs --max-trials N (or set "
+                        "rollout_count, and num_samples, in the config)")
         if cfg.seed_key:
             head.append(f"seed: each trial's seed goes to a --command as {cfg.seed_key} and "
                         "$PROTEIN_SEED")
