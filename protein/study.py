@@ -333,6 +333,13 @@ class Study:
     def trial(self, trial_id: int) -> Trial:
         return self.storage.get_trial(trial_id)
 
+    def trial_seed(self, trial: Trial | int) -> int:
+        """The training seed of a trial: its id, shifted by ``SEED_STRIDE`` per study seed, so
+        the same sweep run again under another ``--seed`` trains with other seeds too (and
+        seed 0 keeps seed = trial id)."""
+        trial_id = trial.trial_id if isinstance(trial, Trial) else int(trial)
+        return self.seed * SEED_STRIDE + trial_id
+
     def trials_dataframe(self) -> Any:
         """The trials as a pandas DataFrame, one row per trial (``protein.dataframe``; needs
         pandas: ``pip install 'protein-hpo[dataframe]'``)."""
@@ -378,6 +385,7 @@ class Study:
         return [done[i] for i in front(y, c)]
 
 
+SEED_STRIDE = 1_000_000  # training seeds per study seed (Study.trial_seed)
 MAX_RETRIES = 2
 
 

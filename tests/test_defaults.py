@@ -334,3 +334,13 @@ def test_the_seed_hint_only_when_the_seed_was_refused(tmp_path):
     with pytest.raises(Failure) as e:
         run_command(spec, cfg, 0, 0, {"lr": 0.5}, tmp_path, lambda *a: False)
     assert "does not take the trial seed as seed" in str(e.value)
+
+
+def test_the_study_seed_shifts_every_trials_training_seed(tmp_path):
+    cfg = _sweep(tmp_path, n=2)
+    protein("run", str(cfg), "--command", f"{sys.executable} train.py", "--seed", "3",
+            "--study", "shifted", cwd=tmp_path)
+    ts = Study.load("shifted", str(tmp_path / "protein.db")).trials()
+    assert [t.info["metrics"]["seed_seen"] for t in ts] == [3_000_000 + t.trial_id for t in ts]
+    line = protein("ask", "--study", "shifted", "--format", "json", cwd=tmp_path).stdout
+    assert json.loads(line)["seed"] == 3_000_002

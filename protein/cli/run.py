@@ -323,7 +323,8 @@ def add_run(sub: Any) -> None:
                            f"falls below this (default {MIN_PROBABILITY})")
     p.add_argument("--out", default="runs", help="directory for per-trial files (default runs/)")
     p.add_argument("--seed", type=int, default=0,
-                   help="the study's seed: the same trials and seed give the same suggestions")
+                   help="the study's seed: the same trials and seed give the same suggestions; "
+                        "trial N trains with seed SEED * 1000000 + N (seed 0: N)")
     p.add_argument("--device", default=None, help="trainer device (default: cuda if present)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument("--dry-run", action="store_true",

@@ -121,16 +121,16 @@ def _print_trials(study: Any, made: list, fmt: str, count: int) -> None:
 
     seed_key = study.config.seed_key
     for t in made:
-        full = flatten(with_seed(study.space.nest(t.params), seed_key, t.trial_id))
+        full = flatten(with_seed(study.space.nest(t.params), seed_key, study.trial_seed(t)))
         if fmt in ("flags", "hydra"):
             print(" ".join([str(t.trial_id)] + [shlex.quote(a) for a in param_args(full, fmt)]))
         elif fmt == "env":
             print(f"export PROTEIN_TRIAL={t.trial_id}")
-            print(f"export PROTEIN_SEED={t.trial_id}")
+            print(f"export PROTEIN_SEED={study.trial_seed(t)}")
             for k, v in env_vars(full).items():
                 print(f"export {k}={shlex.quote(v)}")
     if fmt in ("json", "yaml"):
-        out = [{"trial": t.trial_id, "seed": t.trial_id, "params": t.nested_params,
+        out = [{"trial": t.trial_id, "seed": study.trial_seed(t), "params": t.nested_params,
                 "config": study.space.nest(t.params), "info": dict(t.info)} for t in made]
         emit(out[0] if count == 1 else out, fmt)
 

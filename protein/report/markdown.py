@@ -22,10 +22,10 @@ def reproduce_command(study: Any, trial: Any, runs_dir: str | Path = "runs") -> 
     spec = run_spec(study.name, runs_dir)
     nested = study.space.nest(trial.params)
     if spec.get("trainer"):  # a trainer module takes the seed as --seed
-        flat = flatten(with_seed(nested, "seed", trial.trial_id))
+        flat = flatten(with_seed(nested, "seed", study.trial_seed(trial)))
         return shlex.join(["python", "-m", spec["trainer"], *param_args(flat, "flags")])
-    flat = flatten(with_seed(nested, study.config.seed_key, trial.trial_id))
-    env = f"PROTEIN_SEED={trial.trial_id} "
+    flat = flatten(with_seed(nested, study.config.seed_key, study.trial_seed(trial)))
+    env = f"PROTEIN_SEED={study.trial_seed(trial)} "
     if spec.get("command"):
         style = "hydra" if spec.get("pass_mode") == "hydra" else "flags"
         return env + " ".join([spec["command"], *(shlex.quote(a) for a in param_args(flat, style))])

@@ -126,7 +126,8 @@ def startup_crashes(trials: list, since: float = 0.0) -> Any:
 def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
     """Run one trial and tell its result; failures become failed trials with a reason.
 
-    The trial's seed is its id: the trainer gets it as ``seed``, a command as the config's
+    The trial's seed (``Study.trial_seed``: its id, shifted per study seed): the trainer gets
+    it as ``seed``, a command as the config's
     ``seed_key`` (``--seed=N`` / ``seed=N``) and as ``$PROTEIN_SEED``.
     """
     import yaml
@@ -161,7 +162,7 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
         verdict = study.should_stop(trial, **spec.stop)  # judged from the stored reports
         return verdict.stop
 
-    seed = trial.trial_id
+    seed = study.trial_seed(trial)
     try:
         if spec.trainer:
             result = run_trainer(spec, nested, seed, report, d)
