@@ -103,3 +103,19 @@ def test_importance_with_too_few_trials_says_so(figures, tmp_path):
     titles = [ax.get_title() for fig in figures for ax in fig.axes]
     assert any("too few trials" in t for t in titles) and not any("0.00" in t for t in titles)
     assert Path(tmp_path / "rep" / "topk.json").exists()
+
+
+def test_learning_curves_are_readable_on_white_and_pruned_ones_grey(figures, tmp_path):
+    curves = {i: [(s, v * s / 3) for s in (1, 2, 3)] for i, v in enumerate((0.2, 0.5, 0.9, 0.95))}
+    s = _study([1.0] * 4, [0.2, 0.5, 0.9, 0.95], curves=curves)
+    t = s.ask()
+    s.report(t, 1, 5.0)  # a pruned trial's last value, far above every final score
+    s.tell(t, 5.0, pruned=True)
+    plots.curves(s, s.trials(), tmp_path / "c.png")
+    lines = [ln for ln in figures[0].axes[0].lines if len(ln.get_xdata()) > 0]
+    luminance = [0.2126 * r + 0.7152 * g + 0.0722 * b
+                 for r, g, b, _ in (np.array(__import__("matplotlib").colors.to_rgba(
+                     ln.get_color())) for ln in lines)]
+    assert max(luminance) < 0.8  # no pale yellow (viridis ends at 0.87) on a white page
+    pruned = [ln for ln in lines if ln.get_linestyle() == "--"]
+    assert len(pruned) == 1 and pruned[0].get_color() == "grey"

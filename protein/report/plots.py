@@ -232,7 +232,9 @@ def curves(study: Any, trials: list, path: Path) -> Path | None:
 
     finals = [f for t in with_curves if (f := final(t)) is not None]
     norm = colors.Normalize(min(finals), max(finals)) if finals else colors.Normalize(0, 1)
-    cmap = cm.viridis if cfg.sign > 0 else cm.viridis_r
+    # viridis without its palest tenth, whose yellow vanishes on white
+    shades = cm.viridis(np.linspace(0.0, 0.85, 256))
+    cmap = colors.ListedColormap(shades if cfg.sign > 0 else shades[::-1])
     best = study.best()
     for t in with_curves:
         steps = [r.step for r in t.intermediate]
