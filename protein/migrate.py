@@ -74,6 +74,13 @@ def carbs_to_protein(doc: Any, base: Mapping[str, Any] | None = None,
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{source}: expected a CARBS config mapping or parameter list, "
                           f"got {type(doc).__name__}")
+    if isinstance(doc.get("sweep"), Mapping):  # a root sweep: block is the sweep itself
+        inner = doc["sweep"]
+        clash = sorted(set(inner) & (set(doc) - {"sweep"}))
+        if clash:
+            raise ConfigError(f"{source}: {clash[0]} is given both at the top and in sweep:; "
+                              "keep one")
+        doc = {**{k: v for k, v in doc.items() if k != "sweep"}, **inner}
     parameters: dict[str, Any] = {}
     fixed: dict[str, Any] = {}
     settings: dict[str, Any] = {}
@@ -96,6 +103,9 @@ def carbs_to_protein(doc: Any, base: Mapping[str, Any] | None = None,
     if not parameters:
         raise ConfigError(f"{source}: no searched parameter found; expected ${{ss:...}} values "
                           "or {space, min, max} entries")
+    if "metric" not in out:
+        warnings.append("metric: not in the source; wrote metric: score, goal: "
+                        f"{goal}: set them to what your trainer reports")
     sweep: dict[str, Any] = {"metric": out.pop("metric", "score"), "goal": goal,
                              "method": "protein", "parameters": parameters}
     if settings:
@@ -303,6 +313,9 @@ def _from_param_list(params: list, settings_src: Mapping[str, Any], base: Mappin
             name, CARBS_CLASSES[cls], lo, hi, bool(fields.get("is_integer")),
             p.get("search_center"), fields.get("scale"), fields.get("rounding_factor"),
             fields.get("base"), base, warnings)
+    if "metric" not in settings_src:
+        warnings.append("metric: not in the source; wrote metric: score, goal: "
+                        f"{goal}: set them to what your trainer reports")
     sweep: dict[str, Any] = {"metric": metric, "goal": goal, "method": "protein",
                              "parameters": parameters}
     if settings:

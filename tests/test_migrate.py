@@ -175,3 +175,16 @@ def test_migrate_writes_as_check_and_report_do(tmp_path):
         assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
     protein("migrate", src, "-o", str(tmp_path / "ok.yaml"))
     assert load_config(str(tmp_path / "ok.yaml")).space.names
+
+
+def test_migrate_lifts_a_root_sweep_block_and_warns_when_it_invents_the_metric():
+    cfg, warns = carbs_to_protein({"sweep": {"metric": "reward", "trainer": {
+        "lr": "${ss:log, 1e-4, 1e-2}"}}})
+    assert cfg["sweep"]["metric"] == "reward" and "sweep" not in cfg["sweep"]
+    assert "trainer.lr" in cfg["sweep"]["parameters"]
+    assert not any(w.startswith("metric:") for w in warns)
+    cfg, warns = carbs_to_protein({"trainer": {"lr": "${ss:log, 1e-4, 1e-2}"}})
+    assert cfg["sweep"]["metric"] == "score"
+    assert any(w.startswith("metric: not in the source; wrote metric: score") for w in warns)
+    with pytest.raises(ConfigError, match="both at the top and in sweep"):
+        carbs_to_protein({"metric": "a", "sweep": {"metric": "b"}})
