@@ -344,3 +344,18 @@ def test_the_study_seed_shifts_every_trials_training_seed(tmp_path):
     assert [t.info["metrics"]["seed_seen"] for t in ts] == [3_000_000 + t.trial_id for t in ts]
     line = protein("ask", "--study", "shifted", "--format", "json", cwd=tmp_path).stdout
     assert json.loads(line)["seed"] == 3_000_002
+
+
+@pytest.mark.slow
+def test_verify_runs_seeds_at_once_with_a_value_overridden(tmp_path):
+    cfg = _sweep(tmp_path, n=2)
+    protein("run", str(cfg), "--command", f"{sys.executable} train.py", cwd=tmp_path)
+    r = protein("verify", "--seeds", "3", "--workers", "2", "--set", "max_steps=77",
+                "--set", "trainer.note=long run", cwd=tmp_path)
+    out = json.loads(r.stdout)
+    assert out["seed_values"] == [10000, 10001, 10002] and len(out["scores"]) == 3
+    logs = list((tmp_path / "runs" / "verify").rglob("stdout.log"))
+    assert len(logs) == 3  # the override reached each rerun: 77 progress lines, not 10
+    assert all(p.read_text().count('"step"') == 77 for p in logs)
+    r = protein("verify", "--seeds", "2", "--set", "nonsense", cwd=tmp_path, check=False)
+    assert r.returncode == 2 and "expected PATH=VALUE" in r.stderr

@@ -56,8 +56,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from protein.report import run_spec
-    from protein.runner.execute import Failure, run_command, run_trainer
-    from protein.runner.spec import RunSpec, trial_dir
+    from protein.runner.spec import RunSpec
     from protein.study import Study
 
     if args.seeds < 2:
@@ -78,30 +77,26 @@ def _verify(args: argparse.Namespace) -> int:
                    pass_mode=spec0.get("pass_mode", "flags"),
                    out_dir=str(Path(args.runs) / "verify"), device=args.device,
                    timeout=args.timeout)
-    nested = study.space.nest(trial.params)
+    nested = _with_overrides(study.space.nest(trial.params), args.set or [])
     metric = study.config.metric
+    if args.workers < 1:
+        raise ProteinError(f"--workers must be >= 1, got {args.workers}")
+    seeds = [args.first_seed + k for k in range(args.seeds)]
+    jobs = [(spec, study.config, trial.trial_id, seed, nested, metric) for seed in seeds]
+    if args.workers > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(args.workers, len(jobs)),
+                                 mp_context=mp.get_context("spawn")) as pool:
+            results = list(pool.map(_rerun, jobs))
+    else:
+        results = [_rerun(job) for job in jobs]
     scores = []
-    for k in range(args.seeds):
-        seed = args.first_seed + k
-        d = trial_dir(spec, trial.trial_id) / f"seed_{seed}"
-        d.mkdir(parents=True, exist_ok=True)
-        try:
-            if spec.trainer:
-                result = run_trainer(spec, nested, seed, lambda step, value, cost=None: False, d)
-            else:
-                result = run_command(spec, study.config, trial.trial_id, seed, nested, d,
-                                     lambda s, v, c=None: False)
-        except Failure as e:
-            raise ProteinError(f"trial {trial.trial_id}, seed {seed}: the rerun failed: {e}; "
-                               f"its logs are in {d}") from None
-        raw = result.get(metric, result.get("score"))
-        try:
-            score = float(raw)
-        except (TypeError, ValueError):
-            score = float("nan")
-        if isinstance(raw, bool) or not math.isfinite(score):
-            raise ProteinError(f"trial {trial.trial_id}, seed {seed}: the rerun gave {metric} = "
-                               f"{raw!r}, not a finite number; its logs are in {d}")
+    for seed, (score, error, d) in zip(seeds, results):
+        if error is not None:
+            raise ProteinError(f"trial {trial.trial_id}, seed {seed}: {error}; its logs are "
+                               f"in {d}")
         scores.append(score)
         print(f"protein verify: seed {seed}: {metric} = {fmt_value(score)}", file=sys.stderr)
     mean = statistics.fmean(scores)
@@ -123,6 +118,56 @@ def _verify(args: argparse.Namespace) -> int:
         [[trial.trial_id, trial.score, mean, sd, min(scores), max(scores), args.seeds]],
         ["trial", f"original {metric}", "mean", "std", "min", "max", "seeds"]))
     return 0
+
+
+def _with_overrides(nested: dict, pairs: list[str]) -> dict:
+    """The trial's config with ``--set path=value`` overrides (a longer training, another
+    device): each value read as a Python literal where it is one (``10``, ``1e-3``,
+    ``[64, 64]``), else kept as text."""
+    import ast
+    import copy
+
+    from protein.tree import set_path
+
+    out = copy.deepcopy(nested)
+    for pair in pairs:
+        path, eq, raw = pair.partition("=")
+        if not path or not eq:
+            raise ProteinError(f"--set {pair!r}: expected PATH=VALUE, e.g. trainer.epochs=50")
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw
+        set_path(out, path, value)
+    return out
+
+
+def _rerun(job: tuple) -> tuple[float | None, str | None, str]:
+    """One seed of ``verify`` (a process of its own with --workers): (score, None, log
+    folder), or (None, what went wrong, log folder)."""
+    import math
+
+    from protein.runner.execute import Failure, run_command, run_trainer
+    from protein.runner.spec import trial_dir
+
+    spec, cfg, tid, seed, nested, metric = job
+    d = trial_dir(spec, tid) / f"seed_{seed}"
+    d.mkdir(parents=True, exist_ok=True)
+    try:
+        if spec.trainer:
+            result = run_trainer(spec, nested, seed, lambda step, value, cost=None: False, d)
+        else:
+            result = run_command(spec, cfg, tid, seed, nested, d, lambda s, v, c=None: False)
+    except Failure as e:
+        return None, f"the rerun failed: {e}", str(d)
+    raw = result.get(metric, result.get("score"))
+    try:
+        score = float(raw)
+    except (TypeError, ValueError):
+        score = float("nan")
+    if isinstance(raw, bool) or not math.isfinite(score):
+        return None, f"the rerun gave {metric} = {raw!r}, not a finite number", str(d)
+    return score, None, str(d)
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -171,6 +216,10 @@ def add_verify(sub: Any) -> None:
     p.add_argument("--runs", default="runs", help="protein run's --out (reads run.json there)")
     p.add_argument("--device", default=None, help="trainer device (default: cuda if present)")
     p.add_argument("--timeout", type=float, default=None, help="seconds before a rerun fails")
+    p.add_argument("--workers", type=int, default=1, help="seeds run at once (default 1)")
+    p.add_argument("--set", action="append", metavar="PATH=VALUE",
+                   help="override a value of the trial's config for the reruns (repeatable), "
+                        "e.g. --set trainer.epochs=50 for a longer training")
     p.add_argument("--format", choices=["json", "table", "yaml"], default="json")
     p.set_defaults(func=_verify)
 
