@@ -72,6 +72,9 @@ def test_tensorboard_scalars_are_readable(tmp_path):
         final = acc.Scalars("final/score")
         assert values and len(final) == 1
         assert final[0].value == Study.load("s", str(tmp_path / "protein.db")).trial(trial).score
+        # the HParams tab: the trial's params and its final score
+        assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")
+        assert acc.Scalars("hparams/score")[0].value == final[0].value
 
 
 @pytest.mark.slow

@@ -234,6 +234,10 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
         for name, value in {**(t.info.get("values") or {}), **(t.info.get("metrics") or {})}.items():
             if name != cfg.metric and t.state.value == "complete":
                 tb.add_scalar(f"final/{name}", value, step)
+        if t.score is not None:
+            from protein.integrations.tensorboard import add_hparams
+
+            add_hparams(tb, t.params, {cfg.metric: t.score, "cost": t.cost}, t.state.value)
     _close(metrics, tb, wb, study.trial(trial.trial_id).state.value,
            study.trial(trial.trial_id), cfg.metric)
 
