@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -199,3 +200,43 @@ def test_trials_dataframe_has_a_row_per_trial_with_flattened_params_and_metrics(
     assert df.loc[0, "params_trainer.lr"] == a.params["trainer.lr"]
     assert df.loc[0, "duration"].total_seconds() >= 0
     assert df.loc[1, "last_step"] == 10 and df.loc[1, "last_value"] == 0.3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["flags", "hydra", "json", "env"])
+def test_the_reproduce_line_reruns_the_best_trial_in_every_pass_mode(mode, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent("""\
+        import json, os, sys
+        mode = os.environ["MODE"]  # read the params only the way this mode hands them over
+        if mode == "json":
+            p = json.load(open(os.environ["PROTEIN_PARAMS_FILE"]))
+            assert sys.argv[-1] == os.environ["PROTEIN_PARAMS_FILE"]
+            lr, seed = p["trainer"]["learning_rate"], p["seed"]
+        elif mode == "env":
+            assert len(sys.argv) == 1
+            lr, seed = float(os.environ["TRAINER_LEARNING_RATE"]), int(os.environ["SEED"])
+        else:
+            a = dict(x.lstrip("-").split("=", 1) for x in sys.argv[1:])
+            assert all(x.startswith("--") == (mode == "flags") for x in sys.argv[1:])
+            lr, seed = float(a["trainer.learning_rate"]), int(a["seed"])
+        assert seed == int(os.environ["PROTEIN_SEED"])
+        print(json.dumps({"score": round(lr * 1000 + seed, 6)}))
+        """))
+    (tmp_path / "s.yaml").write_text(CONFIG.replace("goal: maximize",
+                                                    "goal: maximize\n  method: random"))
+    protein("run", "s.yaml", "--command", f"{sys.executable} {script}", "--pass", mode,
+            "--max-trials", "2", cwd=tmp_path, env={"MODE": mode})
+    protein("report", "--study", "s", "--out", "rep", "--no-plots", cwd=tmp_path)
+    text = (tmp_path / "rep" / "best_config.yaml").read_text()
+    line = next(x for x in text.splitlines() if x.startswith("# Reproduce: "))[len("# Reproduce: "):]
+    out = subprocess.run(["bash", "-c", line], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "MODE": mode})
+    assert out.returncode == 0, (line, out.stderr)
+    from protein.study import Study
+
+    best = Study.load("s", str(tmp_path / "protein.db")).best()
+    assert json.loads(out.stdout.splitlines()[-1])["score"] == best.score

@@ -11,7 +11,11 @@ import pytest
 from benchmarks import training
 
 
+BENCH = "the peers come with the bench extra: pip install -e '.[bench]'"
+
+
 def test_a_tiny_run_of_each_kind_of_tuner_trains_and_records_every_trial(tmp_path, monkeypatch):
+    pytest.importorskip("optuna", reason=BENCH)
     monkeypatch.setattr(training, "RUNS", tmp_path)
     monkeypatch.setattr(training, "FIGURES", tmp_path)  # never over the committed plots
     prob = training.PROBLEMS["digits"]
@@ -44,6 +48,7 @@ def test_a_loss_to_minimise_is_told_to_every_tuner_as_a_score_to_maximise(tmp_pa
 
 
 def test_dehb_sets_the_budget_to_its_fidelity_and_runs_on_the_bundled_trainers():
+    pytest.importorskip("dehb", reason=BENCH)
     run = training.run_one(training.PROBLEMS["digits"], "dehb", 0, 3)
     epochs = [t["params"]["trainer.epochs"] for t in run["trials"]]
     assert all(isinstance(e, int) and 1 <= e <= 30 for e in epochs)

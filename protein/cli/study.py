@@ -21,7 +21,6 @@ from protein.cli.common import (
 from protein.errors import ProteinError
 from protein.optimizer.early_stop import RULES, StopConfig
 from protein.output import table, to_json
-from protein.tree import flatten
 
 
 
@@ -117,17 +116,17 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _print_trials(study: Any, made: list, fmt: str, count: int) -> None:
-    from protein.output import env_vars, param_args, with_seed
+    from protein.invocation import trial_invocation
 
-    seed_key = study.config.seed_key
     for t in made:
-        full = flatten(with_seed(study.space.nest(t.params), seed_key, study.trial_seed(t)))
+        if fmt in ("flags", "hydra", "env"):  # what protein run would hand a command
+            argv, env = trial_invocation(None, fmt, study.space.nest(t.params),
+                                         study.trial_seed(t), study.config.seed_key)
         if fmt in ("flags", "hydra"):
-            print(" ".join([str(t.trial_id)] + [shlex.quote(a) for a in param_args(full, fmt)]))
+            print(" ".join([str(t.trial_id)] + [shlex.quote(a) for a in argv]))
         elif fmt == "env":
             print(f"export PROTEIN_TRIAL={t.trial_id}")
-            print(f"export PROTEIN_SEED={study.trial_seed(t)}")
-            for k, v in env_vars(full).items():
+            for k, v in env.items():
                 print(f"export {k}={shlex.quote(v)}")
     if fmt in ("json", "yaml"):
         out = [{"trial": t.trial_id, "seed": study.trial_seed(t), "params": t.nested_params,

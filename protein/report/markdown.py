@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +15,19 @@ from protein.trial import TrialState
 
 def reproduce_command(study: Any, trial: Any, runs_dir: str | Path = "runs") -> str:
     """One line that reruns ``trial``'s config, with its seed, through the sweep's trainer or
-    command."""
-    from protein.output import param_args, with_seed
+    command, as ``protein run`` handed it over (``protein.invocation``)."""
+    from protein.invocation import shell_line, trial_invocation
 
     spec = run_spec(study.name, runs_dir)
-    nested = study.space.nest(trial.params)
-    if spec.get("trainer"):  # a trainer module takes the seed as --seed
-        flat = flatten(with_seed(nested, "seed", study.trial_seed(trial)))
-        return shlex.join(["python", "-m", spec["trainer"], *param_args(flat, "flags")])
-    flat = flatten(with_seed(nested, study.config.seed_key, study.trial_seed(trial)))
-    env = f"PROTEIN_SEED={study.trial_seed(trial)} "
-    if spec.get("command"):
-        style = "hydra" if spec.get("pass_mode") == "hydra" else "flags"
-        return env + " ".join([spec["command"], *(shlex.quote(a) for a in param_args(flat, style))])
-    return env + shlex.join(["python", "train.py", *param_args(flat, "flags")])
+    if spec.get("trainer"):  # a trainer module's script mode takes flags and --seed
+        command, mode, key = f"python -m {spec['trainer']}", "flags", "seed"
+    else:
+        command = spec.get("command") or "python train.py"
+        mode, key = spec.get("pass_mode", "flags"), study.config.seed_key
+    params_file = Path(runs_dir) / study.name / f"trial_{trial.trial_id:04d}" / "params.json"
+    argv, env = trial_invocation(command, mode, study.space.nest(trial.params),
+                                 study.trial_seed(trial), key, params_file)
+    return shell_line(argv, env)
 
 
 def run_spec(study: str, runs_dir: str | Path = "runs") -> dict[str, Any]:

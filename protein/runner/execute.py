@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -20,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from protein.errors import ProteinError
 from protein.runner.spec import RunSpec
 
 CHILD: dict[str, Any] = {}  # the running command's process, for a worker's SIGTERM handler;
@@ -100,25 +98,13 @@ def command_argv(spec: RunSpec, nested: dict, d: Path, seed: int | None = None,
     The seed goes in as ``seed_key`` (a flag, an override, a JSON key or a variable, as the
     params do) unless ``seed_key`` is None, and always as ``$PROTEIN_SEED``.
     """
-    from protein.output import env_vars, param_args, with_seed
-    from protein.tree import flatten
+    from protein.invocation import trial_invocation
+    from protein.output import with_seed
 
-    nested = with_seed(nested, seed_key, seed)
-    flat = flatten(nested)
-    argv = shlex.split(spec.command or "")
-    env: dict[str, str] = {} if seed is None else {"PROTEIN_SEED": str(seed)}
-    if spec.pass_mode in ("flags", "hydra"):
-        argv += param_args(flat, spec.pass_mode)
-    elif spec.pass_mode == "json":
-        path = d / "params.json"
-        path.write_text(json.dumps(nested, indent=2))
-        argv.append(str(path))
-        env["PROTEIN_PARAMS_FILE"] = str(path)
-    elif spec.pass_mode == "env":
-        env.update(env_vars(flat))
-    else:
-        raise ProteinError(f"--pass: unknown mode {spec.pass_mode!r}; use flags, hydra, json or env")
-    return argv, env
+    path = d / "params.json"
+    if spec.pass_mode == "json":
+        path.write_text(json.dumps(with_seed(nested, seed_key, seed), indent=2))
+    return trial_invocation(spec.command, spec.pass_mode, nested, seed, seed_key, path)
 
 
 def run_command(spec: RunSpec, cfg: Any, trial_id: int, seed: int, nested: dict, d: Path,
