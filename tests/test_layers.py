@@ -19,7 +19,7 @@ ROOT = Path(__file__).parent.parent
 LAYERS = [
     ("distributions",),
     ("protein.errors", "protein.tree", "protein.output", "protein.trial", "protein.process",
-     "protein.invocation"),
+     "protein.invocation", "protein.masking"),
     ("protein.space", "protein.config"),
     ("protein.optimizer", "protein.pareto"),
     ("protein.storage", "protein.study", "protein.api", "protein.integrations",

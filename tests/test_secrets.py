@@ -9,7 +9,7 @@ import pytest
 from _cli import protein
 
 from protein.errors import StorageError
-from protein.output import mask_url, scrub
+from protein.masking import mask_url, scrub
 
 SECRET = "S3cr3tPw"
 

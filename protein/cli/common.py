@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from protein.errors import ProteinError
-from protein.output import mask_url, to_json, to_yaml
+from protein.masking import mask_url
+from protein.output import to_json, to_yaml
 
 STORAGE_HELP = "sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)"
 STUDY_HELP = "study name (default: the storage's only study)"
@@ -51,6 +52,32 @@ def trial_id(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"expected a trial id (an integer from 0, as protein trials lists them), got {text[:30]!r}")
     return v
+
+
+def add_stop_options(p: Any, defaults: bool) -> None:
+    """The early-stopping options of ``protein run`` and ``protein progress``, in one place,
+    with ``StopConfig``'s defaults (``defaults``: as the options' defaults; else None, so
+    ``protein run`` can take them from the config and say where each came from)."""
+    from protein.optimizer.early_stop import DEFAULT_GRACE, StopConfig
+
+    d = StopConfig()
+    own = (lambda v: v) if defaults else (lambda v: None)  # noqa: E731
+    p.add_argument("--smooth", type=int, default=own(d.smooth),
+                   help=f"judge the mean of the last K intermediate values (default {d.smooth})")
+    p.add_argument("--grace", type=float, default=own(d.grace),
+                   help="no stop before this step; below 1, that fraction of --max-resource "
+                        f"(default {DEFAULT_GRACE}; the curve rule: 0.1 of the trial's own "
+                        "predicted budget); ASHA's first rung")
+    p.add_argument("--max-resource", type=float, default=own(d.max_resource),
+                   help="the last step of a full trial (default: the furthest step a "
+                        "complete trial reported)")
+    p.add_argument("--reduction-factor", type=float, default=own(d.reduction_factor),
+                   help=f"ASHA keeps the top 1/F at each rung (default {d.reduction_factor:g})")
+    p.add_argument("--min-trials", type=int, default=own(d.min_trials),
+                   help=f"complete trials before the median rule judges (default {d.min_trials})")
+    p.add_argument("--min-probability", type=float, default=own(d.min_probability),
+                   help="the curve rule stops a trial whose chance of reaching the front "
+                        f"falls below this (default {d.min_probability})")
 
 
 def write_output(path: str, text: str, option: str = "--output") -> None:

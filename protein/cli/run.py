@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from protein.cli.common import grid_size, study_name
+from protein.cli.common import add_stop_options, grid_size, study_name
 from protein.errors import ProteinError
-from protein.optimizer.early_stop import MIN_PROBABILITY, RULES, StopConfig, default_rule
-from protein.output import mask_url
+from protein.masking import mask_url
+from protein.optimizer.early_stop import RULES, StopConfig, default_rule
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -305,22 +305,7 @@ def add_run(sub: Any) -> None:
                            "below a quantile line of score against log cost (10 complete "
                            "trials); median: below the median of the other trials at the same "
                            "step; asha: successive halving")
-    stop.add_argument("--smooth", type=int, default=None,
-                      help="judge the mean of the last K intermediate values (default 1)")
-    stop.add_argument("--grace", type=float, default=None,
-                      help="no stop before this step; below 1, that fraction of --max-resource "
-                           "(default 0.25; the curve rule: 0.1 of the trial's own predicted "
-                           "budget); ASHA's first rung")
-    stop.add_argument("--max-resource", type=float, default=None,
-                      help="the last step of a full trial (default: the furthest step a complete "
-                           "trial reported)")
-    stop.add_argument("--reduction-factor", type=float, default=None,
-                      help="ASHA keeps the top 1/F at each rung (default 3)")
-    stop.add_argument("--min-trials", type=int, default=None,
-                      help="complete trials before the median rule judges (default 5)")
-    stop.add_argument("--min-probability", type=float, default=None,
-                      help="the curve rule stops a trial whose chance of reaching the front "
-                           f"falls below this (default {MIN_PROBABILITY})")
+    add_stop_options(stop, defaults=False)
     p.add_argument("--out", default="runs", help="directory for per-trial files (default runs/)")
     p.add_argument("--seed", type=int, default=0,
                    help="the study's seed: the same trials and seed give the same suggestions; "

@@ -14,6 +14,7 @@ from protein.cli.common import (
     emit,
     existing_storage,
     open_study,
+    add_stop_options,
     study_args,
     study_name,
     trial_id,
@@ -236,7 +237,6 @@ def _progress(args: argparse.Namespace) -> int:
 
 
 def add_progress(sub: Any) -> None:
-    d = StopConfig()
     p = sub.add_parser("progress", help="record an intermediate value; prints whether to stop")
     study_args(p, fmt=())
     p.add_argument("--trial", type=trial_id, required=True)
@@ -247,22 +247,9 @@ def add_progress(sub: Any) -> None:
                         "examples, tokens); stored with the value for the learning-curve "
                         "model. Without it, the rules use the step where every complete "
                         "trial's cost equals its last step")
-    p.add_argument("--rule", choices=RULES, default=d.rule,
+    p.add_argument("--rule", choices=RULES, default=StopConfig().rule,
                    help="early-stopping rule (default auto; see protein run -h)")
-    p.add_argument("--smooth", type=int, default=d.smooth,
-                   help="judge the mean of the last K values")
-    p.add_argument("--grace", type=float, default=d.grace,
-                   help="no stop before this step (below 1: a fraction of --max-resource, for "
-                        "the curve rule of the trial's own budget)")
-    p.add_argument("--max-resource", type=float, default=d.max_resource,
-                   help="the last step of a full trial (default: the furthest a complete "
-                        "trial reported)")
-    p.add_argument("--reduction-factor", type=float, default=d.reduction_factor,
-                   help="ASHA's keep 1/F")
-    p.add_argument("--min-trials", type=int, default=d.min_trials,
-                   help="complete trials before the median rule judges")
-    p.add_argument("--min-probability", type=float, default=d.min_probability,
-                   help="the curve rule stops below this chance of reaching the front")
+    add_stop_options(p, defaults=True)
     p.set_defaults(func=_progress)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from protein.errors import ProteinError
-from protein.output import mask_url
+from protein.masking import mask_url
 from protein.runner.progress import Progress
 from protein.runner.ray import ray_workers
 from protein.runner.spec import RunSpec

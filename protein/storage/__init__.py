@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from protein.errors import StorageError
-from protein.output import mask_url
+from protein.masking import mask_url
 
 DEFAULT_PATH = "protein.db"
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from protein.errors import ConnectionLost, StorageError, require
-from protein.output import mask_url, scrub
+from protein.masking import mask_url, scrub
 from protein.storage.sql import SQLStorage
 
 
