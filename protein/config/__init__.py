@@ -6,7 +6,8 @@ Protein YAML/JSON, hyperparameter YAML and dicts; ``ini`` reads PufferLib's INI 
 goals and constraints.
 """
 
-from protein.config.load import infer_goal, load_config, yaml_loader
+from protein.config.load import load_config, yaml_loader
+from protein.config.objectives import infer_goal
 from protein.config.sweep import SweepConfig
 
 __all__ = ["SweepConfig", "infer_goal", "load_config", "yaml_loader"]

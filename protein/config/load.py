@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from distributions import DistributionError, from_config
-from protein.config.objectives import GOALS, Objective, parse_constraint, parse_metrics
+from protein.config.objectives import GOALS, Objective, infer_goal, parse_constraint, parse_metrics
 from protein.config.settings import FIELDS as SETTING_FIELDS
 from protein.config.settings import IGNORED as IGNORED_SETTINGS
 from protein.config.settings import RENAMED as RENAMED_SETTINGS
@@ -47,11 +47,6 @@ LEAF_KEYS = {"distribution", "values", "choices", "min", "max"}
 # Setting names a training config may well use too: at the sweep level they are fixed
 # overrides; every other optimizer-setting name there is ambiguous and an error.
 SHARED_NAMES = {"device", "gpus", "use_gpu", "downsample", "threads"}
-# Words in a metric's name that say its direction (``mean_reward``, ``val/loss``).
-MAXIMIZE_WORDS = {"reward", "rewards", "return", "returns", "accuracy", "acc", "score", "f1",
-                  "auc", "success", "precision", "recall", "map", "bleu", "iou"}
-MINIMIZE_WORDS = {"loss", "error", "err", "perplexity", "ppl", "regret", "mse", "mae", "rmse",
-                  "nll", "cost", "wer", "cer", "latency"}
 
 
 # --------------------------------------------------------------------------- entry
@@ -306,15 +301,6 @@ def _fixed_overrides(sec: Mapping[str, Any], at: tuple[str, ...],
                     ProteinWarning, stacklevel=4)
         fixed[key] = value
     return fixed
-
-
-def infer_goal(metric: str) -> str | None:
-    """``maximize`` or ``minimize`` when the metric's name leaves no doubt, else None."""
-    words = set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", metric).lower()))
-    up, down = bool(words & MAXIMIZE_WORDS), bool(words & MINIMIZE_WORDS)
-    if up == down:
-        return None
-    return "maximize" if up else "minimize"
 
 
 def _finish(

@@ -18,6 +18,21 @@ from typing import Any
 GOALS = ("maximize", "minimize")
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(<=|>=|<|>)\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
 
+# Words in a metric's name that say its direction (``mean_reward``, ``val/loss``).
+MAXIMIZE_WORDS = {"reward", "rewards", "return", "returns", "accuracy", "acc", "score", "f1",
+                  "auc", "success", "precision", "recall", "map", "bleu", "iou"}
+MINIMIZE_WORDS = {"loss", "error", "err", "perplexity", "ppl", "regret", "mse", "mae", "rmse",
+                  "nll", "cost", "wer", "cer", "latency"}
+
+
+def infer_goal(metric: str) -> str | None:
+    """``maximize`` or ``minimize`` when the metric's name leaves no doubt, else None."""
+    words = set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", metric).lower()))
+    up, down = bool(words & MAXIMIZE_WORDS), bool(words & MINIMIZE_WORDS)
+    if up == down:
+        return None
+    return "maximize" if up else "minimize"
+
 
 @dataclass(frozen=True)
 class Objective:

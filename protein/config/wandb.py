@@ -69,7 +69,7 @@ def section_from_wandb(doc: Mapping[str, Any], error: Any) -> tuple[dict[str, An
     if metric.get("goal") is not None:
         sec["goal"] = metric["goal"]
     else:
-        from protein.config.load import infer_goal
+        from protein.config.objectives import infer_goal
 
         if infer_goal(metric["name"]) is None:
             warnings.warn(f"metric.goal not given; minimize {metric['name']!r} (W&B's default)",
