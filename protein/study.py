@@ -7,7 +7,6 @@ Storage backends (memory, SQLite, PostgreSQL) share the ``Storage`` interface.
 
 from __future__ import annotations
 
-import itertools
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -16,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from protein.config import SweepConfig, load_config
-from protein.errors import SearchExhausted, TrialError
+from protein.errors import TrialError
 from protein.optimizer.early_stop import StopConfig, Verdict, decide, default_rule
-from protein.storage.base import AskAnswer, AskRequest
 from protein.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -100,7 +98,7 @@ class Study:
         a dead local worker's trials from a slow one's. With ``max_trials``, no trial is
         created past that count (trials lost to dead workers do not count) and ``None`` /
         a shorter list comes back. With ``retry_stale``, trials of dead workers are handed
-        out again first (at most ``MAX_RETRIES`` times each), whatever the study's
+        out again first (at most ``ask_queue.MAX_RETRIES`` times each), whatever the study's
         ``on_expire``: this is how ``protein run`` resumes an interrupted sweep.
         ``lease_s`` gives these trials their own lease instead of the study's. ``held``:
         this process runs them, so they are recorded as its own (``info["process"]``) and
@@ -112,148 +110,9 @@ class Study:
         (a batch, each point aware of the others), so many workers asking at once wait for
         one fit rather than one each.
         """
-        from protein.process import gone, identity, worker_name
+        from protein.ask_queue import ask
 
-        count = 1 if n is None else n
-        worker = worker or worker_name()
-        me = identity()
-        self.handed = []
-        if self.config.method != "protein":
-            try:
-                with self.storage.lock():
-                    request = AskRequest(-1, me, worker, count, max_trials, retry_stale,
-                                         lease_s, held)
-                    answers, stored = self._serve([request], request.request_id)
-                    answer = answers[request.request_id]
-            except BaseException:
-                self._abandon(-1)  # no queued request: only what it stored itself
-                raise
-        else:
-            # the heavy imports happen here, before the lock, not while holding it
-            import protein.optimizer.multi
-            import protein.optimizer.single
-            import protein.optimizer.surrogate  # noqa: F401
-
-            request = self.storage.enqueue(me, worker, count, max_trials, retry_stale, lease_s,
-                                           held)
-            try:
-                with self.storage.lock():
-                    answer = self.storage.answer_of(request.request_id)
-                    stored: dict[int, Trial] = {}
-                    self.handed = list(answer.trial_ids) if answer else []
-                    if answer is None:  # nobody served it while we waited: serve every waiter
-                        waiting = [r for r in self.storage.waiting()
-                                   if r.request_id == request.request_id or not gone(r.requester)]
-                        answers, stored = self._serve(waiting, request.request_id)
-                        for r in waiting:
-                            if r.request_id != request.request_id:
-                                self.storage.answer(r.request_id, answers[r.request_id])
-                        answer = answers[request.request_id]
-                    # inside the lock: the next holder must not serve this request again
-                    self.storage.withdraw(request.request_id)
-            except BaseException:
-                self._abandon(request.request_id)
-                raise
-        # trials this call stored come back as stored; ones another asker stored are read
-        made = [stored.get(i) or self.storage.get_trial(i) for i in answer.trial_ids]
-        self.exhausted = answer.exhausted
-        if n is None:
-            return made[0] if made else None
-        return made
-
-    def _abandon(self, request_id: int) -> None:
-        """An ask interrupted (a signal, an error) before its caller received its trials:
-        withdraw the request and fail every trial made for it, by this process or by
-        another holder of the ask lock, so none is left running unseen. Under the lock, so
-        a holder serving the queue now either answered it already or will not see it."""
-        try:
-            with self.storage.lock():
-                answer = self.storage.answer_of(request_id)
-                self.storage.withdraw(request_id)
-        except Exception:  # noqa: BLE001 - the storage is gone too: the lease expires them
-            answer = None
-        for tid in dict.fromkeys([*self.handed, *(answer.trial_ids if answer else ())]):
-            try:
-                self.storage.finish_trial(tid, TrialState.FAILED, None, None, {
-                    "failure": "expired: the ask was interrupted before its caller received "
-                               "the trial; nothing ran"})
-            except Exception:  # noqa: BLE001 - finished meanwhile, or the storage is gone
-                pass
-        self.handed = []
-
-    def _serve(self, requests: list[AskRequest],
-               own: int) -> tuple[dict[int, AskAnswer], dict[int, Trial]]:
-        """Trials for each request (under the ask lock): stale trials handed out again first
-        where wanted, then new suggestions, all of them from one call of the optimizer.
-        Request ``own`` is this caller's: its trials go to ``handed`` as they are stored.
-        Returns each request's answer and the trials stored here, by id."""
-        from protein.optimizer import suggest_config
-        from protein.optimizer.baselines import suggest_baseline
-        from protein.storage.rules import counts
-
-        given: dict[int, list[int]] = {r.request_id: [] for r in requests}
-        given[own] = self.handed  # the same list: filled as trials are stored
-        stored: dict[int, Trial] = {}
-
-        def keep(t: Trial) -> int:
-            stored[t.trial_id] = t
-            return t.trial_id
-
-        if self.lease_s is not None:
-            retry = self.on_expire == "retry" or any(r.retry_stale for r in requests)
-            takers = [r for r in requests if r.retry_stale or self.on_expire == "retry"]
-            for t in self.storage.expire(self.lease_s, "retry" if retry else self.on_expire):
-                if int(t.info.get("retries", 0)) >= MAX_RETRIES:
-                    self.storage.finish_trial(t.trial_id, TrialState.FAILED, None, None, {
-                        "failure": f"expired: its worker died {MAX_RETRIES + 1} times"})
-                    continue
-                r = next((r for r in takers if len(given[r.request_id]) < r.count), None)
-                if r is not None:
-                    given[r.request_id].append(
-                        keep(self.storage.reassign(t.trial_id, r.worker,
-                                                   r.requester if r.held else None)))
-
-        protein = self.config.method == "protein"
-        if protein or any(r.max_trials is not None for r in requests):
-            history = self.storage.trials()
-            k, used = len(history), sum(1 for t in history if counts(t, history))
-        else:  # random, sobol and grid need only the count of trials so far
-            history, k = [], self.storage.count()
-            used = k
-        rooms: dict[int, int] = {}
-        for r in requests:
-            room = r.count - len(given[r.request_id])
-            if r.max_trials is not None:
-                room = min(room, max(0, r.max_trials - used))
-            rooms[r.request_id] = room
-            used += room
-        total = sum(rooms.values())
-        exhausted = None
-        suggestions: list = []
-        if total > 0:
-            try:
-                suggestions = (suggest_config(self.config, history, seed=self.seed, n=total)
-                               if protein else
-                               suggest_baseline(self.config.method, self.space, k,
-                                                settings=self.config.settings, seed=self.seed,
-                                                n=total))
-            except SearchExhausted as e:
-                exhausted = str(e)
-            if 0 < len(suggestions) < total:
-                exhausted = (f"the search space ran out after {len(suggestions)} more "
-                             "trial(s): every point has been run or is running")
-        it = iter(suggestions)
-        out: dict[int, AskAnswer] = {}
-        for r in requests:
-            for s in itertools.islice(it, rooms[r.request_id]):
-                info = {**s.info, "batch": len(suggestions)} if len(suggestions) > 1 else s.info
-                if r.held:  # who holds it: see protein.process
-                    info = {**info, "process": r.requester}
-                given[r.request_id].append(
-                    keep(self.storage.create_trial(s.params, info, r.worker, r.lease_s)))
-            short = len(given[r.request_id]) < r.count
-            out[r.request_id] = AskAnswer(tuple(given[r.request_id]), exhausted if short else None)
-        return out, stored
+        return ask(self, n, worker, max_trials, retry_stale, lease_s, held)
 
     def start(self, params: Mapping[str, Any], *, worker: str | None = None,
               reason: str = "given") -> Trial:
@@ -386,7 +245,6 @@ class Study:
 
 
 SEED_STRIDE = 1_000_000  # training seeds per study seed (Study.trial_seed)
-MAX_RETRIES = 2
 
 
 def _validate_tell(
