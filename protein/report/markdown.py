@@ -27,7 +27,7 @@ def reproduce_command(study: Any, trial: Any, runs_dir: str | Path = "runs") -> 
     params_file = Path(runs_dir) / study.name / f"trial_{trial.trial_id:04d}" / "params.json"
     argv, env = trial_invocation(command, mode, study.space.nest(trial.params),
                                  study.trial_seed(trial), key, params_file)
-    return shell_line(argv, env)
+    return shell_line(argv, {} if spec.get("trainer") else env)  # a trainer reads --seed
 
 
 def run_spec(study: str, runs_dir: str | Path = "runs") -> dict[str, Any]:
