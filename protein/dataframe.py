@@ -21,13 +21,13 @@ def trials_dataframe(trials: Sequence[Trial], param_names: Sequence[str],
     pd = require("pandas", "dataframe", "Study.trials_dataframe()")
     rows = []
     for t in trials:
-        values = t.info.get("values") or {}
+        values = t.values
         row: dict[str, Any] = {"number": t.trial_id, "state": t.state.value, "value": t.score}
         if len(metric_names) > 1:
             row.update({f"values_{m}": values.get(m) for m in metric_names})
         row["cost"] = t.cost
         row.update({f"params_{n}": t.params.get(n) for n in param_names})
-        row.update({f"metrics_{k}": v for k, v in (t.info.get("metrics") or {}).items()})
+        row.update({f"metrics_{k}": v for k, v in t.metrics.items()})
         start = pd.to_datetime(t.created_at, unit="s", utc=True) if t.created_at else pd.NaT
         end = pd.to_datetime(t.finished_at, unit="s", utc=True) if t.finished_at else pd.NaT
         row.update({"datetime_start": start, "datetime_complete": end,

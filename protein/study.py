@@ -318,7 +318,7 @@ def _same_objectives(old: Study, new: SweepConfig) -> None:
     if not scored:
         return
     have = [t.trial_id for t in old.trials() if t.score is not None and all(
-        m in {**(t.info.get("metrics") or {}), **(t.info.get("values") or {})} for m in after)]
+        m in t.reported for m in after)]
     lack = [i for i in scored if i not in have]
     shown = ", ".join(map(str, lack[:8])) + (" ..." if len(lack) > 8 else "")
     raise TrialError(

@@ -67,6 +67,25 @@ class Trial:
         )
 
     @property
+    def values(self) -> dict[str, float]:
+        """Every optimised metric's value, with several metrics (the first is ``score``);
+        empty with one metric, whose value is ``score``. Kept in ``info["values"]``."""
+        v = self.info.get("values") if isinstance(self.info, Mapping) else None
+        return dict(v) if isinstance(v, Mapping) else {}
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The further numbers the trial reported (``success_rate``, ``seconds``): kept and
+        shown, not optimised. Kept in ``info["metrics"]``."""
+        v = self.info.get("metrics") if isinstance(self.info, Mapping) else None
+        return dict(v) if isinstance(v, Mapping) else {}
+
+    @property
+    def reported(self) -> dict[str, float]:
+        """Every number the trial told: its further metrics and its optimised values."""
+        return {**self.metrics, **self.values}
+
+    @property
     def nested_params(self) -> dict[str, Any]:
         """``params`` as a tree: ``{"trainer": {"learning_rate": ...}}`` (no fixed overrides)."""
         from protein.tree import set_path

@@ -713,3 +713,15 @@ def test_a_write_lock_held_past_the_busy_timeout_says_what_it_waited_for(tmp_pat
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_a_trials_values_and_metrics_have_one_home(storage_url):
+    cfg = {"metrics": {"acc": "maximize", "mem": "minimize"}, "parameters": CFG["parameters"]}
+    s = Study.create(cfg, "vals", storage_url)
+    t = s.tell(s.ask(), {"acc": 0.9, "mem": 3.0}, cost=1.0, metrics={"seconds": 12.0})
+    again = Study.load("vals", storage_url).trial(t.trial_id)
+    assert again.values == {"acc": 0.9, "mem": 3.0} and again.metrics == {"seconds": 12.0}
+    assert again.reported == {"acc": 0.9, "mem": 3.0, "seconds": 12.0} and again.score == 0.9
+    one = Study.create(CFG, "one", storage_url)
+    u = one.tell(one.ask(), 0.5)
+    assert u.values == {} and u.metrics == {} and u.score == 0.5

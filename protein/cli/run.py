@@ -183,7 +183,7 @@ def dry_run(args: argparse.Namespace, cfg: Any, name: str) -> int:
         print(f"dry run: the trial {t.state.value}: {t.info.get('failure')}\n"
               f"{t.info.get('traceback', '')}", file=sys.stderr)
         return 1
-    vals = t.info.get("values") or {cfg.metric: t.score}
+    vals = t.values or {cfg.metric: t.score}
     shown = ", ".join(f"{k} = {v:.6g}" for k, v in vals.items())
     print(f"dry run: ok, {shown}, cost = {t.cost:.6g}; nothing was stored")
     return 0

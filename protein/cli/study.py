@@ -267,12 +267,11 @@ def _trial_table(study: Any, ts: list) -> str:
 
     names = study.space.names
     metrics = list(study.config.metric_names) if study.config.multi else [study.config.metric]
-    extra = list(dict.fromkeys(k for t in ts for k in (t.info.get("metrics") or {})))
+    extra = list(dict.fromkeys(k for t in ts for k in t.metrics))
     live = any(t.state.value == "running" and t.intermediate for t in ts)
     rows = []
     for t in ts:
-        vals = {**(t.info.get("metrics") or {}),
-                **(t.info.get("values") or {study.config.metric: t.score})}
+        vals = {**t.metrics, **(t.values or {study.config.metric: t.score})}
         last = t.intermediate[-1] if t.state.value == "running" and t.intermediate else None
         rows.append([t.trial_id, t.state.value] + [vals.get(m) for m in metrics + extra]
                     + [t.cost] + [t.params.get(n, "") for n in names]

@@ -68,10 +68,10 @@ def finish_trial_run(run: Any, trial: Any, state: str, metric: str = "score") ->
         run.summary["protein/cost"] = trial.cost
         if trial.score is not None:
             run.summary[metric] = trial.score
-        for name, value in (trial.info.get("metrics") or {}).items():
+        for name, value in trial.metrics.items():
             run.summary[name] = value
             run.summary["protein/score"] = trial.score
-        for name, value in (trial.info.get("values") or {}).items():
+        for name, value in trial.values.items():
             run.summary[name] = value
         if trial.info.get("failure"):
             run.summary["protein/failure"] = str(trial.info["failure"])

@@ -85,8 +85,7 @@ def values_of(trial: Trial, names: Sequence[str]) -> dict[str, float] | None:
     value is the trial's ``score``, or for a trial the curve rule stopped the final score it
     predicted then; the others come from ``info["values"]``), or None when one is missing or
     not finite."""
-    vals = trial.info.get("values") if isinstance(trial.info, Mapping) else None
-    vals = dict(vals) if isinstance(vals, Mapping) else {}
+    vals = trial.values
     vals[names[0]] = predicted_final(trial) if trial.state is TrialState.PRUNED else None
     if vals[names[0]] is None:
         vals[names[0]] = trial.score

@@ -67,7 +67,7 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     # results.csv
     names = study.space.names
     extra = [m for m in cfg.metric_names if m != cfg.metric] if cfg.multi else []
-    reported = list(dict.fromkeys(k for t in trials for k in (t.info.get("metrics") or {})
+    reported = list(dict.fromkeys(k for t in trials for k in t.metrics
                                   if k not in cfg.metric_names))
     path = out / "results.csv"
     with open(path, "w", newline="") as f:
@@ -78,7 +78,7 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
                     *fixed[3 + len(extra):]])
         for t in trials:
             secs = (t.finished_at - t.created_at) if t.finished_at and t.created_at else ""
-            vals = {**(t.info.get("metrics") or {}), **(t.info.get("values") or {})}
+            vals = t.reported
             w.writerow([t.trial_id, t.state.value, "" if t.score is None else t.score,
                         *[vals.get(m, "") for m in extra + reported],
                         "" if t.cost is None else t.cost,
@@ -97,8 +97,8 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     path.write_text(json.dumps([
         {"rank": i + 1, "trial": t.trial_id, "state": t.state.value, "score": t.score,
          "cost": t.cost,
-         **({"values": t.info["values"]} if "values" in t.info else {}),
-         **({"metrics": t.info["metrics"]} if "metrics" in t.info else {}),
+         **({"values": t.values} if t.values else {}),
+         **({"metrics": t.metrics} if t.metrics else {}),
          **({"pruned": t.info["pruned"]} if "pruned" in t.info else {}),
          "params": t.nested_params}
         for i, t in enumerate(ranked[:top_k])
@@ -192,7 +192,7 @@ def summary_markdown(study: Any, trials: list, done: list, front: list, imp: dic
         metrics = list(cfg.metric_names)
         L += ["", f"## Pareto set ({len(pset)} trials)", ""]
         L += _md_table(["trial", *metrics, "cost"],
-                       [[t.trial_id, *[t.info["values"][m] for m in metrics], t.cost]
+                       [[t.trial_id, *[t.values[m] for m in metrics], t.cost]
                         for t in pset])
     L += ["", "## Best" + (f" `{cfg.metric}`" if pset else ""), ""]
     if done:

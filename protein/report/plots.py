@@ -126,16 +126,16 @@ def pareto_set(study: Any, trials: list, front: list, path: Path) -> Path:
     cfg = study.config
     a, b = cfg.objectives[0], cfg.objectives[1]
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    done = [t for t in trials if t.is_complete and "values" in t.info]
-    ok = [t for t in done if feasible(cfg.constraints, t.info["values"])]
+    done = [t for t in trials if t.is_complete and t.values]
+    ok = [t for t in done if feasible(cfg.constraints, t.values)]
     bad = [t for t in done if t not in ok]
-    ax.scatter([t.info["values"][a.name] for t in ok], [t.info["values"][b.name] for t in ok],
+    ax.scatter([t.values[a.name] for t in ok], [t.values[b.name] for t in ok],
                s=16, alpha=0.5, label="feasible trials")
     if bad:
-        ax.scatter([t.info["values"][a.name] for t in bad],
-                   [t.info["values"][b.name] for t in bad], s=16, marker="x", color="tab:red",
+        ax.scatter([t.values[a.name] for t in bad],
+                   [t.values[b.name] for t in bad], s=16, marker="x", color="tab:red",
                    alpha=0.6, label="violate " + ", ".join(map(str, cfg.constraints)))
-    pts = sorted((t.info["values"][a.name], t.info["values"][b.name], t.trial_id) for t in front)
+    pts = sorted((t.values[a.name], t.values[b.name], t.trial_id) for t in front)
     if pts:
         ax.step([p[0] for p in pts], [p[1] for p in pts],
                 where="post" if (a.sign > 0) == (b.sign > 0) else "pre", color="black", lw=1.2)
@@ -144,7 +144,7 @@ def pareto_set(study: Any, trials: list, front: list, path: Path) -> Path:
         for x, y, tid in pts:
             ax.annotate(str(tid), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     for axis, name, scale in (("x", a.name, ax.set_xscale), ("y", b.name, ax.set_yscale)):
-        v = np.array([t.info["values"][name] for t in done], dtype=float)
+        v = np.array([t.values[name] for t in done], dtype=float)
         if len(v) and (v > 0).all() and v.max() > 100 * v.min():
             scale("log")  # one far point would squash the rest
     ax.set_xlabel(f"{a.name} ({a.goal})")

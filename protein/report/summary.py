@@ -57,7 +57,7 @@ def summary_text(study: Any, width: int = 80) -> str:
     else:
         lines.append(f"OVERALL BEST RUN: trial {best.trial_id}")
         lines.append(f"  {cfg.metric}: {fmt_value(best.score)}   cost: {fmt_value(best.cost)}")
-        reported = best.info.get("metrics") or {}
+        reported = best.metrics
         if reported:
             lines.append(_fit("  also reported: " + ", ".join(
                 f"{k}={fmt_value(v)}" for k, v in reported.items()), width))
@@ -67,7 +67,7 @@ def summary_text(study: Any, width: int = 80) -> str:
         front = study.pareto_set()
         lines += ["", rule, f"PARETO SET: {len(front)} trial{'s' if len(front) != 1 else ''}"]
         for t in front:
-            vals = "  ".join(f"{k}={fmt_value(v)}" for k, v in t.info["values"].items())
+            vals = "  ".join(f"{k}={fmt_value(v)}" for k, v in t.values.items())
             lines.append(_fit(f"  trial {t.trial_id}: {vals}   ({_brief(t.params)})", width))
     return "\n".join(lines)
 

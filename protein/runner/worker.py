@@ -231,7 +231,7 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
         step = history[-1].step if history else 0
         if t.score is not None:
             tb.add_scalar(f"final/{cfg.metric}", t.score, step)
-        for name, value in {**(t.info.get("values") or {}), **(t.info.get("metrics") or {})}.items():
+        for name, value in t.reported.items():
             if name != cfg.metric and t.state.value == "complete":
                 tb.add_scalar(f"final/{name}", value, step)
         if t.score is not None:
