@@ -65,11 +65,11 @@ class Protein:
             if p == flat:
                 del self._outstanding[i]
                 break
-        from protein.study import _validate_tell
+        from protein.results import validate_result
 
         tid = len(self._trials)
-        state, s, c, info = _validate_tell(tid, None if is_failure else score, cost,
-                                           is_failure, False, None, self.config)
+        state, s, c, info = validate_result(tid, None if is_failure else score, cost,
+                                            is_failure, False, None, self.config)
         self._trials.append(Trial(tid, flat, state, s, c, info))
 
     @property

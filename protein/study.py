@@ -8,7 +8,6 @@ Storage backends (memory, SQLite, PostgreSQL) share the ``Storage`` interface.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ import numpy as np
 from protein.config import SweepConfig, load_config
 from protein.errors import TrialError
 from protein.optimizer.early_stop import StopConfig, Verdict, decide, default_rule
+from protein.results import cost_of, finite, number, validate_result
 from protein.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -151,10 +151,10 @@ class Study:
         result again is harmless; a different result is an error.
         """
         trial_id = trial.trial_id if isinstance(trial, Trial) else int(trial)
-        state, score, cost, record = _validate_tell(trial_id, score, cost, failed, pruned,
+        state, score, cost, record = validate_result(trial_id, score, cost, failed, pruned,
                                                     reason, self.config)
         if metrics:
-            record["metrics"] = {str(k): _finite(trial_id, f"metric {k}", v)
+            record["metrics"] = {str(k): finite(trial_id, f"metric {k}", v)
                                  for k, v in metrics.items()}
         return self.storage.finish_trial(trial_id, state, score, cost, {**(info or {}), **record})
 
@@ -166,11 +166,11 @@ class Study:
         read the spend; where it is left out they use the step when every complete trial's
         cost equals its last step."""
         trial_id = trial.trial_id if isinstance(trial, Trial) else int(trial)
-        step_f = _number(trial_id, "step", step)
+        step_f = number(trial_id, "step", step)
         if not math.isfinite(step_f):
             raise TrialError(f"trial {trial_id}: step must be a finite number, got {step!r}")
-        spent = None if cost is None else _cost(trial_id, cost, "the cost spent so far")
-        self.storage.add_intermediate(trial_id, step_f, _number(trial_id, "value", value), spent)
+        spent = None if cost is None else cost_of(trial_id, cost, "the cost spent so far")
+        self.storage.add_intermediate(trial_id, step_f, number(trial_id, "value", value), spent)
 
     def should_stop(self, trial: Trial | int, *, rule: str = "auto", **options: Any) -> Verdict:
         """Whether a running trial should stop, judged from the intermediate values it has
@@ -247,67 +247,6 @@ class Study:
 SEED_STRIDE = 1_000_000  # training seeds per study seed (Study.trial_seed)
 
 
-def _validate_tell(
-    trial_id: int, score: Any, cost: Any, failed: bool, pruned: bool, reason: str | None,
-    config: SweepConfig | None = None,
-) -> tuple[TrialState, float | None, float | None, dict]:
-    info: dict[str, Any] = {}
-    if pruned and isinstance(score, Mapping) and config is not None:
-        score = score.get(config.metric)
-    if (config is not None and score is not None and not pruned
-            and (config.multi or isinstance(score, Mapping))):
-        score, values = _values(trial_id, score, config)
-        info["values"] = values
-        bad = [k for k, v in values.items() if not math.isfinite(v)]
-        if bad and not (failed or pruned):
-            print(f"protein: warning: trial {trial_id}: {bad[0]} is {values[bad[0]]}; "
-                  "recorded as failed", file=sys.stderr)
-            info["failure"] = f"non-finite {bad[0]} ({values[bad[0]]})"
-            return TrialState.FAILED, None, _cost(trial_id, cost), info
-    if failed and pruned:
-        raise TrialError(f"trial {trial_id}: give one of failed and pruned, not both")
-    if failed:
-        if score is not None:
-            raise TrialError(f"trial {trial_id}: a failed trial takes no score; drop --score")
-        info["failure"] = reason or "failed"
-        return TrialState.FAILED, None, _cost(trial_id, cost), info
-    if pruned:
-        if reason:
-            info["pruned"] = reason
-        s = None if score is None else _number(trial_id, "score", score)
-        return TrialState.PRUNED, s, _cost(trial_id, cost), info
-    if score is None:
-        raise TrialError(
-            f"trial {trial_id}: missing score; give score=..., or failed=True / pruned=True"
-        )
-    s = _number(trial_id, "score", score)
-    c = _cost(trial_id, cost)
-    if not math.isfinite(s):
-        print(f"protein: warning: trial {trial_id}: score is {s}; recorded as failed",
-              file=sys.stderr)
-        info["failure"] = f"non-finite score ({s})"
-        return TrialState.FAILED, None, c, info
-    return TrialState.COMPLETE, s, 1.0 if c is None else c, info
-
-
-def _values(trial_id: int, score: Any, config: SweepConfig) -> tuple[float, dict[str, float]]:
-    """(primary value, every metric's value) from a mapping; a bare number only when the
-    sweep has a single metric and no constraint."""
-    from protein.config.objectives import metric_values
-
-    if not isinstance(score, Mapping):
-        if config.multi:
-            names = ", ".join(f"{n}=..." for n in config.metric_names)
-            raise TrialError(f"trial {trial_id}: this sweep has several metrics; give each "
-                             f"one's value ({names}), got {score!r}")
-        score = {config.metric: score}
-    try:
-        values = metric_values(config.objectives, config.constraints, score)
-    except ValueError as e:
-        raise TrialError(f"trial {trial_id}: {e}") from None
-    return values[config.metric], values
-
-
 def _same_objectives(old: Study, new: SweepConfig) -> None:
     """Refuse a new config whose metrics differ from those the study's finished trials were
     scored by: their scores would be read as values of the new metrics."""
@@ -327,37 +266,6 @@ def _same_objectives(old: Study, new: SweepConfig) -> None:
         f"would be read as {', '.join(after)}"
         + (f" (trials {shown} did not report it)" if lack else "")
         + ". Start a new study for the new metric (--study NEW_NAME)")
-
-
-def _number(trial_id: int, what: str, v: Any) -> float:
-    if isinstance(v, bool):
-        raise TrialError(f"trial {trial_id}: {what} must be a number, got {v!r}")
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise TrialError(f"trial {trial_id}: {what} must be a number, got {v!r}") from None
-
-
-def _finite(trial_id: int, what: str, v: Any) -> float:
-    """A further metric: a finite number (the runner leaves out the others), else an error."""
-    x = _number(trial_id, what, v)
-    if not math.isfinite(x):
-        raise TrialError(f"trial {trial_id}: {what} must be a finite number, got {x}; leave it "
-                         "out when the trial has no value for it")
-    return x
-
-
-def _cost(trial_id: int, cost: Any, what: str = "cost") -> float | None:
-    if cost is None:
-        return None
-    c = _number(trial_id, what, cost)
-    if not math.isfinite(c) or c <= 0:
-        raise TrialError(
-            f"trial {trial_id}: {what} must be a finite number > 0 (seconds, steps, dollars), "
-            f"got {cost!r}; " + ("leave it out to use 1" if what == "cost" else
-                                 "leave it out when it is not known")
-        )
-    return c
 
 
 __all__ = ["Study"]

@@ -23,7 +23,7 @@ LAYERS = [
     ("protein.space", "protein.config"),
     ("protein.optimizer", "protein.pareto"),
     ("protein.storage", "protein.study", "protein.api", "protein.integrations",
-     "protein.dataframe", "protein.ask_queue"),
+     "protein.dataframe", "protein.ask_queue", "protein.results"),
     ("protein.runner", "protein.report", "protein.migrate"),
     ("protein.cli", "protein.__main__"),
 ]
