@@ -108,8 +108,8 @@ def pareto_set(objectives: Sequence[Objective], constraints: Sequence[Constraint
                trials: Sequence[Trial]) -> list[Trial]:
     """The complete trials that meet every constraint and that no other such trial beats on
     every objective, best on the first objective first."""
-    from protein.config.objectives import feasible
-    from protein.optimizer.observations import metric_names, values_of
+    from protein.config.objectives import feasible, metric_names
+    from protein.trial import values_of
 
     names = metric_names(objectives, constraints)
     rows, kept = [], []

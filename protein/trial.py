@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
@@ -122,3 +122,37 @@ class Suggestion:
     @property
     def reason(self) -> str:
         return str(self.info.get("reason", ""))
+
+
+def values_of(trial: Trial, names: Sequence[str]) -> dict[str, float] | None:
+    """A trial's value of every metric in ``names`` (the first is the primary metric, whose
+    value is the trial's ``score``, or for a trial the curve rule stopped the final score it
+    predicted then; the others come from ``info["values"]``), or None when one is missing or
+    not finite."""
+    vals = trial.values
+    vals[names[0]] = predicted_final(trial) if trial.state is TrialState.PRUNED else None
+    if vals[names[0]] is None:
+        vals[names[0]] = trial.score
+    out = {}
+    for n in names:
+        v = vals.get(n)
+        if v is None or isinstance(v, bool):
+            return None
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return None
+        if not math.isfinite(f):
+            return None
+        out[n] = f
+    return out
+
+
+def predicted_final(trial: Trial) -> float | None:
+    """The final score the curve rule predicted for a trial it stopped (the model's best
+    guess of what the trial's params give at their whole budget), or None."""
+    why = trial.info.get("early_stop") if isinstance(trial.info, Mapping) else None
+    p = why.get("predicted_final") if isinstance(why, Mapping) else None
+    if isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p):
+        return float(p)
+    return None

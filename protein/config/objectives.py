@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,3 +132,8 @@ def metric_values(
 
 def feasible(constraints: tuple[Constraint, ...], values: Mapping[str, float]) -> bool:
     return all(c.satisfied(values.get(c.metric)) for c in constraints)
+
+
+def metric_names(objectives: Sequence[Objective], constraints: Sequence[Constraint]) -> list[str]:
+    """Every metric the objectives and constraints read, primary first, once each."""
+    return list(dict.fromkeys([o.name for o in objectives] + [c.metric for c in constraints]))
