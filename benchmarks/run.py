@@ -242,7 +242,7 @@ def overhead(sizes: list[int], dims: list[int], reps: int) -> tuple[str, dict]:
     import optuna
 
     from protein.config import load_config
-    from protein.optimizer.single import suggest
+    from protein.optimizer import suggest_single as suggest
     from protein.trial import Trial, TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

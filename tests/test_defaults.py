@@ -218,7 +218,7 @@ def test_a_small_discrete_space_is_never_repeated_then_exhausted():
 def test_suggest_runs_its_fits_on_the_configured_threads():
     import torch
 
-    from protein.optimizer import models, single
+    from protein.optimizer import models, suggest_single
 
     before = torch.get_num_threads()
     seen = []
@@ -233,7 +233,7 @@ def test_suggest_runs_its_fits_on_the_configured_threads():
         cfg = load_config({"goal": "maximize", "settings": {"num_random_samples": 3, "threads": 1},
                            "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}})
         trials = [Trial(i, {"x": i / 5}, TrialState.COMPLETE, float(i), 1.0) for i in range(5)]
-        single.suggest(cfg.space, trials, sign=1.0, settings=cfg.settings)
+        suggest_single(cfg.space, trials, sign=1.0, settings=cfg.settings)
     finally:
         models.fit = real
     assert seen == [1] and torch.get_num_threads() == before

@@ -15,7 +15,7 @@ from protein import Study
 from protein.config import load_config
 from protein.errors import ConfigError, TrialError
 from protein.optimizer.acquisition import log_ehvi
-from protein.optimizer.multi import suggest
+from protein.optimizer import suggest_multi as suggest
 from protein.config.objectives import parse_constraint
 from protein.pareto import hypervolume_2d, nondominated
 from protein.trial import Trial, TrialState

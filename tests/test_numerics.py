@@ -248,7 +248,7 @@ def test_numeric_choices_are_ordered_unless_told_otherwise():
 
 
 def test_a_categorical_suggestion_is_deterministic():
-    from protein.optimizer.single import suggest
+    from protein.optimizer import suggest_single as suggest
 
     cfg = load_config({"goal": "maximize", "settings": {"num_random_samples": 4},
                        "parameters": {"opt": {"values": ["sgd", "adam", "rmsprop", "lion"]},

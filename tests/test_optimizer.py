@@ -12,7 +12,7 @@ from protein import pareto
 from protein.config import load_config
 from protein.optimizer.early_stop import StopRule
 from protein.optimizer.baselines import GridExhausted, grid_points, suggest_baseline
-from protein.optimizer.single import suggest
+from protein.optimizer import suggest_single as suggest
 from protein.study import Study
 from protein.trial import Trial, TrialState
 from protein.optimizer.transforms import Robust

@@ -18,6 +18,9 @@ from protein.trial import Suggestion, Trial
 
 if TYPE_CHECKING:
     from protein.config import SweepConfig
+    from protein.config.objectives import Constraint, Objective
+    from protein.config.settings import Settings
+    from protein.space import Space
 
 
 def suggest_config(config: SweepConfig, trials: Sequence[Trial], *, seed: int,
@@ -32,3 +35,25 @@ def suggest_config(config: SweepConfig, trials: Sequence[Trial], *, seed: int,
 
     return suggest_baseline(config.method, config.space, len(trials), settings=config.settings,
                             seed=seed, n=n)
+
+
+def suggest_single(space: Space, trials: Sequence[Trial], *, sign: float, settings: Settings,
+                   seed: int = 0, n: int = 1) -> list[Suggestion]:
+    """The next ``n`` suggestions after ``trials`` (any states, in creation order), for a
+    score to maximise (``sign`` +1) or minimise (-1): Protein's phases with one objective."""
+    from protein.config.objectives import Objective
+    from protein.optimizer.phases import suggest
+
+    goal = "maximize" if sign > 0 else "minimize"
+    return suggest(space, trials, objectives=(Objective("score", goal),), settings=settings,
+                   seed=seed, n=n)
+
+
+def suggest_multi(space: Space, trials: Sequence[Trial], *, objectives: tuple[Objective, ...],
+                  constraints: tuple[Constraint, ...] = (), settings: Settings, seed: int = 0,
+                  n: int = 1) -> list[Suggestion]:
+    """The next ``n`` suggestions after ``trials`` for several objectives and constraints."""
+    from protein.optimizer.phases import suggest
+
+    return suggest(space, trials, objectives=objectives, constraints=constraints,
+                   settings=settings, seed=seed, n=n)

@@ -22,7 +22,6 @@ cost axis last when it is one.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -33,20 +32,10 @@ from protein.optimizer import streams
 from protein.optimizer.observations import Observations
 from protein.pareto import nondominated
 from protein.space import Space
-from protein.trial import Suggestion, Trial
+from protein.trial import Suggestion
 
 MAX_FRONT_CENTRES = 32  # feasible front points that anchor local candidates
 REF_MARGIN = 0.1  # the hypervolume reference point sits this fraction of each range below it
-
-
-def suggest(space: Space, trials: Sequence[Trial], *, objectives: tuple[Objective, ...],
-            constraints: tuple[Constraint, ...] = (), settings: Settings, seed: int = 0,
-            n: int = 1) -> list[Suggestion]:
-    """The next ``n`` suggestions after ``trials`` (any states, in creation order)."""
-    from protein.optimizer.phases import suggest as run
-
-    return run(space, trials, objectives=objectives, constraints=constraints,
-               settings=settings, seed=seed, n=n)
 
 
 def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective, ...],

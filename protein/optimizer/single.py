@@ -10,13 +10,12 @@
 * the search starts around the search center, the best observations and (when cost-aware)
   the cost-score front.
 
-``suggest`` is the library entry point for one objective (``sign`` +1 to maximise).
+``protein.optimizer.suggest_single`` is the library entry point for one objective.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,21 +26,10 @@ from protein.config.settings import Settings
 from protein.optimizer import streams
 from protein.optimizer.observations import Observations
 from protein.space import Space
-from protein.trial import Suggestion, Trial
+from protein.trial import Suggestion
 
 N_STRATA = 6  # finite budget strata per block; one unbounded budget is added to each block
 N_START_OBS = 2  # the best observed points are refined too, besides the best candidates
-
-
-def suggest(space: Space, trials: Sequence[Trial], *, sign: float, settings: Settings,
-            seed: int = 0, n: int = 1) -> list[Suggestion]:
-    """The next ``n`` suggestions after ``trials`` (any states, in creation order), for a
-    score to maximise (``sign`` +1) or minimise (-1)."""
-    from protein.optimizer.phases import suggest as run
-
-    goal = "maximize" if sign > 0 else "minimize"
-    return run(space, trials, objectives=(Objective("score", goal),), settings=settings,
-               seed=seed, n=n)
 
 
 def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective, ...],
