@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from _cli import Result, protein
+from _sweeps import _sweep
 
 from protein.config import load_config
 from protein.errors import ConfigError
@@ -253,3 +256,76 @@ def test_check_says_how_many_trials_protein_run_will_run(tmp_path):
     assert "protein run runs 2 of them (the config's trial count)" in out
     p.write_text(grid.replace("method: grid", "method: protein"))
     assert "protein run needs --max-trials N" in protein("check", str(p)).stdout
+
+
+# metric goals, seed keys, setting names, W&B sweeps, study names
+def test_seed_key_names_the_key_and_must_not_collide():
+    base = {"goal": "maximize", "parameters": {"lr": {"distribution": "uniform", "min": 0, "max": 1}}}
+    assert load_config({**base, "seed_key": "train.seed"}).seed_key == "train.seed"
+    with pytest.raises(ConfigError, match="also a fixed override"):
+        load_config({**base, "seed_key": "train.seed", "train": {"seed": 3}})
+    with pytest.raises(ConfigError, match="searched parameter"):
+        load_config({**base, "seed_key": "lr"})
+
+
+def test_optimizer_setting_names_at_the_sweep_level_are_ambiguous():
+    base = {"goal": "maximize", "parameters": {"lr": {"distribution": "uniform", "min": 0, "max": 1}}}
+    with pytest.raises(ConfigError, match="ambiguous.*settings.num_random_samples.*trainer"):
+        load_config({**base, "num_random_samples": 3})
+    cfg = load_config({**base, "device": "cpu", "max_steps": 100})
+    assert dict(cfg.fixed) == {"device": "cpu", "max_steps": 100}
+    assert cfg.settings.device == "cpu"  # untouched by the fixed key
+
+
+@pytest.mark.parametrize("metric, goal", [("mean_reward", "maximize"), ("val/loss", "minimize"),
+                                          ("episodeReturn", "maximize"), ("perplexity", "minimize")])
+def test_goal_is_inferred_only_from_clear_metric_names(metric, goal):
+    doc = {"metric": metric, "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}}
+    with pytest.warns(UserWarning, match="inferred from the metric's name"):
+        assert load_config(doc).goal == goal
+
+
+def test_an_unclear_metric_name_needs_a_goal():
+    doc = {"metric": "reward_loss", "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}}
+    with pytest.raises(ConfigError, match="does not say its direction"):
+        load_config(doc)
+
+
+def test_wandb_sweep_yaml(tmp_path):
+    p = tmp_path / "wb.yaml"
+    p.write_text(textwrap.dedent("""
+        program: train.py
+        method: bayes
+        metric: {name: val_loss, goal: minimize}
+        run_cap: 20
+        early_terminate: {type: hyperband, min_iter: 3, eta: 2}
+        parameters:
+          lr: {distribution: log_uniform_values, min: 0.0001, max: 0.1}
+          wd: {distribution: log_uniform, min: -9.21, max: -2.3}
+          layers: {distribution: int_uniform, min: 1, max: 4}
+          optimizer: {values: [adam, sgd]}
+          epochs: {value: 5}
+        project: my-proj
+        """))
+    cfg = load_config(p)
+    d = cfg.space.to_dict()
+    assert (cfg.method, cfg.metric, cfg.goal, cfg.max_trials) == ("protein", "val_loss", "minimize", 20)
+    assert d["lr"]["distribution"] == "log_normal" and d["wd"]["min"] == pytest.approx(1e-4, rel=1e-3)
+    assert d["optimizer"]["distribution"] == "categorical" and dict(cfg.fixed) == {"epochs": 5}
+    assert cfg.extras["command"] == "python train.py" and cfg.extras["early_stop"] == "asha"
+    assert cfg.extras["early_stop_grace"] == 3 and cfg.extras["wandb_project"] == "my-proj"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("metric: {name: loss, goal: minimize}\nparameters:\n  x: {distribution: normal, mu: 0, sigma: 1}\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:3: parameters.x.distribution: W&B's 'normal'"):
+        load_config(bad)
+
+
+def test_one_study_name_rule(tmp_path):
+    cfg = _sweep(tmp_path)
+    r = protein("init", str(cfg), cwd=tmp_path)
+    assert json.loads(r.stdout)["study"] == "sweep"
+    r = protein("ask", cwd=tmp_path)
+    assert "study 'sweep' (the only one" in r.stderr
+    protein("init", str(cfg), "--study", "other", cwd=tmp_path)
+    r = protein("ask", cwd=tmp_path, check=False)
+    assert r.returncode == 2 and "choose one with --study" in r.stderr

@@ -3,10 +3,15 @@ failures, pending points, determinism, and the non-GP methods."""
 
 from __future__ import annotations
 
+import json
 import math
+import sys
+import textwrap
 
 import numpy as np
 import pytest
+import yaml
+from _cli import protein
 
 from protein import pareto
 from protein.config import load_config
@@ -318,3 +323,73 @@ def test_noisy_scores_still_find_the_good_region():
     noisy = run(SPACE_CFG, 22, f=lambda p: loss(p) + rng.normal(0, 0.2))
     best = noisy.best().params
     assert loss(best) < 0.8
+
+
+# grids, repeats and threads of a sweep
+@pytest.mark.slow
+def test_grid_run_defaults_to_the_grid_and_ends_cleanly(tmp_path):
+    cfg = tmp_path / "grid.yaml"
+    cfg.write_text(textwrap.dedent("""
+        sweep:
+          metric: reward
+          goal: maximize
+          method: grid
+          parameters:
+            trainer.lr: {values: [0.01, 0.1]}
+            hidden: {values: [[32, 32], [64, 64, 64]]}
+        """))
+    (tmp_path / "train.py").write_text(textwrap.dedent("""
+        import argparse, json
+        p = argparse.ArgumentParser()
+        p.add_argument("--trainer.lr", type=float)
+        p.add_argument("--hidden", type=int, nargs="+")
+        p.add_argument("--seed", type=int)
+        a = p.parse_args()
+        print(json.dumps({"reward": getattr(a, "trainer.lr") * len(a.hidden)}))
+        """))
+    r = protein("run", str(cfg), "--command", f"{sys.executable} train.py", cwd=tmp_path)
+    assert "4 trials, one per grid point" in r.stderr
+    ts = Study.load("grid", str(tmp_path / "protein.db")).trials()
+    assert sorted(t.score for t in ts) == pytest.approx([0.02, 0.03, 0.2, 0.3])
+    r = protein("run", str(cfg), "--command", f"{sys.executable} train.py", "--max-trials", "6",
+                cwd=tmp_path)
+    assert "exhausted after 4 trials" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_a_small_discrete_space_is_never_repeated_then_exhausted():
+    cfg = {"goal": "maximize", "settings": {"num_random_samples": 4},
+           "parameters": {"a": {"values": ["x", "y", "z"]}, "b": {"values": [1, 2, 3]},
+                          "c": {"values": [True, False]}}}
+    study = Study(cfg, seed=0)
+    seen = []
+    for _ in range(18):
+        t = study.ask()
+        seen.append(tuple(sorted(t.params.items())))
+        study.tell(t, float(t.params["b"]) + (t.params["a"] == "z"))
+    assert len(set(seen)) == 18
+    assert study.ask() is None and "every one of the 18 points" in study.exhausted
+
+
+def test_suggest_runs_its_fits_on_the_configured_threads():
+    import torch
+
+    from protein.optimizer import models, suggest_single
+
+    before = torch.get_num_threads()
+    seen = []
+    real = models.fit
+
+    def spy(*a, **k):
+        seen.append(torch.get_num_threads())
+        return real(*a, **k)
+
+    models.fit = spy
+    try:
+        cfg = load_config({"goal": "maximize", "settings": {"num_random_samples": 3, "threads": 1},
+                           "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}})
+        trials = [Trial(i, {"x": i / 5}, TrialState.COMPLETE, float(i), 1.0) for i in range(5)]
+        suggest_single(cfg.space, trials, sign=1.0, settings=cfg.settings)
+    finally:
+        models.fit = real
+    assert seen == [1] and torch.get_num_threads() == before

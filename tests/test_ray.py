@@ -9,6 +9,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
+from _cli import protein
+from _sweeps import _sweep
 
 from protein.study import Study
 from protein.trial import TrialState
@@ -39,3 +42,14 @@ def test_ray_executor_runs_every_trial(tmp_path):
     ts = Study.load("s", str(tmp_path / "protein.db")).trials()
     assert len(ts) == 4 and all(t.state is TrialState.COMPLETE for t in ts)
     assert len({t.worker for t in ts}) >= 1 and all(t.intermediate for t in ts)
+
+
+# a Ray address without a cluster
+def test_ray_address_without_a_cluster_is_one_clear_error(tmp_path):
+    pytest.importorskip("ray")
+    cfg = _sweep(tmp_path, n=1)
+    r = protein("run", str(cfg), "--command", f"{sys.executable} train.py", "--executor", "ray",
+                "--ray-address", "auto", cwd=tmp_path, check=False, real=True,
+                env={"RAY_ADDRESS": ""})
+    assert r.returncode == 2 and "no Ray cluster to join" in r.stderr
+    assert "Traceback" not in r.stderr
