@@ -100,7 +100,6 @@ def serve(study: Any, requests: list[AskRequest],
     Request ``own`` is this caller's: its trials go to ``handed`` as they are stored.
     Returns each request's answer and the trials stored here, by id."""
     from protein.optimizer import suggest_config
-    from protein.optimizer.baselines import suggest_baseline
     from protein.storage.rules import counts
 
     given: dict[int, list[int]] = {r.request_id: [] for r in requests}
@@ -144,11 +143,8 @@ def serve(study: Any, requests: list[AskRequest],
     suggestions: list = []
     if total > 0:
         try:
-            suggestions = (suggest_config(study.config, history, seed=study.seed, n=total)
-                           if protein else
-                           suggest_baseline(study.config.method, study.space, k,
-                                            settings=study.config.settings, seed=study.seed,
-                                            n=total))
+            suggestions = suggest_config(study.config, history, seed=study.seed, n=total,
+                                         count=k)
         except SearchExhausted as e:
             exhausted = str(e)
         if 0 < len(suggestions) < total:

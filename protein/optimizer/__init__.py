@@ -24,8 +24,11 @@ if TYPE_CHECKING:
 
 
 def suggest_config(config: SweepConfig, trials: Sequence[Trial], *, seed: int,
-                   n: int = 1) -> list[Suggestion]:
-    """The next ``n`` suggestions for a sweep (fewer when a finite space runs out part way)."""
+                   n: int = 1, count: int | None = None) -> list[Suggestion]:
+    """The next ``n`` suggestions for a sweep (fewer when a finite space runs out part way):
+    the one place that dispatches on ``method``. ``random``, ``sobol`` and ``grid`` need only
+    how many trials came before (``count``, default ``len(trials)``), so a caller may pass
+    ``count`` and no trials."""
     if config.method == "protein":
         from protein.optimizer.phases import suggest
 
@@ -33,8 +36,9 @@ def suggest_config(config: SweepConfig, trials: Sequence[Trial], *, seed: int,
                        constraints=config.constraints, settings=config.settings, seed=seed, n=n)
     from protein.optimizer.baselines import suggest_baseline
 
-    return suggest_baseline(config.method, config.space, len(trials), settings=config.settings,
-                            seed=seed, n=n)
+    return suggest_baseline(config.method, config.space,
+                            len(trials) if count is None else count,
+                            settings=config.settings, seed=seed, n=n)
 
 
 def suggest_single(space: Space, trials: Sequence[Trial], *, sign: float, settings: Settings,
