@@ -17,6 +17,8 @@ from protein.storage.base import AskAnswer, AskRequest
 from protein.trial import Trial, TrialState
 
 MAX_RETRIES = 2  # times a trial whose worker died is handed out again
+MAX_HANDBACKS = 5  # ... and one its worker handed back (preempted, out of time): a trial
+# longer than a job's time limit would otherwise go round for ever
 
 
 def ask(study: Any, n: int | None, worker: str | None, max_trials: int | None,
@@ -117,6 +119,13 @@ def serve(study: Any, requests: list[AskRequest],
             if int(t.info.get("retries", 0)) >= MAX_RETRIES:
                 study.storage.finish_trial(t.trial_id, TrialState.FAILED, None, None, {
                     "failure": f"expired: its worker died {MAX_RETRIES + 1} times"})
+                continue
+            if int(t.info.get("handed_back", 0)) > MAX_HANDBACKS:
+                study.storage.finish_trial(t.trial_id, TrialState.FAILED, None, None, {
+                    "failure": f"handed back {MAX_HANDBACKS + 1} times (last: "
+                               f"{t.info.get('released')}): it never finishes within one "
+                               "job; give the jobs more time (--time), or let the trainer "
+                               "resume from $PROTEIN_CHECKPOINT_DIR"})
                 continue
             r = next((r for r in takers if len(given[r.request_id]) < r.count), None)
             if r is not None:

@@ -127,6 +127,15 @@ class Study:
         """Tell the study these running trials' workers are alive."""
         self.storage.heartbeat([t.trial_id if isinstance(t, Trial) else int(t) for t in trials])
 
+    def release(self, trial: Trial | int, reason: str, wall: float = 0.0) -> Trial:
+        """Hand a running trial back, unfinished, for another worker: this one was told to
+        stop (preempted, out of time, cancelled). Neither failed nor lost: the next worker
+        asking with ``retry_stale`` runs it again, with the same params and seed, and its
+        intermediate values are kept. ``wall``: the seconds this attempt ran, added to the
+        trial's cost where that is wall time."""
+        return self.storage.release(trial.trial_id if isinstance(trial, Trial) else int(trial),
+                                    reason, wall)
+
     def tell(
         self,
         trial: Trial | int,

@@ -18,7 +18,7 @@ from protein.optimizer.early_stop import RULES, StopConfig, default_rule
 def _run(args: argparse.Namespace) -> int:
     from protein.config import load_config
     from protein.config.sweep import check_study_name
-    from protein.runner import RunSpec, supervise
+    from protein.runner import supervise
     from protein.storage import default_url
     from protein.study import Study
 
@@ -44,16 +44,7 @@ def _run(args: argparse.Namespace) -> int:
             "config, or pass --max-trials N"
         )
     if args.trainer:
-        import importlib
-
-        try:
-            module = importlib.import_module(args.trainer)
-        except ImportError as e:
-            raise ProteinError(f"--trainer {args.trainer}: cannot import it ({e}); give a "
-                               "module path such as trainers.digits") from None
-        if not callable(getattr(module, "train", None)):
-            raise ProteinError(f"--trainer {args.trainer}: the module has no train() function")
-        _keys_it_reads(args.trainer, getattr(module, "READS", None), cfg)
+        check_trainer(args.trainer, cfg)
     name = check_study_name(args.study or study_name(cfg, args.config))
     storage = args.storage or default_url()
     if args.dry_run:
@@ -64,24 +55,24 @@ def _run(args: argparse.Namespace) -> int:
         check_ready(args.wandb_project)  # before any trial: not a traceback per worker
     if args.over:
         return run_over(args, cfg, name, storage, max_trials)
+    resources = None
+    if args.executor == "slurm":
+        from protein.runner.slurm import check_storage
+
+        check_storage(storage, args.allow_shared_sqlite)
+        resources = slurm_resources(args, cfg)
     study = Study.create(cfg, name, storage, seed=args.seed)
     before = len(study.trials())
     if before:
         print(f"protein run: resuming study {name!r} ({before} trials stored)", file=sys.stderr)
-    threads = max(1, (os.cpu_count() or 1) // args.workers)
-    spec = RunSpec(
-        study=name, storage=storage, trainer=args.trainer, command=args.command,
-        pass_mode=args.pass_mode, timeout=args.timeout, max_trials=max_trials,
-        stop={"rule": default_rule(args.early_stop, cfg.method), "smooth": args.smooth,
-              "grace": args.grace, "max_resource": args.max_resource,
-              "reduction_factor": args.reduction_factor, "min_trials": args.min_trials,
-              "min_probability": args.min_probability}, out_dir=args.out, device=args.device,
-        threads=threads, tensorboard=args.tensorboard, wandb_project=args.wandb_project,
-        wandb_entity=args.wandb_entity,
-    )
-    spec.stop_config()  # bad early-stop settings fail here, before any worker starts
+    threads = (resources.cpus_per_worker or 1) if resources is not None else \
+        max(1, (os.cpu_count() or 1) // args.workers)
+    spec = run_spec(args, cfg, name, storage, max_trials, threads)
     code = supervise(spec, args.workers, progress=not args.quiet, executor=args.executor,
-                     ray_address=args.ray_address, gpus_per_trial=args.gpus_per_trial)
+                     ray_address=args.ray_address, gpus_per_trial=args.gpus_per_trial,
+                     slurm=resources, detach=args.detach)
+    if args.detach and args.executor == "slurm":
+        return code
     trials = study.trials()
     if code == 0 and len(trials) < max_trials:
         print(f"protein run: the search space is exhausted after {len(trials)} trials (every "
@@ -100,6 +91,26 @@ def _run(args: argparse.Namespace) -> int:
                   f"`protein best --study {name} --storage {mask_url(storage)}`", file=sys.stderr)
         print(f"protein run: trial files in {Path(args.out) / name}/", file=sys.stderr)
     return code
+
+
+def run_spec(args: argparse.Namespace, cfg: Any, name: str, storage: str,
+             max_trials: int | None, threads: int) -> Any:
+    """The run's ``RunSpec`` from the trial options (after ``_defaults_from_config``);
+    bad early-stop settings fail here, before any worker starts."""
+    from protein.runner import RunSpec
+
+    spec = RunSpec(
+        study=name, storage=storage, trainer=args.trainer, command=args.command,
+        pass_mode=args.pass_mode, timeout=args.timeout, max_trials=max_trials,
+        stop={"rule": default_rule(args.early_stop, cfg.method), "smooth": args.smooth,
+              "grace": args.grace, "max_resource": args.max_resource,
+              "reduction_factor": args.reduction_factor, "min_trials": args.min_trials,
+              "min_probability": args.min_probability}, out_dir=args.out, device=args.device,
+        threads=threads, tensorboard=args.tensorboard, wandb_project=args.wandb_project,
+        wandb_entity=args.wandb_entity,
+    )
+    spec.stop_config()
+    return spec
 
 
 # each early-stop option's default: StopConfig's own (``early_stop`` is its ``rule``)
@@ -189,6 +200,21 @@ def dry_run(args: argparse.Namespace, cfg: Any, name: str) -> int:
     return 0
 
 
+def check_trainer(trainer: str, cfg: Any) -> None:
+    """``--trainer MODULE``: importable, with a ``train`` function that reads the searched
+    keys (``READS``, where it says)."""
+    import importlib
+
+    try:
+        module = importlib.import_module(trainer)
+    except ImportError as e:
+        raise ProteinError(f"--trainer {trainer}: cannot import it ({e}); give a "
+                           "module path such as trainers.digits") from None
+    if not callable(getattr(module, "train", None)):
+        raise ProteinError(f"--trainer {trainer}: the module has no train() function")
+    _keys_it_reads(trainer, getattr(module, "READS", None), cfg)
+
+
 def _keys_it_reads(trainer: str, reads: Any, cfg: Any) -> None:
     """A trainer that declares the keys it reads (``READS``): a searched key it does not
     read is an error (the sweep would spend its budget on nothing), a fixed one a warning."""
@@ -267,10 +293,47 @@ def run_over(args: argparse.Namespace, cfg: Any, name: str, storage: str,
 def add_run(sub: Any) -> None:
     p = sub.add_parser("run", help="run a sweep: ask, train, tell with parallel workers")
     p.add_argument("config", help="sweep config")
+    add_study_options(p)
+    p.add_argument("--workers", type=int, default=1,
+                   help="parallel workers: processes, Ray tasks or Slurm array tasks")
+    p.add_argument("--launcher", "--executor", dest="executor",
+                   choices=["local", "ray", "slurm"], default="local",
+                   help="where the workers run: local processes (the default), Ray tasks "
+                        "(pip install 'protein-hpo[ray]'), or a Slurm job array (pip install "
+                        "'protein-hpo[slurm]'; see the Slurm options)")
+    p.add_argument("--ray-address", default=None,
+                   help="an existing Ray cluster (default: start a local Ray instance)")
+    p.add_argument("--gpus-per-trial", type=float, default=None,
+                   help="GPUs each Ray task asks for (default 1 when the cluster has GPUs)")
+    add_trial_options(p)
+    add_slurm_options(p)
+    p.add_argument("--detach", action="store_true",
+                   help="--launcher slurm: leave once the job array is submitted (watch it with "
+                        "protein status)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="the study's seed: the same trials and seed give the same suggestions; "
+                        "trial N trains with seed SEED * 1000000 + N (seed 0: N)")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate, show the space and trial count, run one trial at the smallest "
+                        "budget; store nothing")
+    p.add_argument("--budget-param", default=None,
+                   help="the parameter that sets a trial's budget (for --dry-run)")
+    p.add_argument("--over", default=None, metavar="PATH=V1,V2",
+                   help="one study per value of a fixed override, e.g. env.name=single,double")
+    p.set_defaults(func=_run)
+
+
+def add_study_options(p: Any) -> None:
     p.add_argument("--study", default=None,
                    help="study name (default: the config's study: key, else its file name)")
     p.add_argument("--storage", default=None,
                    help="sqlite path or postgresql:// URL (default: $PROTEIN_STORAGE or ./protein.db)")
+
+
+def add_trial_options(p: Any) -> None:
+    """How each trial runs: the options of ``protein run``, ``protein worker`` and
+    ``protein slurm-script``, written once (defaults None: the config's, then the run's)."""
     what = p.add_mutually_exclusive_group()
     what.add_argument("--trainer", help="python module with train(params, seed, device, report)")
     what.add_argument("--command",
@@ -283,13 +346,6 @@ def add_run(sub: Any) -> None:
                         "(the default; lists as --a.b v1 v2), hydra a.b=value, json (a file "
                         "path argument), env (A_B=value variables); the seed also comes as "
                         "$PROTEIN_SEED")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
-    p.add_argument("--executor", choices=["local", "ray"], default="local",
-                   help="local worker processes, or Ray tasks (pip install 'protein-hpo[ray]')")
-    p.add_argument("--ray-address", default=None,
-                   help="an existing Ray cluster (default: start a local Ray instance)")
-    p.add_argument("--gpus-per-trial", type=float, default=None,
-                   help="GPUs each Ray task asks for (default 1 when the cluster has GPUs)")
     p.add_argument("--timeout", type=float, default=None, help="seconds before a trial is failed")
     p.add_argument("--max-trials", type=int, default=None,
                    help="total trials (default: rollout_count x num_samples from the config)")
@@ -307,23 +363,42 @@ def add_run(sub: Any) -> None:
                            "step; asha: successive halving")
     add_stop_options(stop, defaults=False)
     p.add_argument("--out", default="runs", help="directory for per-trial files (default runs/)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="the study's seed: the same trials and seed give the same suggestions; "
-                        "trial N trains with seed SEED * 1000000 + N (seed 0: N)")
     p.add_argument("--device", default=None, help="trainer device (default: cuda if present)")
-    p.add_argument("--quiet", action="store_true", help="no progress line")
-    p.add_argument("--dry-run", action="store_true",
-                   help="validate, show the space and trial count, run one trial at the smallest "
-                        "budget; store nothing")
-    p.add_argument("--budget-param", default=None,
-                   help="the parameter that sets a trial's budget (for --dry-run)")
-    p.add_argument("--over", default=None, metavar="PATH=V1,V2",
-                   help="one study per value of a fixed override, e.g. env.name=single,double")
     p.add_argument("--tensorboard", default=None, metavar="DIR",
                    help="write each trial's intermediate values as TensorBoard scalars")
     p.add_argument("--wandb-project", default=None,
                    help="log each trial as a W&B run (default: the config's wandb_project)")
     p.add_argument("--wandb-entity", default=None, help="the W&B entity (team or user)")
-    p.set_defaults(func=_run)
 
 
+def add_slurm_options(p: Any) -> None:
+    """What each Slurm array task asks for; the config's ``slurm:`` key gives the same."""
+    g = p.add_argument_group(
+        "Slurm", "resources of each worker (array task) with --launcher slurm and in protein "
+        "slurm-script; the config's slurm: key sets the same (partition, time, ...)")
+    g.add_argument("--partition", default=None)
+    g.add_argument("--time", default=None,
+                   help="each worker's time limit: minutes, HH:MM:SS or D-HH:MM:SS; near it the "
+                        "worker hands its trial back and requeues itself")
+    g.add_argument("--gpus-per-worker", type=int, default=None)
+    g.add_argument("--cpus-per-worker", type=int, default=None)
+    g.add_argument("--mem", default=None, help="memory per worker, e.g. 32G")
+    g.add_argument("--account", default=None)
+    g.add_argument("--qos", default=None)
+    g.add_argument("--slurm-arg", dest="slurm_args", action="append", default=[],
+                   metavar="KEY=VALUE", help="any other sbatch option, e.g. constraint=a100 "
+                                             "(repeatable)")
+    g.add_argument("--allow-shared-sqlite", action="store_true",
+                   help="let Slurm workers share a SQLite file: only when every job runs on "
+                        "this one node; across nodes use PostgreSQL")
+
+
+def slurm_resources(args: argparse.Namespace, cfg: Any) -> Any:
+    """The Slurm resources of ``args`` over the config's ``slurm:`` key."""
+    from protein.runner.slurm import resources_from
+
+    options = {"partition": args.partition, "time": args.time,
+               "gpus_per_worker": args.gpus_per_worker, "cpus_per_worker": args.cpus_per_worker,
+               "mem": args.mem, "account": args.account, "qos": args.qos,
+               "args": args.slurm_args}
+    return resources_from(options, cfg.extras.get("slurm"), f"{cfg.source}: slurm")

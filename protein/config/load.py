@@ -42,7 +42,10 @@ METHODS = {
 }
 RUN_KEYS = ("rollout_count", "num_samples", "max_trials")
 SWEEP_KEYS = {"method", "metric", "goal", "metrics", "constraints", "parameters", "settings",
-              "protein", "study", "seed_key", *RUN_KEYS}
+              "protein", "study", "seed_key", "slurm", *RUN_KEYS}
+# the config's ``slurm:`` key: each Slurm worker's resources (``protein.runner.slurm``)
+SLURM_KEYS = ("partition", "time", "gpus_per_worker", "cpus_per_worker", "mem", "account",
+              "qos", "args")
 LEAF_KEYS = {"distribution", "values", "choices", "min", "max"}
 # Setting names a training config may well use too: at the sweep level they are fixed
 # overrides; every other optimizer-setting name there is ambiguous and an error.
@@ -229,7 +232,7 @@ def _from_sweep_yaml(doc: dict[str, Any], where: _Where) -> SweepConfig:
     sweep = doc["sweep"]
     if not isinstance(sweep, Mapping):
         raise where.error("sweep", f"expected a mapping, got {sweep!r}")
-    stray = [k for k in doc if k not in ("sweep", *RUN_KEYS, "study", "defaults")]
+    stray = [k for k in doc if k not in ("sweep", *RUN_KEYS, "study", "defaults", "slurm")]
     if stray:
         k = stray[0]
         raise where.error(
@@ -237,10 +240,10 @@ def _from_sweep_yaml(doc: dict[str, Any], where: _Where) -> SweepConfig:
             f"top-level overrides are not applied; move '{k}:' under 'sweep:' "
             f"(as sweep.{k}) so every trial gets it",
         )
-    for k in (*RUN_KEYS, "study"):
+    for k in (*RUN_KEYS, "study", "slurm"):
         if k in sweep and k in doc:
             raise where.error(("sweep", k), "given both at the top and under sweep; keep one")
-    run = {**{k: doc[k] for k in (*RUN_KEYS, "study") if k in doc}}
+    run = {**{k: doc[k] for k in (*RUN_KEYS, "study", "slurm") if k in doc}}
     return _from_section(dict(sweep), ("sweep",), where, run={**run, **sweep})
 
 
@@ -378,6 +381,9 @@ def _finish(
         extras["max_trials"] = counts["max_trials"]
     if method == "grid" and space.grid_size is None:
         extras.setdefault("grid_points", settings.grid_points)
+    if run.get("slurm") is not None:
+        extras["slurm"] = _slurm(run["slurm"], ("slurm",) if "slurm" not in sec else at + ("slurm",),
+                                 where)
     study = run.get("study")
     if study is not None and (not isinstance(study, str) or not STUDY_NAME.match(study)):
         raise where.error(at + ("study",), f"expected a name of {STUDY_NAME_RULE}, got {study!r}")
@@ -466,6 +472,34 @@ def _space(
         name = str(e).split(":", 1)[0].removesuffix(".when")
         p = leaves[name][0] + ("when",) if name in leaves else at
         raise where.error(p, str(e).split(": ", 1)[-1]) from None
+
+
+def _slurm(raw: Any, at: tuple[str, ...], where: _Where) -> dict[str, Any]:
+    """``slurm: {partition: gpu, time: "48:00:00", gpus_per_worker: 1, args: {...}}``."""
+    if not isinstance(raw, Mapping):
+        raise where.error(at, f"expected a mapping such as {{partition: gpu, time: '48:00:00'}}, "
+                              f"got {raw!r}")
+    out: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k not in SLURM_KEYS:
+            close = difflib.get_close_matches(str(k), SLURM_KEYS, n=1)
+            raise where.error(at + (str(k),), "unknown key" + (f"; did you mean {close[0]!r}?"
+                              if close else "") + f" (allowed: {', '.join(SLURM_KEYS)})")
+        if k == "args":
+            if not isinstance(v, Mapping):
+                raise where.error(at + (k,), "expected a mapping of sbatch option: value, e.g. "
+                                             f"{{constraint: a100}}, got {v!r}")
+            out[k] = {str(a): str(b) for a, b in v.items()}
+        elif k in ("gpus_per_worker", "cpus_per_worker"):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise where.error(at + (k,), f"expected a whole number >= 0, got {v!r}")
+            out[k] = v
+        else:
+            if isinstance(v, (bool, Mapping, list)) or v is None:
+                raise where.error(at + (k,), f"expected a value such as "
+                                             f"{'48:00:00' if k == 'time' else 'gpu'}, got {v!r}")
+            out[k] = str(v)
+    return out
 
 
 # ---------------------------------------------------------- hyperparameter YAML

@@ -36,7 +36,8 @@ class Failure(Exception):
 
 def run_trainer(spec: RunSpec, nested: dict, seed: int, report: Any, d: Path | None = None) -> dict:
     """Call ``train(params, seed=, device=, report=)`` in this process; its stdout and stderr
-    go to ``d/stdout.log`` and ``d/stderr.log`` (the file descriptors, so C output too)."""
+    go to ``d/stdout.log`` and ``d/stderr.log`` (the file descriptors, so C output too), and
+    ``$PROTEIN_CHECKPOINT_DIR`` names the trial's checkpoint folder while it runs."""
     import importlib
 
     module = importlib.import_module(spec.trainer)  # type: ignore[arg-type]
@@ -50,18 +51,34 @@ def run_trainer(spec: RunSpec, nested: dict, seed: int, report: Any, d: Path | N
 
         signal.signal(signal.SIGALRM, alarm)
         signal.setitimer(signal.ITIMER_REAL, spec.timeout)
+    saved = os.environ.get("PROTEIN_CHECKPOINT_DIR")
+    if d is not None:
+        os.environ["PROTEIN_CHECKPOINT_DIR"] = str(checkpoint_dir(d))
     try:
         with captured(d):
             result = fn(nested, seed=seed, device=spec.device, report=report)
     finally:
         if spec.timeout:
             signal.setitimer(signal.ITIMER_REAL, 0)
+        if saved is None:
+            os.environ.pop("PROTEIN_CHECKPOINT_DIR", None)
+        else:
+            os.environ["PROTEIN_CHECKPOINT_DIR"] = saved
     if not isinstance(result, Mapping):
         raise Failure(f"{spec.trainer}.train returned {type(result).__name__}, expected a "
                        "dict with 'score' and 'cost'")
     if "error" in result and not isinstance(result.get("score"), (int, float)):
         raise Failure(str(result["error"]))
     return dict(result)
+
+
+def checkpoint_dir(d: Path) -> Path:
+    """``$PROTEIN_CHECKPOINT_DIR`` of the trial whose folder is ``d``: where its training
+    saves what it needs to resume. It outlives the attempt: a trial handed back (preempted,
+    out of time) runs again with the same folder, and can go on from there."""
+    c = d / "checkpoint"
+    c.mkdir(exist_ok=True)
+    return c
 
 
 class captured:
@@ -108,13 +125,17 @@ def command_argv(spec: RunSpec, nested: dict, d: Path, seed: int | None = None,
 
 
 def run_command(spec: RunSpec, cfg: Any, trial_id: int, seed: int, nested: dict, d: Path,
-                 report: Any) -> dict:
+                report: Any, signals: Any = None) -> dict:
+    """Run the trial's command; ``signals`` (a standalone worker's ``StopSignals``) is told
+    the command, so a stop signal ends it at once. Its logs are appended to: a trial run
+    again (handed back, or its worker died) keeps the earlier attempt's output."""
     argv, extra = command_argv(spec, nested, d, seed, cfg.seed_key)
     env = {**os.environ, **extra, "PROTEIN_TRIAL": str(trial_id),
-           "PROTEIN_TRIAL_DIR": str(d), "PROTEIN_STUDY": spec.study}
+           "PROTEIN_TRIAL_DIR": str(d), "PROTEIN_STUDY": spec.study,
+           "PROTEIN_CHECKPOINT_DIR": str(checkpoint_dir(d))}
     metric = cfg.metric
-    out_log = open(d / "stdout.log", "w")
-    err_log = open(d / "stderr.log", "w")
+    out_log = open(d / "stdout.log", "a")
+    err_log = open(d / "stderr.log", "a")
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err_log, text=True,
                                 env=env, start_new_session=True,
@@ -122,6 +143,11 @@ def run_command(spec: RunSpec, cfg: Any, trial_id: int, seed: int, nested: dict,
     except OSError as e:
         raise Failure(f"cannot start {argv[0]!r}: {e.strerror}", startup=True) from None
     CHILD["proc"] = proc
+    if signals is not None:
+        signals.child = proc
+        if signals.received:  # told to stop while it started
+            signals.stopped_child = True
+            kill(proc)
     slot = CHILD.get("slot")
     if slot is not None:  # the supervisor kills this group if this worker dies
         slot.value = proc.pid
@@ -165,6 +191,8 @@ def run_command(spec: RunSpec, cfg: Any, trial_id: int, seed: int, nested: dict,
     if slot is not None:
         slot.value = 0
     CHILD.pop("proc", None)
+    if signals is not None:
+        signals.child = None
     out_log.close()
     err_log.close()
     if stopped and last is not None:

@@ -30,8 +30,10 @@ HEARTBEAT_SHARE = 0.25  # ... and at most this share of the study's lease
 
 
 def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str = "local",
-              ray_address: str | None = None, gpus_per_trial: float | None = None) -> int:
-    """Start ``workers`` worker loops (processes, or Ray tasks) and watch them."""
+              ray_address: str | None = None, gpus_per_trial: float | None = None,
+              slurm: Any = None, detach: bool = False) -> int:
+    """Start ``workers`` worker loops (processes, Ray tasks, or a Slurm job array with the
+    resources ``slurm``, which ``detach`` leaves running) and watch them."""
     from protein.study import Study
 
     study = Study.load(spec.study, spec.storage)
@@ -43,18 +45,74 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str 
             f"or stop it (kill {' '.join(map(str, live))}) and run this again to resume")
     run_dir = Path(spec.out_dir) / spec.study
     _same_storage(run_dir, spec)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "run.json").write_text(json.dumps(
-            {"trainer": spec.trainer, "command": spec.command, "pass_mode": spec.pass_mode,
-             "storage": storage_key(spec.storage), "study": spec.study, "device": spec.device},
-            indent=2))
-    except OSError as e:
-        raise ProteinError(f"--out {spec.out_dir}: {write_failure(e, spec.out_dir)}") from None
+    _no_live_array(run_dir, spec)
+    record = run_record(spec, executor)
+    write_run_record(run_dir, record, spec.out_dir)
     spec = replace(spec, since=time.time())  # start-up crashes are judged from here on
     with _interrupts() as stop:
+        if executor == "slurm":
+            from protein.runner.slurm import launch
+
+            def keep(job: str, logs: str) -> None:
+                write_run_record(run_dir, {**record, "slurm": {"job_id": job, "logs": logs,
+                                                               "workers": workers}},
+                                 spec.out_dir)
+
+            return launch(spec, study, workers, slurm, detach, progress, stop, keep)
         return _watch(spec, study, workers, stop, progress, executor, ray_address,
                       gpus_per_trial)
+
+
+RECORDED = ("trainer", "command", "pass_mode", "timeout", "max_trials", "stop", "device",
+            "threads", "tensorboard", "wandb_project", "wandb_entity")
+
+
+def run_record(spec: RunSpec, executor: str) -> dict[str, Any]:
+    """What ``run.json`` keeps of a run: how its trials run (what ``protein worker`` reads
+    to join it), its storage (password masked) and launcher."""
+    return {"study": spec.study, "storage": storage_key(spec.storage), "launcher": executor,
+            **{k: getattr(spec, k) for k in RECORDED}}
+
+
+def write_run_record(run_dir: Path, record: dict[str, Any], out_dir: str) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=dict))
+    except OSError as e:
+        raise ProteinError(f"--out {out_dir}: {write_failure(e, out_dir)}") from None
+
+
+def read_run_record(run_dir: Path) -> dict[str, Any]:
+    """The run folder's ``run.json``; {} when there is none (or it cannot be read)."""
+    try:
+        rec = json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return rec if isinstance(rec, dict) else {}
+
+
+def _no_live_array(run_dir: Path, spec: RunSpec) -> None:
+    """Refuse a second launch while the last run's Slurm array still has tasks queued or
+    running (they would double the workers and keep the study's trials in two runs)."""
+    job = (read_run_record(run_dir).get("slurm") or {}).get("job_id")
+    if not job:
+        return
+    import shutil
+
+    if shutil.which("squeue") is None:
+        return
+    from protein.runner.slurm import array_tasks
+
+    try:
+        tasks = array_tasks(str(job))
+    except ProteinError:
+        return
+    if tasks:
+        raise ProteinError(
+            f"study {spec.study!r}: Slurm job array {job} of the last run still has "
+            f"{len(tasks)} task(s) queued or running. Let it finish, stop it (scancel {job}: "
+            "their trials are handed back) and run this again to resume, or add workers to "
+            f"it with protein worker --study {spec.study}")
 
 
 class _interrupts:

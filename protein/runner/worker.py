@@ -8,6 +8,7 @@ import json
 import math
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 from protein.errors import ConnectionLost, ProteinError, StorageError, TrialError
 from protein.runner.execute import CHILD, Failure, die_with_parent, kill, run_command, run_trainer
+from protein.runner.handback import HandBack
 from protein.optimizer.curves import cost_is_step
 from protein.optimizer.early_stop import Verdict
 from protein.runner.spec import RunSpec, trial_dir
@@ -58,16 +60,57 @@ def worker_main(spec_dict: dict[str, Any], slot: Any = None) -> None:
         sys.exit(2)
 
 
-def _loop(study: Any, name: str, spec: RunSpec) -> None:
-    """Ask, run and tell until the study has its trials."""
+def standalone_main(spec: RunSpec, name: str | None = None) -> int:
+    """A worker with no supervisor (``protein worker``, a Slurm array task): the same loop,
+    plus what a supervisor would do for it: it keeps its trial's heartbeat itself, and when
+    told to stop (SIGTERM, SIGINT, the pre-timeout USR1/USR2) it hands its running trial
+    back, asks Slurm to requeue its job after a pre-timeout signal, and exits. Returns the
+    exit code: 0 when the study has its trials, 143/130 after a stop, 2 when the storage
+    stayed away."""
+    from protein.process import worker_name
+    from protein.runner.handback import Heartbeat, StopSignals, requeue_self, slurm_job_id
+    from protein.runner.supervisor import heartbeat_every
+    from protein.study import Study
+
+    signals = StopSignals().install()
+    os.environ.update(spec.env)
+    job = slurm_job_id()
+    name = name or (f"{socket.gethostname()}:{job}" if job else worker_name())
+    import torch
+
+    torch.set_num_threads(max(1, spec.threads))
+    beat = None
+    try:
+        study = Study.load(spec.study, spec.storage)
+        beat = Heartbeat(spec.study, spec.storage, heartbeat_every(study.lease_s))
+        _loop(study, name, spec, signals, beat)
+    except StorageError as e:
+        print(f"protein worker: error: worker {name}: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if beat is not None:
+            beat.close()
+    if signals.received is None:
+        return 0
+    if signals.requeue:
+        requeue_self(name)
+    return 130 if signals.received == "SIGINT" else 143
+
+
+def _loop(study: Any, name: str, spec: RunSpec, signals: Any = None, beat: Any = None) -> None:
+    """Ask, run and tell until the study has its trials (or ``signals`` says stop)."""
     while True:
+        if signals is not None and signals.received:
+            return
         if startup_crashes(study.trials(), spec.since) is not None:
             return  # the supervisor reports it and stops the sweep
         trial = _ask(study, name, spec)
         if trial is None:
             return
+        if beat is not None:
+            beat.trial_id = trial.trial_id
         try:
-            run_trial(study, trial, spec)
+            run_trial(study, trial, spec, signals)
         except TrialError as e:  # another worker finished it first (its lease ran out)
             print(f"protein run: worker {name}: trial {trial.trial_id} was not ours to finish "
                   f"({e}); moving on", file=sys.stderr)
@@ -80,6 +123,9 @@ def _loop(study: Any, name: str, spec: RunSpec) -> None:
             print(f"protein run: error: worker {name}: {why}; this worker stops",
                   file=sys.stderr)
             sys.exit(1)
+        finally:
+            if beat is not None:
+                beat.trial_id = None
 
 
 def write_failure(e: OSError, where: str) -> str:
@@ -123,12 +169,14 @@ def startup_crashes(trials: list, since: float = 0.0) -> Any:
     return None
 
 
-def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
+def run_trial(study: Any, trial: Any, spec: RunSpec, signals: Any = None) -> None:
     """Run one trial and tell its result; failures become failed trials with a reason.
 
     The trial's seed (``Study.trial_seed``: its id, shifted per study seed): the trainer gets
     it as ``seed``, a command as the config's
     ``seed_key`` (``--seed=N`` / ``seed=N``) and as ``$PROTEIN_SEED``.
+    ``signals`` (``handback.StopSignals``, standalone workers): a trial whose worker was
+    told to stop while it ran is handed back (``Study.release``), not failed.
     """
     import yaml
 
@@ -137,8 +185,9 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
     nested = cfg.space.nest(trial.params)
     d = trial_dir(spec, trial.trial_id)
     (d / "params.yaml").write_text(yaml.safe_dump(nested, sort_keys=False))
-    metrics = open(d / "metrics.csv", "w")
-    metrics.write("step,value,cost\n")
+    metrics = open(d / "metrics.csv", "a")  # a trial run again adds to its earlier rows
+    if metrics.tell() == 0:
+        metrics.write("step,value,cost\n")
     history: list[Report] = []
     verdict = Verdict(False, "none")
     stop_cfg = spec.stop_config(cfg.settings.early_stop_quantile)
@@ -147,6 +196,18 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
     start = time.time()
 
     def report(step: float, value: float, cost: float | None = None) -> bool:
+        if signals is None:
+            return _report(step, value, cost)
+        signals.in_trainer = False  # a signal now waits until the storage is written
+        try:
+            stop = _report(step, value, cost)
+        finally:
+            signals.in_trainer = bool(spec.trainer) and not signals.received
+        if signals.received and spec.trainer:
+            raise HandBack(signals.why)
+        return stop
+
+    def _report(step: float, value: float, cost: float | None = None) -> bool:
         nonlocal verdict
         r = Report(float(step), float(value), None if cost is None else float(cost))
         history.append(r)
@@ -165,19 +226,33 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
     seed = study.trial_seed(trial)
     try:
         if spec.trainer:
+            if signals is not None:
+                signals.in_trainer = not signals.received
             result = run_trainer(spec, nested, seed, report, d)
         else:
-            result = run_command(spec, cfg, trial.trial_id, seed, nested, d, report)
+            result = run_command(spec, cfg, trial.trial_id, seed, nested, d, report,
+                                 signals)
     except Failure as f:
+        if _handed_back(study, trial, signals, metrics, tb, wb, start):
+            return
         _tell_failed(study, trial, f.reason, f.detail, d, startup=f.startup and not history)
         _close(metrics, tb, wb, "failed")
         return
     except Exception as e:  # noqa: BLE001 - a crashing trainer fails its trial, not the sweep
+        if _handed_back(study, trial, signals, metrics, tb, wb, start):
+            return
         detail = traceback.format_exc()
         _tell_failed(study, trial, f"{type(e).__name__}: {e}", detail, d, startup=not history)
         _close(metrics, tb, wb, "failed")
         return
-    wall = time.time() - start
+    finally:
+        if signals is not None:
+            signals.in_trainer = False
+    if signals is not None and signals.stopped_child:  # the command ended because we stopped it
+        _handed_back(study, trial, signals, metrics, tb, wb, start)
+        return
+    # the wall time of earlier attempts (handed back: preempted, out of time) counts too
+    wall = time.time() - start + float(trial.info.get("wall_before", 0.0))
     score = result.get(cfg.metric, result.get("score"))
     cost = result.get("cost")
     unit = "reported"
@@ -240,6 +315,22 @@ def run_trial(study: Any, trial: Any, spec: RunSpec) -> None:
             add_hparams(tb, t.params, {cfg.metric: t.score, "cost": t.cost}, t.state.value)
     _close(metrics, tb, wb, study.trial(trial.trial_id).state.value,
            study.trial(trial.trial_id), cfg.metric)
+
+
+def _handed_back(study: Any, trial: Any, signals: Any, metrics: Any, tb: Any, wb: Any,
+                 start: float) -> bool:
+    """Give the trial back when its worker was told to stop while it ran (True), else
+    False. A trial another worker finished meanwhile is left as it is."""
+    if signals is None or not signals.received:
+        return False
+    try:
+        study.release(trial, signals.why, wall=time.time() - start)
+        print(f"protein worker: trial {trial.trial_id} handed back ({signals.why}); another "
+              "worker runs it again", file=sys.stderr)
+    except TrialError:
+        pass
+    _close(metrics, tb, wb, "handed back")
+    return True
 
 
 def spent_when_stopped(history: list[Report], trials: list[Any], wall: float

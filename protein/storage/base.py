@@ -92,6 +92,12 @@ class Storage(Protocol):
         """Hand a running trial to ``worker`` in process ``process`` (``info["process"]``;
         None: no process holds it), and refresh its heartbeat."""
 
+    def release(self, trial_id: int, reason: str, wall: float = 0.0) -> Trial:
+        """A running trial given back by its worker (told to stop: preempted, out of time)
+        after ``wall`` seconds: no process holds it, and the next ``expire`` returns it at
+        once, whatever its lease, for another worker to run; its intermediate values are
+        kept."""
+
     def enqueue(self, requester: str, worker: str | None, count: int, max_trials: int | None,
                 retry_stale: bool, lease_s: float | None, held: bool = True) -> AskRequest:
         """Queue an ask (before taking the ask lock)."""

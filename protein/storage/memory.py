@@ -11,6 +11,7 @@ from typing import Any
 
 from protein.errors import TrialError
 from protein.storage.base import AskAnswer, AskRequest
+from protein.storage.rules import reassigned_info, released_info
 from protein.trial import Report, Trial, TrialState
 
 
@@ -94,15 +95,27 @@ class MemoryStorage:
                     self._trials[i] = dataclasses.replace(t, heartbeat_at=now)
 
     def expire(self, lease_s: float, on_expire: str) -> list[Trial]:
-        """Nothing expires: the trials live and die with this process."""
-        return []
+        """Only trials handed back expire: the others live and die with this process."""
+        with self._lock:
+            return [t for t in self._trials.values()
+                    if t.state is TrialState.RUNNING and t.info.get("released")]
 
     def reassign(self, trial_id: int, worker: str | None, process: str | None = None) -> Trial:
         with self._lock:
             t = self.get_trial(trial_id)
-            info = {k: v for k, v in t.info.items() if k != "process"}
+            info = reassigned_info(t.info)
             info = {**info, "process": process} if process else info
             t = dataclasses.replace(t, worker=worker, info=info, heartbeat_at=time.time())
+            self._trials[trial_id] = t
+            return t
+
+    def release(self, trial_id: int, reason: str, wall: float = 0.0) -> Trial:
+        with self._lock:
+            t = self.get_trial(trial_id)
+            if t.state is not TrialState.RUNNING:
+                raise TrialError(f"trial {trial_id}: already {t.state.value}; only a running "
+                                 "trial can be handed back")
+            t = dataclasses.replace(t, info=released_info(t.info, reason, wall))
             self._trials[trial_id] = t
             return t
 

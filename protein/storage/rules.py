@@ -51,3 +51,21 @@ def check_finish(t: Trial, state: TrialState, score: float | None, cost: float |
         f"trial {t.trial_id}: already {t.state.value} (score={t.score}, cost={t.cost}); "
         f"refusing to change it to {state.value} (score={score}, cost={cost})"
     )
+
+
+def released_info(info: Mapping[str, Any], reason: str, wall: float = 0.0) -> dict[str, Any]:
+    """The info of a running trial its worker hands back (``Storage.release``) after
+    ``wall`` seconds: no process holds it, ``released`` says why until another worker takes
+    it, and ``wall_before`` sums the wall time of its attempts so far."""
+    out = {k: v for k, v in info.items() if k != "process"}
+    return {**out, "released": reason, "handed_back": int(info.get("handed_back", 0)) + 1,
+            "wall_before": float(info.get("wall_before", 0.0)) + max(0.0, float(wall))}
+
+
+def reassigned_info(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The info of a stale trial handed to a new worker: a trial its worker handed back
+    keeps its count of hand-backs; one whose worker died counts a retry."""
+    out = {k: v for k, v in info.items() if k not in ("process", "released")}
+    if "released" not in info:
+        out["retries"] = int(info.get("retries", 0)) + 1
+    return out

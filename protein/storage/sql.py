@@ -40,7 +40,7 @@ from typing import Any
 from protein.errors import ConnectionLost, StorageError, TrialError
 from protein.process import alive, gone
 from protein.storage.base import AskAnswer, AskRequest
-from protein.storage.rules import check_finish, finished_info
+from protein.storage.rules import check_finish, finished_info, reassigned_info, released_info
 from protein.trial import Report, Trial, TrialState
 
 SCHEMA_VERSION = 4
@@ -427,13 +427,18 @@ class SQLStorage(abc.ABC):
         """Running trials whose worker is gone: its process (``info["process"]``, see
         ``protein.process``) a dead one of this machine, or no heartbeat for their lease (the
         trial's own, else ``lease_s``); never one whose process is alive on this machine.
-        ``fail`` marks them failed; ``retry`` returns them for handing out."""
+        ``fail`` marks them failed; ``retry`` returns them for handing out. A trial its
+        worker handed back (``release``) is returned at once and never failed here."""
         now = time.time()
         stale: list[tuple[Trial, str]] = []
         for t in self.running(study):
             lease = t.lease_s if t.lease_s is not None else lease_s
             silent = now - (t.heartbeat_at if t.heartbeat_at is not None else now)
             process = t.info.get("process")
+            if t.info.get("released"):
+                stale.append((t, f"handed back by {t.worker or 'its worker'}: "
+                                 f"{t.info['released']}"))
+                continue
             if alive(process):
                 continue  # slow, or its heartbeat is late: the process itself still runs
             if gone(process):
@@ -444,6 +449,8 @@ class SQLStorage(abc.ABC):
                                  f"(lease {_duration(lease)})"))
         if on_expire == "fail":
             for t, why in stale:
+                if t.info.get("released"):
+                    continue  # handed back, not lost: it waits for a worker that retries
                 try:
                     self.finish_trial(study, t.trial_id, TrialState.FAILED, None, None,
                                       {"failure": f"expired: {why}"})
@@ -458,13 +465,24 @@ class SQLStorage(abc.ABC):
         with self._transaction() as tx:
             version = self._stamp(tx, study)
             t = self.get_trial(study, trial_id, tx)
-            info = {k: v for k, v in t.info.items() if k != "process"}
-            info = {**info, "retries": int(t.info.get("retries", 0)) + 1}
+            info = reassigned_info(t.info)
             if process:
                 info["process"] = process
             tx(self._sql("UPDATE trials SET worker = ?, heartbeat_at = ?, info = ?, version = ? "
                          "WHERE study = ? AND trial_id = ?"),
                (worker, time.time(), _dumps(info), version, study, trial_id))
+            return self.get_trial(study, trial_id, tx)
+
+    def release(self, study: str, trial_id: int, reason: str, wall: float = 0.0) -> Trial:
+        with self._transaction() as tx:
+            version = self._stamp(tx, study)
+            t = self.get_trial(study, trial_id, tx)
+            if t.state is not TrialState.RUNNING:
+                raise TrialError(f"trial {trial_id}: already {t.state.value}; only a running "
+                                 "trial can be handed back")
+            tx(self._sql("UPDATE trials SET info = ?, version = ? WHERE study = ? AND "
+                         "trial_id = ?"),
+               (_dumps(released_info(t.info, reason, wall)), version, study, trial_id))
             return self.get_trial(study, trial_id, tx)
 
     # ------------------------------------------------------------ ask queue
@@ -571,6 +589,9 @@ class BoundStorage:
 
     def reassign(self, trial_id: int, worker: str | None, process: str | None = None) -> Trial:
         return self._call("reassign", trial_id, worker, process)
+
+    def release(self, trial_id: int, reason: str, wall: float = 0.0) -> Trial:
+        return self._call("release", trial_id, reason, wall)
 
     def enqueue(self, requester: str, worker: str | None, count: int, max_trials: int | None,
                 retry_stale: bool, lease_s: float | None, held: bool = True) -> AskRequest:
