@@ -11,3 +11,8 @@ fi
 "$PY" -m pip install --quiet --disable-pip-version-check -e ".[dev,bench,report]"
 # DEHB (a benchmark peer) without its stale numpy<2 pin: see the bench extra in pyproject.toml
 "$PY" -m pip install --quiet --disable-pip-version-check --no-deps "dehb==0.1.2"
+# A one-node Slurm for tests/test_slurm.py (Debian's slurm-wlm and munge; root and apt-get
+# needed, else those tests skip and say why)
+if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    bash scripts/slurm.sh || echo "scripts/setup.sh: no local Slurm; tests/test_slurm.py will skip" >&2
+fi

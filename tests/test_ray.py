@@ -1,4 +1,4 @@
-"""protein run --executor ray on a local Ray instance."""
+"""protein run --launcher ray on a local Ray instance."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_ray_executor_runs_every_trial(tmp_path):
           trainer: {depth: 1, width: 16}
         """))
     r = subprocess.run([sys.executable, "-m", "protein", "run", "s.yaml", "--trainer",
-                        "trainers.digits", "--executor", "ray", "--workers", "2", "--device", "cpu"],
+                        "trainers.digits", "--launcher", "ray", "--workers", "2", "--device", "cpu"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=600,
                        env={**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"})
     assert r.returncode == 0, r.stderr[-3000:]
@@ -48,7 +48,7 @@ def test_ray_executor_runs_every_trial(tmp_path):
 def test_ray_address_without_a_cluster_is_one_clear_error(tmp_path):
     pytest.importorskip("ray")
     cfg = _sweep(tmp_path, n=1)
-    r = protein("run", str(cfg), "--command", f"{sys.executable} train.py", "--executor", "ray",
+    r = protein("run", str(cfg), "--command", f"{sys.executable} train.py", "--launcher", "ray",
                 "--ray-address", "auto", cwd=tmp_path, check=False, real=True,
                 env={"RAY_ADDRESS": ""})
     assert r.returncode == 2 and "no Ray cluster to join" in r.stderr

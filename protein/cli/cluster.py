@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from protein.cli.common import emit, open_study, study_args, study_name
-from protein.cli.run import (_defaults_from_config, add_slurm_options, add_study_options,
+from protein.cli.run import (defaults_from_config, add_slurm_options, add_study_options,
                              add_trial_options, check_trainer, run_spec, slurm_resources)
 from protein.errors import ProteinError
 from protein.masking import mask_url
@@ -68,7 +68,7 @@ def _worker(args: argparse.Namespace) -> int:
     storage = args.storage or default_url()
     study, name, cfg = _sweep(args, storage, create=True)
     rec = _from_record(args, Path(args.out) / name)
-    _defaults_from_config(args, cfg)
+    defaults_from_config(args, cfg)
     if bool(args.trainer) == bool(args.command):
         raise ProteinError(
             f"give --trainer MODULE or --command \"CMD\": study {name!r} has no run record at "
@@ -89,8 +89,10 @@ def _worker(args: argparse.Namespace) -> int:
     code = standalone_main(spec, args.name)
     trials = study.trials()
     done = sum(t.state.finished for t in trials)
-    print(f"protein worker: {'stopped' if code else 'done'}; study {name!r} has {done} of "
-          f"{max_trials} trials finished", file=sys.stderr)
+    running = len(trials) - done
+    print(f"protein worker: {'stopped' if code else 'done, no trial left to start'}; study "
+          f"{name!r} has {done} of {max_trials} trials finished"
+          + (f", {running} running or handed back" if running else ""), file=sys.stderr)
     return code
 
 
@@ -132,7 +134,7 @@ def _slurm_script(args: argparse.Namespace) -> int:
     _, name, cfg = _sweep(args, storage, create=False)
     resources = slurm_resources(args, cfg)
     given = {k: getattr(args, k) for k in WORKER_OPTIONS}
-    _defaults_from_config(args, cfg)
+    defaults_from_config(args, cfg)
     if bool(args.trainer) == bool(args.command):
         raise ProteinError("give exactly one of --trainer MODULE and --command \"CMD\"")
     if args.trainer:

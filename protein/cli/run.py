@@ -23,13 +23,13 @@ def _run(args: argparse.Namespace) -> int:
     from protein.study import Study
 
     cfg = load_config(args.config)
-    _defaults_from_config(args, cfg)
+    defaults_from_config(args, cfg)
     if bool(args.trainer) == bool(args.command):
         raise ProteinError("give exactly one of --trainer MODULE and --command \"CMD\"")
     if args.workers < 1:
         raise ProteinError(f"--workers must be >= 1, got {args.workers}")
     cores = os.cpu_count() or 1
-    if args.workers > cores and getattr(args, "executor", "local") == "local":
+    if args.workers > cores and args.launcher == "local":
         print(f"protein run: warning: --workers {args.workers} on {cores} CPU cores: the trials "
               "share them and each runs slower (and wall-time costs grow); --workers "
               f"{cores} or fewer unless each trial mostly waits (a GPU, the network)",
@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.over:
         return run_over(args, cfg, name, storage, max_trials)
     resources = None
-    if args.executor == "slurm":
+    if args.launcher == "slurm":
         from protein.runner.slurm import check_storage
 
         check_storage(storage, args.allow_shared_sqlite)
@@ -68,10 +68,10 @@ def _run(args: argparse.Namespace) -> int:
     threads = (resources.cpus_per_worker or 1) if resources is not None else \
         max(1, (os.cpu_count() or 1) // args.workers)
     spec = run_spec(args, cfg, name, storage, max_trials, threads)
-    code = supervise(spec, args.workers, progress=not args.quiet, executor=args.executor,
+    code = supervise(spec, args.workers, progress=not args.quiet, launcher=args.launcher,
                      ray_address=args.ray_address, gpus_per_trial=args.gpus_per_trial,
                      slurm=resources, detach=args.detach)
-    if args.detach and args.executor == "slurm":
+    if args.detach and args.launcher == "slurm":
         return code
     trials = study.trials()
     if code == 0 and len(trials) < max_trials:
@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def run_spec(args: argparse.Namespace, cfg: Any, name: str, storage: str,
              max_trials: int | None, threads: int) -> Any:
-    """The run's ``RunSpec`` from the trial options (after ``_defaults_from_config``);
+    """The run's ``RunSpec`` from the trial options (after ``defaults_from_config``);
     bad early-stop settings fail here, before any worker starts."""
     from protein.runner import RunSpec
 
@@ -118,7 +118,7 @@ STOP_DEFAULTS = {("early_stop" if f.name == "rule" else f.name): f.default
                  for f in dataclasses.fields(StopConfig) if f.name != "quantile"}
 
 
-def _defaults_from_config(args: argparse.Namespace, cfg: Any) -> None:
+def defaults_from_config(args: argparse.Namespace, cfg: Any) -> None:
     """Options the command line leaves out, from the config (a W&B sweep's program and
     early_terminate, a hyperparameter file's environments and logging), else the defaults."""
     extras = cfg.extras
@@ -296,7 +296,7 @@ def add_run(sub: Any) -> None:
     add_study_options(p)
     p.add_argument("--workers", type=int, default=1,
                    help="parallel workers: processes, Ray tasks or Slurm array tasks")
-    p.add_argument("--launcher", "--executor", dest="executor",
+    p.add_argument("--launcher", "--executor", dest="launcher",
                    choices=["local", "ray", "slurm"], default="local",
                    help="where the workers run: local processes (the default), Ray tasks "
                         "(pip install 'protein-hpo[ray]'), or a Slurm job array (pip install "

@@ -1,4 +1,4 @@
-"""``--executor ray``: the worker loop as Ray tasks, each with a process-like face."""
+"""``--launcher ray``: the worker loop as Ray tasks, each with a process-like face."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def ray_workers(spec: RunSpec, workers: int, address: str | None,
                  gpus_per_trial: float | None) -> list[RayWorker]:
     from protein.errors import require
 
-    ray = require("ray", "ray", "--executor ray")
+    ray = require("ray", "ray", "--launcher ray")
     if not ray.is_initialized():
         try:
             ray.init(address=address, ignore_reinit_error=True, include_dashboard=False,

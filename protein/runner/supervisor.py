@@ -29,7 +29,7 @@ HEARTBEAT_S = 20.0  # at most this long between heartbeats of the workers' trial
 HEARTBEAT_SHARE = 0.25  # ... and at most this share of the study's lease
 
 
-def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str = "local",
+def supervise(spec: RunSpec, workers: int, progress: bool = True, launcher: str = "local",
               ray_address: str | None = None, gpus_per_trial: float | None = None,
               slurm: Any = None, detach: bool = False) -> int:
     """Start ``workers`` worker loops (processes, Ray tasks, or a Slurm job array with the
@@ -46,11 +46,11 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str 
     run_dir = Path(spec.out_dir) / spec.study
     _same_storage(run_dir, spec)
     _no_live_array(run_dir, spec)
-    record = run_record(spec, executor)
+    record = run_record(spec, launcher)
     write_run_record(run_dir, record, spec.out_dir)
     spec = replace(spec, since=time.time())  # start-up crashes are judged from here on
     with _interrupts() as stop:
-        if executor == "slurm":
+        if launcher == "slurm":
             from protein.runner.slurm import launch
 
             def keep(job: str, logs: str) -> None:
@@ -59,7 +59,7 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, executor: str 
                                  spec.out_dir)
 
             return launch(spec, study, workers, slurm, detach, progress, stop, keep)
-        return _watch(spec, study, workers, stop, progress, executor, ray_address,
+        return _watch(spec, study, workers, stop, progress, launcher, ray_address,
                       gpus_per_trial)
 
 
@@ -67,10 +67,10 @@ RECORDED = ("trainer", "command", "pass_mode", "timeout", "max_trials", "stop", 
             "threads", "tensorboard", "wandb_project", "wandb_entity")
 
 
-def run_record(spec: RunSpec, executor: str) -> dict[str, Any]:
+def run_record(spec: RunSpec, launcher: str) -> dict[str, Any]:
     """What ``run.json`` keeps of a run: how its trials run (what ``protein worker`` reads
     to join it), its storage (password masked) and launcher."""
-    return {"study": spec.study, "storage": storage_key(spec.storage), "launcher": executor,
+    return {"study": spec.study, "storage": storage_key(spec.storage), "launcher": launcher,
             **{k: getattr(spec, k) for k in RECORDED}}
 
 
@@ -139,10 +139,10 @@ class _interrupts:
 
 
 def _watch(spec: RunSpec, study: Any, workers: int, stop: threading.Event, progress: bool,
-           executor: str, ray_address: str | None, gpus_per_trial: float | None) -> int:
+           launcher: str, ray_address: str | None, gpus_per_trial: float | None) -> int:
     """Start the workers and watch them until they finish, fail at start-up or ``stop``."""
     procs: list[Any] = []
-    if executor == "ray":
+    if launcher == "ray":
         procs = ray_workers(spec, workers, ray_address, gpus_per_trial)
     else:
         gpus = _gpu_count()
