@@ -219,3 +219,21 @@ def test_status_shows_workers_running_trials_and_their_logs(tmp_path):
     assert running[c.trial_id]["handed_back"].startswith("its job is near")
     text = protein("status", "--storage", url, cwd=tmp_path).stdout
     assert "handed back" in text and "node1:77_0" in text
+
+
+def test_a_standalone_worker_keeps_its_trials_heartbeat(tmp_path, storage_url):
+    """On another node its process cannot be looked up: only heartbeats keep its trial."""
+    from protein.runner.handback import Heartbeat
+
+    study = _study(tmp_path, storage_url)
+    t = study.ask(worker="far:1")
+    before = study.trial(t.trial_id).heartbeat_at
+    beat = Heartbeat("sweep", storage_url, every=0.1)
+    try:
+        beat.trial_id = t.trial_id
+        end = time.time() + 10
+        while study.trial(t.trial_id).heartbeat_at == before and time.time() < end:
+            time.sleep(0.05)
+    finally:
+        beat.close()
+    assert study.trial(t.trial_id).heartbeat_at > before

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -182,3 +183,24 @@ def test_protein_worker_from_a_hand_written_batch_script_joins(tmp_path, slurm, 
     assert mine in by and by & {job, f"{job}_0"}, by  # (an array of one may be a plain job)
     assert "protein worker: done, no trial left to start; study 'sweep' has" in (
         tmp_path / f"join-{mine}.out").read_text()
+
+
+def test_a_task_killed_outright_loses_nothing_finished(tmp_path, slurm, pg):
+    """SIGKILL (a node's death, the out-of-memory killer): no hand-back, but the trial's
+    process is gone (or, on another node, its heartbeats stop), so another worker runs it."""
+    cfg = write_sweep(tmp_path, n=4, steps=20, pause=0.3)
+    protein("init", str(cfg), "--storage", pg, "--lease", "15s", cwd=tmp_path)
+    protein("run", str(cfg), "--command", "python train.py", "--launcher", "slurm",
+            "--workers", "2", "--storage", pg, "--early-stop", "none", "--detach",
+            cwd=tmp_path, real=True, env=ENV, timeout=120)
+    job = _job(tmp_path)
+    _wait(lambda: _running_with_reports(pg, 2), 180, "two trials under way")
+    victim = next(t for t in Study.load("sweep", pg).trials()
+                  if t.state is TrialState.RUNNING and t.worker.endswith(f"{job}_0"))
+    finished_before = {t.trial_id for t in Study.load("sweep", pg).trials() if t.state.finished}
+    os.kill(int(victim.info["process"].split(":")[1]), signal.SIGKILL)  # the worker, outright
+    _wait(lambda: not _tasks(job), 300, "the array to end")
+    ts = _all_accounted_for(pg, 4)
+    assert ts[victim.trial_id].info.get("retries") == 1  # run again after its worker died
+    assert ts[victim.trial_id].worker.endswith(f"{job}_1")
+    assert finished_before <= {t.trial_id for t in ts}
