@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         args.out.write_text(text + "\n")
     elif not args.quick:
-        (ROOT / "RESULTS.md").write_text(text + "\n")
+        (ROOT / "RESULTS.md").write_text(text + kept_blocks(ROOT / "RESULTS.md") + "\n")
         (ROOT / "out").mkdir(exist_ok=True)
         (ROOT / "out" / "figures.json").write_text(json.dumps(figures, indent=1, default=str))
     return 0
@@ -599,6 +599,19 @@ def targets(fig: dict) -> str:
 
 SCALE_TARGET_PREFIXES = ("- sqlite,", "- postgres,", "- CLI median", "- 8 bash workers",
                          "- Nothing lost")
+
+
+def kept_blocks(path: Path) -> str:
+    """The blocks other scripts keep in RESULTS.md between their markers (the dashboard's,
+    benchmarks/dashboard.py), carried over when this script writes the file again."""
+    from benchmarks.dashboard import BEGIN, END
+
+    try:
+        old = path.read_text()
+    except OSError:
+        return ""
+    found = re.search(re.escape(BEGIN) + r".*?" + re.escape(END), old, re.S)
+    return "\n\n" + found.group(0) if found else ""
 
 
 def reused_scale(path: Path) -> tuple[str, list[str]]:

@@ -26,6 +26,7 @@ LAYERS = [
     ("protein.storage", "protein.study", "protein.api", "protein.integrations",
      "protein.dataframe", "protein.ask_queue", "protein.results"),
     ("protein.runner", "protein.report", "protein.migrate"),
+    ("protein.dashboard",),  # reads runs (runner) and report's rules, serves them
     ("protein.cli", "protein.__main__"),
 ]
 SIBLINGS = ("protein.runner", "protein.report", "protein.migrate")  # must not import each other
@@ -100,7 +101,7 @@ def test_trainers_never_import_protein():
 def test_the_rule_catches_an_upward_import(tmp_path):
     # the checker itself: an optimizer module importing the study would be reported
     assert layer_of("protein.optimizer.single")[0] < layer_of("protein.study")[0]
-    assert layer_of("protein.cli.run") == (7, "protein.cli")
+    assert layer_of("protein.cli.run") == (8, "protein.cli")
     assert layer_of("protein.optimizer") == (4, "protein.optimizer")
     assert layer_of("protein.pareto")[0] < layer_of("protein.optimizer")[0]
     f = tmp_path / "m.py"

@@ -5,7 +5,7 @@ user mistake prints one line ``protein CMD: error: ...`` and exits 2; success ex
 
 Every command is in ``COMMANDS``, in the order ``protein --help`` lists them, with the
 function that adds its parser; each group of commands has its module (``check``,
-``study``, ``run``, ``cluster``, ``report``, ``migrate``) and what they share is in ``common``.
+``study``, ``run``, ``cluster``, ``dashboard``, ``report``, ``migrate``) and what they share is in ``common``.
 Heavy imports (torch, the optimizer, storage drivers) happen inside the commands.
 """
 
@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from protein.cli import check, cluster, migrate, report, run, study
+from protein.cli import check, cluster, dashboard, migrate, report, run, study
 from protein.config.settings import ProteinWarning
 from protein.errors import ProteinError
 
@@ -38,6 +38,7 @@ COMMANDS: dict[str, Callable[[Any], None]] = {
     "worker": cluster.add_worker,
     "slurm-script": cluster.add_slurm_script,
     "status": cluster.add_status,
+    "dashboard": dashboard.add_dashboard,
     "report": report.add_report,
     "verify": report.add_verify,
     "compare": report.add_compare,

@@ -23,6 +23,13 @@ def _report(args: argparse.Namespace) -> int:
     study = Study.load(sole_study(args.study, args.storage), args.storage)
     if not study.trials():
         raise ProteinError(f"study {study.name!r} has no trials yet; nothing to report")
+    if args.html:
+        from protein.cli.common import write_output
+        from protein.dashboard.page import report_html
+
+        write_output(args.html, report_html(study, Path(args.runs) / study.name), "--html")
+        print(f"protein report: wrote {args.html} (one file, opens offline)", file=sys.stderr)
+        return 0
     if args.out is None:
         from protein.config.sweep import check_study_name
 
@@ -198,6 +205,9 @@ def add_report(sub: Any) -> None:
     p.add_argument("--runs", default="runs",
                    help="protein run's --out, where run.json says how to reproduce a trial")
     p.add_argument("--no-plots", action="store_true", help="write no PNG plots")
+    p.add_argument("--html", default=None, metavar="FILE",
+                   help="write only the dashboard's page as one self-contained HTML file "
+                        "(interactive plots, the trial table, log tails; opens offline)")
     p.add_argument("--wandb-project", default=None, help="also log every trial and the summary to W&B")
     p.set_defaults(func=_report)
 
