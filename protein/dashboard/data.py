@@ -38,18 +38,27 @@ def clean(v: Any) -> Any:
     return str(v)
 
 
+def _num(v: Any) -> Any:
+    """A float as JSON can hold it (None for NaN and infinities); anything else as is."""
+    return v if not isinstance(v, float) or math.isfinite(v) else None
+
+
 def trial_row(t: Any) -> dict[str, Any]:
     """One trial for the page: what the table, the plots and the detail panel need (its
-    traceback and logs come with ``trial_logs``)."""
+    traceback and logs come with ``trial_logs``). Written for speed: a 10,000-trial study
+    makes 10,000 of these on its first load."""
     end = t.finished_at or t.heartbeat_at
-    return clean({
-        "id": t.trial_id, "state": t.state.value, "score": t.score, "cost": t.cost,
-        "values": t.values or {}, "metrics": dict(t.metrics), "params": dict(t.params),
+    info = {k: v for k, v in t.info.items() if k not in ("traceback", "process", "metrics",
+                                                         "values")}
+    return {
+        "id": t.trial_id, "state": t.state.value, "score": _num(t.score), "cost": _num(t.cost),
+        "values": clean(t.values or {}), "metrics": clean(t.metrics),
+        "params": {k: _num(v) for k, v in t.params.items()},
         "worker": t.worker, "created": t.created_at, "finished": t.finished_at,
         "duration": (end - t.created_at) if end and t.created_at else None,
-        "curve": [[r.step, r.value, r.cost] for r in t.intermediate],
-        "info": {k: v for k, v in t.info.items() if k not in ("traceback", "process")},
-    })
+        "curve": [[r.step, _num(r.value), _num(r.cost)] for r in t.intermediate],
+        "info": clean(info) if info else {},
+    }
 
 
 def space_of(study: Any) -> list[dict[str, Any]]:
@@ -74,7 +83,9 @@ class Feed:
         self.seen: dict[int, tuple[Any, int]] = {}
         self.trials: list[Any] = []
         self._lock = threading.Lock()
-        self._importance: tuple[int, dict[str, float]] = (-1, {})
+        self.rows: dict[int, dict[str, Any]] = {}  # each trial's row, made once per change
+        self._importance: tuple[int, dict[str, float], str] = (-1, {}, "")
+        self._fitting: threading.Thread | None = None
 
     def update(self) -> None:
         """Read the study again; trials that changed get the next revision."""
@@ -85,13 +96,19 @@ class Feed:
                 self.rev += 1
                 for t in changed:
                     self.seen[t.trial_id] = (t, self.rev)
+                    self.rows.pop(t.trial_id, None)
             self.trials = trials
 
     def since(self, rev: int) -> dict[str, Any]:
         """The trials changed after revision ``rev`` (all for 0), and the summary now."""
         self.update()
         with self._lock:
-            rows = [trial_row(t) for t, r in self.seen.values() if r > rev]
+            rows = []
+            for i, (t, r) in self.seen.items():
+                if r > rev:
+                    if i not in self.rows:
+                        self.rows[i] = trial_row(t)
+                    rows.append(self.rows[i])
             trials = self.trials
         return {"rev": self.rev, "full": rev <= 0, "trials": rows,
                 "summary": self.summary(trials)}
@@ -138,15 +155,30 @@ class Feed:
             need = max(5, len(self.study.space.names) + 1)
             return {"shares": {}, "note": f"not yet meaningful: {len(complete)} complete "
                                           f"trials, needs {need}"}
-        if self._importance[0] != len(complete):
-            from protein.optimizer.importance import importance
-
-            used = complete[-IMPORTANCE_MAX:]
-            shares = importance(self.study.space, used, self.study.config.sign)
-            self._importance = (len(complete), shares)
+        count, shares, failed = self._importance
+        if count != len(complete) and (self._fitting is None or not self._fitting.is_alive()):
+            # a GP fit takes a second or more: in the background, never in a refresh
+            self._fitting = threading.Thread(target=self._fit_importance,
+                                             args=(complete[-IMPORTANCE_MAX:], len(complete)),
+                                             daemon=True)
+            self._fitting.start()
+        if count < 0:
+            return {"shares": {}, "note": "being computed"}
         note = (f"from the last {IMPORTANCE_MAX} complete trials"
-                if len(complete) > IMPORTANCE_MAX else "")
-        return {"shares": self._importance[1], "note": note}
+                if count > IMPORTANCE_MAX else "")
+        if count != len(complete):
+            note = ", ".join(filter(None, [note, f"of {count} complete trials; updating"]))
+        return {"shares": shares, "note": failed or note}
+
+    def _fit_importance(self, used: list, count: int) -> None:
+        from protein.optimizer.importance import importance
+
+        try:
+            shares = importance(self.study.space, used, self.study.config.sign)
+        except Exception as e:  # noqa: BLE001 - shown on the page, not a dead server thread
+            self._importance = (count, {}, f"could not be computed ({type(e).__name__}: {e})")
+            return
+        self._importance = (count, shares, "")
 
     def trial_logs(self, trial_id: int) -> dict[str, Any]:
         """The tail of a trial's log files and its traceback. Only the fixed file names in

@@ -37,7 +37,7 @@ to <code>protein dashboard --token</code>): <input id="token-input" type="passwo
 <div id="plot-best" class="plot"></div><div id="plot-cost" class="plot"></div>
 <div id="plot-front" class="plot"></div><div id="plot-curves" class="plot"></div>
 </section>
-<h3>Each parameter against the score (complete trials)</h3>
+<h3 id="slices-title">Each parameter against the score (complete trials)</h3>
 <section id="slices" class="slices"></section>
 <section class="grid"><div id="plot-parallel" class="plot wide"></div>
 <div id="plot-importance" class="plot"></div></section>
@@ -69,7 +69,7 @@ def html_page(live: bool, needs_token: bool = False, data: Any = None) -> str:
     css = (STATIC / "dashboard.css").read_text(encoding="utf-8")
     script = (STATIC / "dashboard.js").read_text(encoding="utf-8")
     if live:
-        plotly, embedded = '<script src="/plotly.min.js"></script>', ""
+        plotly, embedded = "", ""  # the script adds plotly.js once the table is shown
     else:
         plotly = f"<script>{plotly_js()}</script>"
         text = json.dumps(data, allow_nan=False).replace("</", "<\\/")  # no early </script>

@@ -68,6 +68,8 @@ def build_app(storage_url: str, study: str | None = None, out_dir: str = "runs",
     from starlette.routing import Route
 
     studies = Studies(storage_url, study, out_dir)
+    for name in studies.names():  # read every study now, not on the first page load
+        studies.feed(name).since(0)
     page = html_page(live=True, needs_token=token is not None)
 
     def authorised(request: Request) -> bool:

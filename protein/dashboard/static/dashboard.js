@@ -5,7 +5,10 @@
 const S = {
   studies: [], study: null, rev: 0, trials: new Map(), summary: null, selected: null,
   sort: {key: "id", dir: 1}, filter: "", page: 0, token: null, dirty: true,
+  timings: {},  // milliseconds each part of the last render took (window.proteinTimings)
 };
+window.proteinTimings = S.timings;
+window.proteinState = S;
 const PAGE_ROWS = 200;
 const POLL_MS = 3000;
 const STATIC = window.PROTEIN_DATA || null;
@@ -58,9 +61,9 @@ function saveToken(ev) {
 async function loadStudies() {
   S.studies = STATIC ? STATIC.studies : (await getJSON("/api/studies")).studies;
   renderStudies();
-  if (!S.study && S.studies.length) {
+  if (!S.study && S.studies.length) {  // the caller (refresh) loads it next
     const wanted = new URLSearchParams(location.search).get("study");
-    selectStudy(S.studies.some(s => s.study === wanted) ? wanted : S.studies[0].study);
+    selectStudy(S.studies.some(s => s.study === wanted) ? wanted : S.studies[0].study, false);
   }
 }
 
@@ -77,7 +80,10 @@ async function loadStudy() {
 }
 
 let studiesAt = 0;
+let busy = false;
 async function refresh(force) {
+  if (busy) return;  // the last refresh is still coming: never ask twice for the same rows
+  busy = true;
   try {
     if (force || Date.now() - studiesAt > 10000) { studiesAt = Date.now(); await loadStudies(); }
     await loadStudy();
@@ -85,15 +91,17 @@ async function refresh(force) {
       : "updated " + new Date().toLocaleTimeString();
   } catch (e) {
     $("status").textContent = "not updated: " + e.message;
+  } finally {
+    busy = false;
   }
 }
 
-function selectStudy(name) {
+function selectStudy(name, load) {
   S.study = name; S.rev = 0; S.trials = new Map(); S.summary = null; S.selected = null;
   S.page = 0; S.dirty = true;
   $("detail").innerHTML = "<p class=hint>Click a trial in the table for its params, why it was chosen or stopped, and its logs.</p>";
   renderStudies();
-  loadStudy();
+  if (load !== false) refresh(false);
 }
 
 // ------------------------------------------------------------------ rendering
@@ -106,27 +114,74 @@ function renderStudies() {
   }).join("");
   $("studies").querySelector("tbody").innerHTML = rows;
   for (const tr of $("studies").querySelectorAll("tbody tr")) {
-    tr.onclick = () => selectStudy(tr.dataset.study);
+    tr.onclick = () => selectStudy(tr.dataset.study, true);
   }
 }
 
 function ordered() { return [...S.trials.values()].sort((a, b) => a.id - b.id); }
 
+// The progress and the table first (the page is usable at once), then each plot in a
+// task of its own, once plotly.js (loaded without blocking the page) is there.
+let drawing = null;
 function render() {
   if (!S.summary) return;
   renderProgress();
   if (!S.dirty) return;
   S.dirty = false;
-  const trials = ordered();
-  plotBest(trials);
-  plotCost(trials);
-  plotFront(trials);
-  plotCurves(trials);
-  plotSlices(trials);
-  plotParallel(trials);
-  plotImportance();
-  renderTable();
+  timed("table", () => renderTable());
+  if (S.timings.table_shown_at === undefined) S.timings.table_shown_at = Math.round(performance.now());
   if (S.selected !== null && S.trials.has(S.selected)) showDetail(S.selected, false);
+  S.plotsWanted = true;
+  if (!drawing) drawing = drawLoop();
+}
+
+// A big study's plots take seconds to draw: after drawing for D ms the page waits 2 D
+// before it draws them again, so a busy sweep never keeps the page drawing all the time.
+async function drawLoop() {
+  try {
+    while (S.plotsWanted) {
+      S.plotsWanted = false;
+      const t0 = performance.now();
+      await drawPlots();
+      const spent = performance.now() - t0;
+      if (spent > 500) await new Promise(r => setTimeout(r, 2 * spent));
+    }
+  } finally {
+    drawing = null;
+  }
+}
+
+function timed(name, fn) {
+  const t0 = performance.now();
+  fn();
+  S.timings[name] = Math.round(performance.now() - t0);
+}
+
+const nextTask = () => new Promise(r => setTimeout(r, 0));
+
+function loadPlotly() {  // live pages fetch plotly.js (3.5 MB) after the table is shown
+  if (window.Plotly || document.getElementById("plotly-js")) return;
+  const tag = document.createElement("script");
+  tag.id = "plotly-js";
+  tag.src = "plotly.min.js";
+  document.head.appendChild(tag);
+}
+
+async function drawPlots() {
+  loadPlotly();
+  while (!window.Plotly) await new Promise(r => setTimeout(r, 50));
+  const rev = S.rev;
+  const trials = ordered();
+  const steps = [["best", () => plotBest(trials)], ["cost", () => plotCost(trials)],
+                 ["front", () => plotFront(trials)], ["curves", () => plotCurves(trials)],
+                 ["slices", () => plotSlices(trials)], ["parallel", () => plotParallel(trials)],
+                 ["importance", () => plotImportance()]];
+  for (const [name, fn] of steps) {
+    await nextTask();
+    if (S.summary === null) return;  // another study was chosen meanwhile
+    timed(name, fn);
+  }
+  S.plotted = rev;  // every plot shows this revision (the benchmark waits for it)
 }
 
 function renderProgress() {
@@ -150,6 +205,22 @@ function renderProgress() {
 }
 
 function sign() { return S.summary.goal === "minimize" ? -1 : 1; }
+
+// Plots of big studies draw a sample: the best trials and an even spread of the rest (lines
+// such as best-so-far still use every trial). The table always has every trial.
+const PLOT_POINTS = 1500;
+function sample(ts, n) {
+  n = n || PLOT_POINTS;
+  if (ts.length <= n) return ts;
+  const scored = ts.filter(t => t.score !== null).sort((a, b) => sign() * (b.score - a.score));
+  const keep = new Set(scored.slice(0, Math.floor(n / 5)).map(t => t.id));
+  const step = ts.length / (n - keep.size);
+  for (let i = 0; i < ts.length && keep.size < n; i += step) keep.add(ts[Math.floor(i)].id);
+  return ts.filter(t => keep.has(t.id));
+}
+function sampled(ts) {
+  return ts.length > PLOT_POINTS ? ` (a sample of ${PLOT_POINTS} of ${ts.length})` : "";
+}
 
 function bestSoFar(xs, scores) {
   const out = []; let b = null;
@@ -185,11 +256,11 @@ function plotBest(trials) {
   const traces = [
     {x: done.map(t => t.id), y: bestSoFar(done, done.map(t => t.score)), mode: "lines",
      line: {shape: "hv", color: "#222"}, name: "best so far", type: "scatter"},
-    byState(trials, t => t.id, "complete"),
-    byState(trials, t => t.id, "pruned", "pruned (last value)", "triangle-down"),
-    failedMarks(trials, t => t.id, lowest(trials)),
+    byState(sample(trials), t => t.id, "complete"),
+    byState(sample(trials), t => t.id, "pruned", "pruned (last value)", "triangle-down"),
+    failedMarks(sample(trials), t => t.id, lowest(trials)),
   ];
-  Plotly.react("plot-best", traces, {title: {text: "Best so far, by trial"}, margin: {t: 40},
+  Plotly.react("plot-best", traces, {title: {text: "Best so far, by trial" + sampled(trials)}, margin: {t: 40},
     xaxis: {title: {text: "trial"}}, yaxis: {title: {text: S.summary.metric}}}, CONFIG);
 }
 
@@ -203,11 +274,11 @@ function plotCost(trials) {
   const traces = [
     {x: done.map(t => at.get(t.id)), y: bestSoFar(done, done.map(t => t.score)),
      mode: "lines", line: {shape: "hv", color: "#222"}, name: "best so far", type: "scatter"},
-    byState(fin, t => at.get(t.id), "complete"),
-    byState(fin, t => at.get(t.id), "pruned", "pruned (last value)", "triangle-down"),
-    failedMarks(fin, t => at.get(t.id), lowest(trials)),
+    byState(sample(fin), t => at.get(t.id), "complete"),
+    byState(sample(fin), t => at.get(t.id), "pruned", "pruned (last value)", "triangle-down"),
+    failedMarks(sample(fin), t => at.get(t.id), lowest(trials)),
   ];
-  Plotly.react("plot-cost", traces, {title: {text: "Best so far, by cumulative cost"}, margin: {t: 40},
+  Plotly.react("plot-cost", traces, {title: {text: "Best so far, by cumulative cost" + sampled(fin)}, margin: {t: 40},
     xaxis: {title: {text: "cost spent (finished trials)"}}, yaxis: {title: {text: S.summary.metric}}}, CONFIG);
 }
 
@@ -229,12 +300,13 @@ function plotFront(trials) {
         margin: {t: 40}, xaxis: {title: {text: a.name}}, yaxis: {title: {text: b.name}}}, CONFIG);
     return;
   }
-  const done = trials.filter(t => t.state === "complete" && t.cost);
+  const all = trials.filter(t => t.state === "complete" && t.cost);
+  const done = sample(all);
   const set = new Set(s.front);
-  const on = done.filter(t => set.has(t.id)).sort((p, q) => p.cost - q.cost);
+  const on = all.filter(t => set.has(t.id)).sort((p, q) => p.cost - q.cost);
   Plotly.react(div, [
     {x: done.map(t => t.cost), y: done.map(t => t.score), mode: "markers", type: "scatter",
-     name: "complete", marker: {color: "#9ab"}, text: done.map(t => "trial " + t.id)},
+     name: "complete" + sampled(all), marker: {color: "#9ab"}, text: done.map(t => "trial " + t.id)},
     {x: on.map(t => t.cost), y: on.map(t => t.score), mode: "lines+markers", type: "scatter",
      name: "cost-score front", line: {shape: "hv"}, marker: {color: COLORS.complete, size: 9},
      text: on.map(t => "trial " + t.id)},
@@ -265,7 +337,10 @@ function plotCurves(trials) {
 function plotSlices(trials) {
   const box = $("slices");
   const space = S.summary.space;
-  const done = trials.filter(t => t.state === "complete");
+  const all = trials.filter(t => t.state === "complete");
+  const done = sample(all);
+  $("slices-title").textContent = "Each parameter against the score (complete trials" +
+    sampled(all) + ")";
   if (box.dataset.names !== space.map(p => p.name).join(",")) {
     box.innerHTML = space.map((_, i) => `<div class="slice" id="slice-${i}"></div>`).join("");
     box.dataset.names = space.map(p => p.name).join(",");
@@ -285,7 +360,8 @@ function plotSlices(trials) {
 
 function plotParallel(trials) {
   const space = S.summary.space;
-  const done = trials.filter(t => t.state === "complete");
+  const all = trials.filter(t => t.state === "complete");
+  const done = sample(all, 200);
   if (!done.length) { Plotly.react("plot-parallel", [], {title: {text: "Parallel coordinates (no complete trial yet)"}}, CONFIG); return; }
   const dims = space.map(p => {
     const vals = done.map(t => t.params[p.name]);
@@ -307,7 +383,7 @@ function plotParallel(trials) {
   Plotly.react("plot-parallel", [{type: "parcoords", dimensions: dims,
     line: {color: done.map(t => t.score), colorscale: "Viridis", showscale: true,
            reversescale: S.summary.goal === "minimize"}}],
-    {title: {text: "Parallel coordinates (complete trials)"}, margin: {t: 90, l: 60, r: 60}}, CONFIG);
+    {title: {text: "Parallel coordinates (complete trials)" + (all.length > 200 ? ` (a sample of 200 of ${all.length})` : "")}, margin: {t: 90, l: 60, r: 60}}, CONFIG);
 }
 
 function plotImportance() {
