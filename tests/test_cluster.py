@@ -91,7 +91,7 @@ def _wait_for_report(url: str, timeout: float = 60.0) -> None:
                                       (signal.SIGINT, 130)])
 def test_a_worker_told_to_stop_hands_its_command_trial_back(tmp_path, sig, code):
     url = str(tmp_path / "s.db")
-    cfg = write_sweep(tmp_path, n=2, steps=12, pause=0.25)
+    cfg = write_sweep(tmp_path, n=2, steps=8, pause=0.2)
     w = _start_worker(tmp_path, str(cfg), "--command", f"{sys.executable} train.py",
                       "--storage", url)
     _wait_for_report(url)
@@ -111,7 +111,7 @@ def test_a_worker_told_to_stop_hands_its_command_trial_back(tmp_path, sig, code)
     assert first.cost > first.info["wall_before"]  # both attempts' wall time
     starts = (tmp_path / "runs" / "sweep" / "trial_0000" / "attempts.txt").read_text().split()
     assert starts[0] == "0" and int(starts[1]) >= 2  # resumed from its checkpoint
-    assert [x.step for x in first.intermediate] == list(map(float, range(1, 13)))
+    assert [x.step for x in first.intermediate] == list(map(float, range(1, 9)))
 
 
 @pytest.mark.slow

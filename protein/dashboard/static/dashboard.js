@@ -461,11 +461,15 @@ async function showDetail(id, fetchLogs) {
   const info = t.info || {};
   const why = [];
   if (info.reason) why.push("chosen by: " + info.reason);
-  for (const k of ["predicted_score", "predicted_cost", "predicted_sd"]) {
+  for (const k of ["predicted_score", "predicted_cost"]) {
     if (info[k] !== undefined) why.push(k.replace("_", " ") + ": " + fmt(info[k]));
   }
+  if (info.predicted_values) {
+    why.push("predicted: " + Object.entries(info.predicted_values).map(([k, v]) => k + " " + fmt(v)).join(", "));
+  }
   if (info.failure) why.push("ended: " + info.failure);
-  if (info.stop) why.push("stopped: " + JSON.stringify(info.stop));
+  if (info.pruned) why.push("stopped: " + info.pruned);
+  if (info.early_stop && !info.pruned) why.push("stop rule: " + JSON.stringify(info.early_stop));
   if (info.released) why.push("handed back: " + info.released);
   $("detail").innerHTML =
     `<h3>Trial ${t.id} <span class="pill ${t.state}">${t.state}</span></h3>` +
