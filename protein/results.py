@@ -97,14 +97,25 @@ def finite(trial_id: int, what: str, v: Any) -> float:
     return x
 
 
-def cost_of(trial_id: int, cost: Any, what: str = "cost") -> float | None:
+def cost_of(trial_id: int, cost: Any, what: str = "cost", missing: str = "1") -> float | None:
+    """A cost as a float (None stays None); ``missing`` is what a left-out cost becomes,
+    for the error's hint (the runner's is wall seconds)."""
     if cost is None:
         return None
     c = number(trial_id, what, cost)
     if not math.isfinite(c) or c <= 0:
         raise TrialError(
             f"trial {trial_id}: {what} must be a finite number > 0 (seconds, steps, dollars), "
-            f"got {cost!r}; " + ("leave it out to use 1" if what == "cost" else
+            f"got {cost!r}; " + (f"leave it out to use {missing}" if what == "cost" else
                                  "leave it out when it is not known")
         )
     return c
+
+
+def problem(check: Any, *args: Any) -> str | None:
+    """What ``check(*args)`` (``number``, ``cost_of``) says is wrong, or None."""
+    try:
+        check(*args)
+    except TrialError as e:
+        return str(e)
+    return None

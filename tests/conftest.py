@@ -26,11 +26,21 @@ def storage_url(request, tmp_path):
     if request.param == "sqlite":
         yield str(tmp_path / "study.db")
         return
-    why = _pg_available()
-    if why:
+    yield from pg_schema()
+
+
+def need(ok: bool, why: str) -> None:
+    """Skip a test without what it needs (a server, a program); under CI, fail it."""
+    if not ok:
         if os.environ.get("CI"):
             pytest.fail(why)
         pytest.skip(why)
+
+
+def pg_schema():
+    """A fresh PostgreSQL schema's URL for one test (dropped after it)."""
+    why = _pg_available()
+    need(why is None, str(why))
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -192,7 +192,7 @@ def test_the_page_follows_a_running_sweep(tmp_path):
     cfg = tmp_path / "digits.yaml"
     cfg.write_text((ROOT / "examples" / "digits.yaml").read_text())
     sweep = subprocess.Popen([sys.executable, "-m", "protein", "run", str(cfg), "--trainer",
-                              "trainers.digits", "--workers", "2", "--max-trials", "10",
+                              "trainers.digits", "--workers", "2", "--max-trials", "7",
                               "--device", "cpu", "--quiet"], cwd=tmp_path, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     port = _free_port()
@@ -225,7 +225,7 @@ def test_the_page_follows_a_running_sweep(tmp_path):
         _until(lambda: "stdout.log" in driver.find_element("id", "detail-logs").text, 20,
                "the trial's log tail")
         sweep.wait(timeout=300)
-        _until(lambda: len(rows()) == 10, 30, "every trial in the table")
+        _until(lambda: len(rows()) == 7, 30, "every trial in the table")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         driver.execute_script("window.scrollTo(0, 0)")
         time.sleep(0.5)

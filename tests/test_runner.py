@@ -301,9 +301,11 @@ def test_a_bool_score_or_a_bad_cost_fails_its_trial_with_the_reason(tmp_path):
     protein("run", str(cfg), "--command", f"{sys.executable} {script}", cwd=tmp_path)
     ts = {t.params["v"]: t for t in Study.load("grid", str(tmp_path / "protein.db")).trials()}
     assert ts["boolean"].state is TrialState.FAILED
-    assert "reward is true, not a number" in ts["boolean"].info["failure"]
+    assert "reward must be a number, got True" in ts["boolean"].info["failure"]
     for v in ("negative", "zero"):
-        assert ts[v].state is TrialState.FAILED and "cost must be a number > 0" in ts[v].info["failure"]
+        why = ts[v].info["failure"]
+        assert ts[v].state is TrialState.FAILED and "cost must be a finite number > 0" in why
+        assert "leave it out to use wall seconds" in why
     assert ts["fine"].score == 2.0 and ts["fine"].cost == 4.0
 
 

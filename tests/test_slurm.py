@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -21,43 +20,27 @@ from protein.trial import TrialState
 
 from _cli import ROOT, protein
 from _slow_train import write_sweep
-from conftest import PG_URL, _pg_available
+from conftest import need, pg_schema
 
 pytestmark = pytest.mark.slow
 
 
-def _need(ok: bool, why: str) -> None:
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(why)
-        pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def slurm():
-    _need(shutil.which("sbatch") is not None,
+    need(shutil.which("sbatch") is not None,
           "sbatch not found: no Slurm here (bash scripts/slurm.sh installs and starts a "
           "one-node Slurm as root)")
     up = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
     if not any(s in up.stdout for s in ("idle", "mix", "alloc")):
         subprocess.run(["bash", str(ROOT / "scripts" / "slurm.sh")], check=False)
         up = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
-    _need(any(s in up.stdout for s in ("idle", "mix", "alloc")),
+    need(any(s in up.stdout for s in ("idle", "mix", "alloc")),
           f"Slurm does not answer (sinfo: {up.stdout.strip() or up.stderr.strip()})")
 
 
 @pytest.fixture
 def pg():
-    why = _pg_available()
-    _need(why is None, str(why))
-    import psycopg
-
-    schema = f"s_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    yield from pg_schema()
 
 
 ENV = {"PYTHONPATH": str(ROOT)}
@@ -76,6 +59,18 @@ def _wait(predicate, timeout: float, what: str) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _run(cfg: Path, pg: str, workers: int) -> tuple[str, ...]:
+    """``protein run`` of the slow command sweep as a Slurm array of ``workers``."""
+    return ("run", str(cfg), "--command", "python train.py", "--launcher", "slurm",
+            "--workers", str(workers), "--storage", pg, "--early-stop", "none")
+
+
+def _detached(tmp_path: Path, cfg: Path, pg: str, workers: int) -> str:
+    """Submit the sweep and leave (``--detach``); returns the array's job id."""
+    protein(*_run(cfg, pg, workers), "--detach", cwd=tmp_path, real=True, env=ENV, timeout=120)
+    return _job(tmp_path)
 
 
 def _job(tmp_path: Path) -> str:
@@ -117,11 +112,7 @@ def test_launcher_slurm_runs_a_bundled_trainer_sweep(tmp_path, slurm, pg):
 
 
 def test_cancelled_and_timed_out_tasks_hand_their_trials_back(tmp_path, slurm, pg):
-    cfg = write_sweep(tmp_path, n=5, steps=20, pause=0.25)
-    protein("run", str(cfg), "--command", "python train.py", "--launcher", "slurm",
-            "--workers", "3", "--storage", pg, "--early-stop", "none", "--detach",
-            cwd=tmp_path, real=True, env=ENV, timeout=120)
-    job = _job(tmp_path)
+    job = _detached(tmp_path, write_sweep(tmp_path, n=5, steps=20, pause=0.25), pg, 3)
     _wait(lambda: _running_with_reports(pg, 3), 180, "three trials under way")
     holder = {t.worker.rsplit("_", 1)[-1]: t.trial_id
               for t in Study.load("sweep", pg).trials() if t.state is TrialState.RUNNING}
@@ -153,10 +144,7 @@ def test_a_killed_worker_and_a_cancelled_array_lose_nothing(tmp_path, slurm, pg)
     another worker runs the trial again; then the whole array is cancelled (its running
     trials handed back), and the same command resumes the study exactly."""
     cfg = write_sweep(tmp_path, n=5, steps=16, pause=0.25)
-    run = ("run", str(cfg), "--command", "python train.py", "--launcher", "slurm",
-           "--workers", "2", "--storage", pg, "--early-stop", "none")
-    protein(*run, "--detach", cwd=tmp_path, real=True, env=ENV, timeout=120)
-    job = _job(tmp_path)
+    job = _detached(tmp_path, cfg, pg, 2)
     _wait(lambda: _running_with_reports(pg, 2), 180, "two trials under way")
     victim = next(t for t in Study.load("sweep", pg).trials()
                   if t.state is TrialState.RUNNING and t.worker.endswith(f"{job}_0"))
@@ -169,7 +157,7 @@ def test_a_killed_worker_and_a_cancelled_array_lose_nothing(tmp_path, slurm, pg)
     before = Study.load("sweep", pg).trials()
     released = [t.trial_id for t in before if t.info.get("released")]
     assert released and all(t.state is not TrialState.FAILED for t in before)
-    r = protein(*run, cwd=tmp_path, real=True, env=ENV, timeout=400)
+    r = protein(*_run(cfg, pg, 2), cwd=tmp_path, real=True, env=ENV, timeout=400)
     assert "resuming study" in r.stderr
     ts = _all_accounted_for(pg, 5)
     assert all(ts[i].info["handed_back"] == 1 for i in released)
@@ -177,11 +165,7 @@ def test_a_killed_worker_and_a_cancelled_array_lose_nothing(tmp_path, slurm, pg)
 
 
 def test_protein_worker_from_a_hand_written_batch_script_joins(tmp_path, slurm, pg):
-    cfg = write_sweep(tmp_path, n=6, steps=12, pause=0.3)
-    protein("run", str(cfg), "--command", "python train.py", "--launcher", "slurm",
-            "--workers", "1", "--storage", pg, "--early-stop", "none", "--detach",
-            cwd=tmp_path, real=True, env=ENV, timeout=120)
-    job = _job(tmp_path)
+    job = _detached(tmp_path, write_sweep(tmp_path, n=6, steps=12, pause=0.3), pg, 1)
     script = tmp_path / "join.sbatch"
     script.write_text(f"#!/bin/bash\n#SBATCH --output=join-%j.out\n"
                       f"exec protein worker --storage '{pg}' --study sweep\n")

@@ -94,6 +94,9 @@ def build_app(storage_url: str, study: str | None = None, out_dir: str = "runs",
         return JSONResponse({"studies": studies.listing()})
 
     def _feed(request: Request) -> Feed | JSONResponse:
+        """The study the route names, or the answer that refuses it (no token, no study)."""
+        if not authorised(request):
+            return denied()
         name = request.path_params["name"]
         try:
             return studies.feed(name)
@@ -101,8 +104,6 @@ def build_app(storage_url: str, study: str | None = None, out_dir: str = "runs",
             return JSONResponse({"error": f"no study {name!r} here"}, status_code=404)
 
     async def one(request: Request) -> JSONResponse:
-        if not authorised(request):
-            return denied()
         feed = _feed(request)
         if isinstance(feed, JSONResponse):
             return feed
@@ -113,8 +114,6 @@ def build_app(storage_url: str, study: str | None = None, out_dir: str = "runs",
         return JSONResponse(feed.since(since))
 
     async def logs(request: Request) -> JSONResponse:
-        if not authorised(request):
-            return denied()
         feed = _feed(request)
         if isinstance(feed, JSONResponse):
             return feed

@@ -256,7 +256,7 @@ def script(config: str | None, study: str, out_dir: str, workers: int,
     """A batch script that runs ``workers`` array tasks of ``protein worker``."""
     log_dir = Path(out_dir) / study / "slurm"
     lines = ["#!/bin/bash",
-             f"# A Protein sweep as a Slurm job array: submit with `sbatch FILE`; each task",
+             "# A Protein sweep as a Slurm job array: submit with `sbatch FILE`; each task",
              "# is a worker that asks the study for trials until it has them all. scancel or",
              "# preemption hands a running trial back to the study for another worker; near",
              "# the time limit (USR2) the task also requeues itself.",

@@ -22,6 +22,7 @@ from protein.runner.execute import CHILD, Failure, die_with_parent, kill, run_co
 from protein.runner.handback import HandBack
 from protein.optimizer.curves import cost_is_step
 from protein.optimizer.early_stop import Verdict
+from protein.results import cost_of, number, problem
 from protein.runner.spec import RunSpec, trial_dir
 from protein.trial import Report
 
@@ -257,13 +258,18 @@ def run_trial(study: Any, trial: Any, spec: RunSpec, signals: Any = None) -> Non
     cost = result.get("cost")
     unit = "reported"
     (d / "result.json").write_text(json.dumps({**result, "wall_seconds": wall}, default=str))
-    bad = _not_a_number(score, "score" if cfg.metric not in result else cfg.metric) \
-        or (cost is not None and _not_a_positive_cost(cost))
-    if bad and not verdict.stop:
-        _tell_failed(study, trial, bad, json.dumps(result, default=str)[:2000], d, startup=False)
+    # checked as Study.tell checks them (protein.results), so a bad one fails this trial
+    # with the reason instead of raising in the worker
+    name = cfg.metric if cfg.metric in result else "score"
+    bad_score = None if score is None else problem(number, trial.trial_id, name, score)
+    bad_cost = None if cost is None else problem(cost_of, trial.trial_id, cost, "cost",
+                                                 "wall seconds")
+    if (bad_score or bad_cost) and not verdict.stop:
+        _tell_failed(study, trial, bad_score or bad_cost, json.dumps(result, default=str)[:2000],
+                     d, startup=False)
         _close(metrics, tb, wb, "failed")
         return
-    reported = _not_a_positive_cost(cost) is None
+    reported = cost is not None and bad_cost is None
     if verdict.stop and not reported:  # a stopped command was killed before it said
         cost, unit = spent_when_stopped(history, study.trials(), wall)
     elif not reported:
@@ -362,21 +368,6 @@ def _why(verdict: Verdict, metric: str) -> str:
     return (f": predicted final {metric} {i['predicted_final']:.4g} +- {i['predicted_sd']:.2g} "
             f"at its predicted total spend {i['budget']:.4g}, {100 * i['p_front']:.1f}% chance to reach "
             f"{i['front']:.4g} (the best of trials that spent no more)")
-
-
-def _not_a_number(v: Any, name: str) -> str | None:
-    """Why ``v`` cannot be a metric's value (a bool is not a number), or None."""
-    if isinstance(v, bool):
-        return f"{name} is {json.dumps(v)}, not a number; report the metric as a number"
-    return None
-
-
-def _not_a_positive_cost(v: Any) -> str | None:
-    """Why a reported ``cost`` is unusable (it is never silently replaced), or None."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-        return (f"cost is {json.dumps(v, default=str)}; a reported cost must be a number > 0 "
-                "(seconds, steps, dollars), or leave it out to use wall seconds")
-    return None
 
 
 def reported_metrics(result: Mapping[str, Any], exclude: tuple[str, ...] = ()) -> dict[str, float]:
