@@ -11,13 +11,3 @@ fi
 "$PY" -m pip install --quiet --disable-pip-version-check -e ".[dev,bench,report]"
 # DEHB (a benchmark peer) without its stale numpy<2 pin: see the bench extra in pyproject.toml
 "$PY" -m pip install --quiet --disable-pip-version-check --no-deps "dehb==0.1.2"
-# What some tests need from Debian (root and apt-get needed, else those tests skip and say
-# why): a one-node Slurm for tests/test_slurm.py (slurm-wlm, munge), a headless browser for
-# tests/test_dashboard.py (chromium, chromium-driver)
-if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    bash scripts/slurm.sh || echo "scripts/setup.sh: no local Slurm; tests/test_slurm.py will skip" >&2
-    if ! command -v chromedriver >/dev/null; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
-            || echo "scripts/setup.sh: no Chromium; the browser tests will skip" >&2
-    fi
-fi

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/test-machine.sh
 exec "${PYTHON:-python3}" -m pytest tests "$@"

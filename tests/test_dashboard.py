@@ -141,7 +141,7 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 def _browser():
     if not (CHROMIUM and DRIVER):
-        why = "no headless browser here (Debian's chromium and chromium-driver; scripts/setup.sh installs them as root)"
+        why = "no headless browser here (Debian's chromium and chromium-driver; scripts/test-machine.sh installs them as root)"
         if os.environ.get("CI"):
             pytest.fail(why)
         pytest.skip(why)

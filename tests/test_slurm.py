@@ -1,5 +1,5 @@
-"""Sweeps on a real Slurm (the one-node cluster of scripts/slurm.sh, which the project's
-setup starts) with the local PostgreSQL: ``protein run --launcher slurm`` job arrays, tasks
+"""Sweeps on a real Slurm (the one-node cluster of scripts/slurm.sh, which scripts/test.sh
+starts) with the local PostgreSQL: ``protein run --launcher slurm`` job arrays, tasks
 cancelled or sent the pre-timeout signal mid-trial, a whole array cancelled and resumed,
 and ``protein worker`` from a hand-written batch script joining a running sweep."""
 
