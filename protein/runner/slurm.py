@@ -32,6 +32,12 @@ SIGNAL_DELAY_S = 120  # the pre-timeout signal comes this long before the time l
 POLL_S = 2.0
 
 
+# each resource: (SlurmResources field, sbatch option, submitit SlurmExecutor parameter)
+OPTIONS = (("partition", "partition", "partition"), ("account", "account", "account"),
+           ("qos", "qos", "qos"), ("cpus_per_worker", "cpus-per-task", "cpus_per_task"),
+           ("mem", "mem", "mem"), ("gpus_per_worker", "gpus-per-task", "gpus_per_task"))
+
+
 @dataclass(frozen=True)
 class SlurmResources:
     """What each array task asks Slurm for; None: the cluster's default."""
@@ -50,9 +56,7 @@ class SlurmResources:
     def sbatch_options(self) -> dict[str, str]:
         """The resources as sbatch long options (without ``--``)."""
         out: dict[str, str] = {}
-        for key, opt in (("partition", "partition"), ("account", "account"), ("qos", "qos"),
-                         ("cpus_per_worker", "cpus-per-task"), ("mem", "mem"),
-                         ("gpus_per_worker", "gpus-per-task")):
+        for key, opt, _ in OPTIONS:
             v = getattr(self, key)
             if v is not None:
                 out[opt] = str(v)
@@ -147,9 +151,7 @@ def _executor(folder: Path, resources: SlurmResources, workers: int, name: str) 
                               "signal_delay_s": SIGNAL_DELAY_S, "stderr_to_stdout": True,
                               "time": minutes(resources.time) if resources.time else 0,
                               "ntasks_per_node": 1}
-    for key, param in (("partition", "partition"), ("account", "account"), ("qos", "qos"),
-                       ("cpus_per_worker", "cpus_per_task"), ("mem", "mem"),
-                       ("gpus_per_worker", "gpus_per_task")):
+    for key, _, param in OPTIONS:
         v = getattr(resources, key)
         if v is not None:
             params[param] = v
