@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import blocks
+
 ROOT = Path(__file__).parent
-BEGIN, END = "<!-- dashboard: benchmarks/dashboard.py -->", "<!-- /dashboard -->"
 TARGET_S = 2.0  # a 10,000-trial study's page is usable within this
 
 CONFIG = """
@@ -169,7 +170,6 @@ def main(argv: list[str] | None = None) -> int:
         web = browser(url, n)
     ok = web["usable_s"] <= TARGET_S
     lines = [
-        BEGIN,
         f"### Dashboard on a {args.trials:,}-trial study (`python -m benchmarks.dashboard`)",
         "",
         f"Machine: {platform.processor() or platform.machine()}, Python "
@@ -191,16 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{'met' if ok else 'NOT met'} ({web['usable_s']:.2f} s to the table; the plots "
         f"follow, each drawn in its own task: {', '.join(f'{k} {v} ms' for k, v in web['timings'].items())}; "
         f"building the study took {built:.0f} s)",
-        END,
     ]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        path = ROOT / "RESULTS.md"
-        old = path.read_text() if path.exists() else ""
-        block = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-        path.write_text(block.sub(text, old) if block.search(old) else old.rstrip() + "\n\n"
-                        + text + "\n")
+        blocks.write(ROOT / "RESULTS.md", "dashboard", text)
     return 0
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.problems import Problem
+from benchmarks.problems import Problem, active
 
 CACHE = Path(__file__).parent / ".cache"
 PUFFER_VERSION = "3.0.23"
@@ -198,10 +198,180 @@ def run_pufferlib(problem: Problem, budget: int, seed: int) -> list[dict]:
     return log
 
 
+# ------------------------------------------------------------ pow2 as exponents
+def _exponents(s: Mapping[str, Any]) -> tuple[int, int]:
+    """A ``uniform_pow2`` parameter's range as powers of two (every peer searches those)."""
+    return int(round(math.log2(s["min"]))), int(round(math.log2(s["max"])))
+
+
+# ------------------------------------------------------------------------ Ax
+def run_ax(problem: Problem, budget: int, seed: int) -> list[dict]:
+    """Ax 1.x as its docs drive it: ``ax.api.Client`` with its default generation strategy
+    (centre point, Sobol, then modular BoTorch), native unordered choices and dependent
+    parameters (a hierarchical space) for conditions."""
+    import logging
+
+    try:
+        from ax.api import Client
+        from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
+    except ImportError as e:
+        raise Skipped("Ax is not installed (pip install 'protein-hpo[bench]')") from e
+    dependents: dict[str, dict[Any, list[str]]] = {}
+    for name, s in problem.parameters.items():
+        when = s.get("when", {})
+        # Ax's hierarchy is a tree: a child of one value of one parent. A parameter active
+        # under several values is searched always (the objective drops it where inactive).
+        if len(when) == 1 and not isinstance(v := next(iter(when.values())), list) or (
+                len(when) == 1 and len(v) == 1):
+            parent = next(iter(when))
+            choice = v[0] if isinstance(v, list) else v
+            dependents.setdefault(parent, {}).setdefault(choice, []).append(name)
+    configs: list[Any] = []
+    for name, s in problem.parameters.items():
+        kind = s["distribution"]
+        if kind == "categorical":
+            configs.append(ChoiceParameterConfig(
+                name=name, values=list(s["choices"]), parameter_type="str", is_ordered=False,
+                dependent_parameters=dependents.get(name)))
+        elif kind == "uniform_pow2":
+            configs.append(RangeParameterConfig(name=name + "_log2", bounds=_exponents(s),
+                                                parameter_type="int"))
+        else:
+            configs.append(RangeParameterConfig(
+                name=name, bounds=(float(s["min"]), float(s["max"])),
+                parameter_type="int" if kind == "int_uniform" else "float",
+                scaling="log" if kind == "log_normal" else "linear"))
+    client = Client(random_seed=seed)
+    for name in list(logging.root.manager.loggerDict):  # Ax sets a level on each of its loggers
+        if name.split(".")[0] in ("ax", "botorch", "gpytorch", "linear_operator"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    client.configure_experiment(parameters=configs, name=problem.name)
+    client.configure_optimization(objective="-error")
+    log: list[dict] = []
+    for _ in range(budget):
+        t0 = time.perf_counter()
+        (index, raw), = client.get_next_trials(max_trials=1).items()
+        dt = time.perf_counter() - t0
+        values = {k: v for k, v in raw.items() if not k.endswith("_log2")}
+        values.update({k[:-5]: 2 ** int(v) for k, v in raw.items() if k.endswith("_log2")})
+        err = _record(problem, active(problem.parameters, values), log, dt)
+        client.complete_trial(trial_index=index, raw_data={"error": err})
+    return log
+
+
+# --------------------------------------------------------------------- SMAC3
+def run_smac(problem: Problem, budget: int, seed: int) -> list[dict]:
+    """SMAC3's hyperparameter-optimisation facade (a random forest over ConfigSpace, the
+    facade its docs recommend for HPO), with native categoricals and conditions."""
+    import tempfile
+
+    try:
+        from ConfigSpace import (Categorical, ConfigurationSpace, EqualsCondition, Float,
+                                 InCondition, Integer)
+        from smac import HyperparameterOptimizationFacade, Scenario
+        from smac.runhistory.dataclasses import TrialValue
+    except ImportError as e:
+        raise Skipped("SMAC3 is not installed (pip install 'protein-hpo[bench]')") from e
+    cs = ConfigurationSpace(seed=seed)
+    hps: dict[str, Any] = {}
+    for name, s in problem.parameters.items():
+        kind = s["distribution"]
+        if kind == "categorical":
+            hps[name] = Categorical(name, list(s["choices"]))
+        elif kind == "uniform_pow2":
+            hps[name] = Integer(name + "_log2", _exponents(s))
+        elif kind == "int_uniform":
+            hps[name] = Integer(name, (int(s["min"]), int(s["max"])))
+        else:
+            hps[name] = Float(name, (float(s["min"]), float(s["max"])), log=kind == "log_normal")
+    cs.add(list(hps.values()))
+    for name, s in problem.parameters.items():
+        for parent, v in s.get("when", {}).items():
+            cond = (InCondition(hps[name], hps[parent], list(v)) if isinstance(v, list)
+                    else EqualsCondition(hps[name], hps[parent], v))
+            cs.add(cond)
+    with tempfile.TemporaryDirectory() as out:
+        scenario = Scenario(cs, deterministic=True, n_trials=budget, seed=seed,
+                            output_directory=Path(out) / "smac")
+        smac = HyperparameterOptimizationFacade(
+            scenario, lambda config, seed=0: 0.0, overwrite=True, logging_level=40)
+        log: list[dict] = []
+        for _ in range(budget):
+            t0 = time.perf_counter()
+            info = smac.ask()
+            dt = time.perf_counter() - t0
+            raw = dict(info.config)
+            values = {k: v for k, v in raw.items() if not k.endswith("_log2")}
+            values.update({k[:-5]: 2 ** int(v) for k, v in raw.items() if k.endswith("_log2")})
+            err = _record(problem, values, log, dt)
+            smac.tell(info, TrialValue(cost=err))
+    return log
+
+
+# ---------------------------------------------------------------------- HEBO
+def run_hebo(problem: Problem, budget: int, seed: int) -> list[dict]:
+    """HEBO with its defaults (GP with input warping and output power transform, MACE
+    acquisition ensemble optimised by NSGA-II). It has no conditions: every parameter is
+    searched and the objective drops the inactive ones."""
+    import contextlib
+    import io
+    import warnings
+
+    import torch
+
+    try:
+        import pandas as pd
+        from hebo.design_space.design_space import DesignSpace
+        from hebo.optimizers.hebo import HEBO
+    except ImportError as e:
+        raise Skipped("HEBO is not installed (scripts/setup.sh installs it with --no-deps)") from e
+    specs = []
+    for name, s in problem.parameters.items():
+        kind = s["distribution"]
+        if kind == "categorical":
+            specs.append({"name": name, "type": "cat", "categories": list(s["choices"])})
+        elif kind == "uniform_pow2":
+            specs.append({"name": name, "type": "int_exponent", "lb": s["min"], "ub": s["max"],
+                          "base": 2})
+        elif kind == "int_uniform":
+            specs.append({"name": name, "type": "int", "lb": int(s["min"]), "ub": int(s["max"])})
+        elif kind == "log_normal":
+            specs.append({"name": name, "type": "pow", "lb": float(s["min"]),
+                          "ub": float(s["max"])})
+        else:
+            specs.append({"name": name, "type": "num", "lb": float(s["min"]),
+                          "ub": float(s["max"])})
+    np.random.seed(seed)
+    random.seed(seed)
+    torch.manual_seed(seed)
+    opt = HEBO(DesignSpace().parse(specs), scramble_seed=seed)
+    log: list[dict] = []
+    for _ in range(budget):
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            rec = opt.suggest(n_suggestions=1)
+        dt = time.perf_counter() - t0
+        row = rec.iloc[0].to_dict()
+        values = {}
+        for name, s in problem.parameters.items():
+            v = row[name]
+            kind = s["distribution"]
+            values[name] = (int(v) if kind in ("int_uniform", "uniform_pow2")
+                            else v if kind == "categorical" else float(v))
+        err = _record(problem, active(problem.parameters, values), log, dt)
+        opt.observe(rec, np.array([[err]]))
+    _ = pd  # HEBO's suggestions are pandas frames
+    return log
+
+
 PEERS = {
     "protein": run_protein,
     "optuna_gp": run_optuna_gp,
     "optuna_tpe": run_tpe,
     "random": run_random,
     "pufferlib_protein": run_pufferlib,
+    "ax": run_ax,
+    "smac": run_smac,
+    "hebo": run_hebo,
 }

@@ -37,6 +37,19 @@ def position(spec: Mapping[str, Any], v: float) -> float:
     return (float(v) - lo) / (hi - lo)
 
 
+def active(parameters: Mapping[str, dict], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` without the conditional parameters whose ``when`` does not hold (what the
+    objective of a user who tunes a conditional space receives)."""
+    out: dict[str, Any] = {}
+    for name, s in parameters.items():
+        when = s.get("when", {})
+        if any(out.get(parent) not in (v if isinstance(v, list) else [v])
+               for parent, v in when.items()):
+            continue
+        out[name] = values[name]
+    return out
+
+
 def _positions(params: Mapping[str, dict], values: Mapping[str, Any]) -> np.ndarray:
     return np.array([position(spec, values[name]) for name, spec in params.items()])
 
@@ -407,6 +420,14 @@ def problems() -> dict[str, Problem]:
             cost_range=ARCH_COST_RANGE,
         ),
     }
+
+
+def all_problems() -> dict[str, Problem]:
+    """Every problem a stored run can name: ``problems()`` and the scikit-learn suite
+    (``benchmarks.hpo_suite``)."""
+    from benchmarks import hpo_suite
+
+    return {**problems(), **hpo_suite.problems()}
 
 
 def branin_optimum() -> float:

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import blocks
+
 ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "runs"
 
@@ -64,11 +66,11 @@ def _work(opt: str, problem: str, seed: int, budget: int, path: str) -> tuple[st
 
     torch.set_num_threads(1)
     from benchmarks.peers import PEERS, Skipped
-    from benchmarks.problems import problems
+    from benchmarks.problems import all_problems
 
     t = time.time()
     try:
-        log = PEERS[opt](problems()[problem], budget, seed)
+        log = PEERS[opt](all_problems()[problem], budget, seed)
         data: dict[str, Any] = {"log": log}
     except Skipped as e:
         data = {"skipped": str(e)}
@@ -86,9 +88,10 @@ def run_all(plan: list[tuple[str, str, int, int]], workers: int, tag: str) -> No
     print(f"{len(plan) - len(todo)} runs stored, {len(todo)} to run", file=sys.stderr)
     if not todo:
         return
-    # longest first: PufferLib's Protein, then the GP methods
-    weight = {"pufferlib_protein": 0, "protein": 1, "optuna_gp": 2}
-    todo.sort(key=lambda t: (weight.get(t[0], 3), t[2], t[1]))  # seed-major: even coverage
+    # seed-major (a run stopped part way leaves every optimizer with as many seeds), and
+    # within a seed the longest first: PufferLib's Protein, HEBO and Ax, then the GP methods
+    weight = {"pufferlib_protein": 0, "hebo": 0, "ax": 0, "smac": 1, "protein": 1, "optuna_gp": 2}
+    todo.sort(key=lambda t: (t[2], weight.get(t[0], 3), t[1]))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futs = [pool.submit(_work, o, p, s, b, str(task_path(o, p, s, b, tag))) for o, p, s, b in todo]
         for i, f in enumerate(as_completed(futs), 1):
@@ -121,9 +124,9 @@ def fmt(x: float) -> str:
 
 def summarise(opts: list[str], probs: list[str], seeds: dict[str, int], budgets: list[int],
               tag: str) -> tuple[str, dict]:
-    from benchmarks.problems import front_hypervolume, problems
+    from benchmarks.problems import all_problems, front_hypervolume
 
-    P = problems()
+    P = all_problems()
     lines: list[str] = []
     figures: dict[str, Any] = {}
     for budget in budgets:
@@ -471,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         args.out.write_text(text + "\n")
     elif not args.quick:
-        (ROOT / "RESULTS.md").write_text(text + kept_blocks(ROOT / "RESULTS.md") + "\n")
+        (ROOT / "RESULTS.md").write_text(text + blocks.kept(ROOT / "RESULTS.md") + "\n")
         (ROOT / "out").mkdir(exist_ok=True)
         (ROOT / "out" / "figures.json").write_text(json.dumps(figures, indent=1, default=str))
     return 0
@@ -599,19 +602,6 @@ def targets(fig: dict) -> str:
 
 SCALE_TARGET_PREFIXES = ("- sqlite,", "- postgres,", "- CLI median", "- 8 bash workers",
                          "- Nothing lost")
-
-
-def kept_blocks(path: Path) -> str:
-    """The blocks other scripts keep in RESULTS.md between their markers (the dashboard's,
-    benchmarks/dashboard.py), carried over when this script writes the file again."""
-    from benchmarks.dashboard import BEGIN, END
-
-    try:
-        old = path.read_text()
-    except OSError:
-        return ""
-    found = re.search(re.escape(BEGIN) + r".*?" + re.escape(END), old, re.S)
-    return "\n\n" + found.group(0) if found else ""
 
 
 def reused_scale(path: Path) -> tuple[str, list[str]]:

@@ -9,5 +9,6 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
     "$PY" -m pip install --quiet "torch==2.13.0"
 fi
 "$PY" -m pip install --quiet --disable-pip-version-check -e ".[dev,bench,report]"
-# DEHB (a benchmark peer) without its stale numpy<2 pin: see the bench extra in pyproject.toml
-"$PY" -m pip install --quiet --disable-pip-version-check --no-deps "dehb==0.1.2"
+# DEHB and HEBO (benchmark peers) without their stale numpy pins: see the bench extra in
+# pyproject.toml
+"$PY" -m pip install --quiet --disable-pip-version-check --no-deps "dehb==0.1.2" "HEBO==0.3.6"
