@@ -9,6 +9,13 @@ front at its own cost), not how the search would then have gone on. It is how th
 settings were chosen without rerunning 60 searches per try.
 
     python -m benchmarks.replay cartpole digits --min-probability 0.05 0.01
+
+``--gain-bound Q ...`` replays a model-free bound instead, to ask whether the early part of a
+curve holds the answer at all: at 1/8, 1/4 and 1/2 of its budget a trial stops when its value
+there plus the ``Q`` quantile of the gains the finished trials made from the same fraction of
+their own budgets to their end (``Q = 1``: the largest gain seen) still falls short of the
+cost-score front at its budget. ``Q = 1`` stops only trials that would need to gain more
+than any trial before them did.
 """
 
 from __future__ import annotations
@@ -67,7 +74,48 @@ def replay_run(path: str, min_probability: float) -> list[dict[str, Any]]:
     return out
 
 
-def summarise(problem: str, min_probability: float, workers: int = 2) -> dict[str, Any]:
+FRACTIONS = (0.125, 0.25, 0.5)  # where the gain bound judges, as fractions of the budget
+
+
+def _value_at(curve: list[list[float]], spend: float) -> float | None:
+    """A curve's last value reported at or before ``spend``."""
+    upto = [v for s, v in curve if s <= spend]
+    return upto[-1] if upto else None
+
+
+def replay_gain_bound(path: str, quantile: float, min_trials: int = 3) -> list[dict[str, Any]]:
+    """Per trial of one stored run, as ``replay_run``, under the gain bound (module doc)."""
+    import numpy as np
+
+    run = json.loads(Path(path).read_text())
+    done: list[dict[str, Any]] = []
+    out = []
+    for t in run["trials"]:  # maximise-oriented
+        if t["score"] is None:
+            continue
+        budget, stop_at = t["cost"], None
+        front = max((d["score"] for d in done if d["cost"] <= budget * (1 + 1e-9)), default=None)
+        for frac in FRACTIONS if front is not None and len(done) >= min_trials else ():
+            v = _value_at(t["curve"], frac * budget)
+            gains = [d["score"] - w for d in done
+                     if (w := _value_at(d["curve"], frac * d["cost"])) is not None]
+            if v is not None and len(gains) >= min_trials and \
+                    v + float(np.quantile(gains, quantile)) < front:
+                stop_at = frac * budget
+                break
+        best_before = max((d["score"] for d in done), default=-math.inf)
+        out.append({"cost": budget, "score": t["score"], "stop_at": stop_at,
+                    "new_best": t["score"] > best_before,
+                    "beats_front": front is None or t["score"] > front})
+        done.append(t)
+    best = max((o["score"] for o in out), default=-math.inf)
+    for o in out:
+        o["run_best"] = o["new_best"] and o["score"] >= best
+    return out
+
+
+def summarise(problem: str, min_probability: float, workers: int = 2,
+              gain_bound: bool = False) -> dict[str, Any]:
     paths = sorted(str(p) for p in (RUNS / "cpu" / problem / "protein").glob("seed*.json"))
     from benchmarks.training import TAG
     from benchmarks.run import source_hash
@@ -75,7 +123,8 @@ def summarise(problem: str, min_probability: float, workers: int = 2) -> dict[st
     tag = TAG or source_hash()
     paths = [p for p in paths if p.endswith(f"_{tag}.json")]
     with ProcessPoolExecutor(workers) as pool:
-        runs = list(pool.map(replay_run, paths, [min_probability] * len(paths)))
+        runs = list(pool.map(replay_gain_bound if gain_bound else replay_run, paths,
+                             [min_probability] * len(paths)))
     cut = sum(o["cost"] - o["stop_at"] for r in runs for o in r if o["stop_at"] is not None)
     total = sum(o["cost"] for r in runs for o in r)
     return {"problem": problem, "min_probability": min_probability, "runs": len(runs),
@@ -94,17 +143,20 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("problems", nargs="+", choices=list(training.PROBLEMS))
     ap.add_argument("--min-probability", type=float, nargs="+", default=[0.05, 0.02, 0.01])
+    ap.add_argument("--gain-bound", type=float, nargs="+", default=None, metavar="Q",
+                    help="replay the model-free gain bound at these quantiles instead")
     ap.add_argument("--tag", default=None, help="the source hash of the runs to replay")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
     training.TAG = args.tag
-    print("| problem | min_probability | runs | compute cut | trials stopped | runs where a "
+    rule = "gain quantile" if args.gain_bound else "min_probability"
+    print(f"| problem | {rule} | runs | compute cut | trials stopped | runs where a "
           "stopped trial would have been the run's best | stopped trials that would have "
           "beaten the front at their cost |")
     print("|---|---|---|---|---|---|---|")
     for p in args.problems:
-        for q in args.min_probability:
-            s = summarise(p, q, args.workers)
+        for q in args.gain_bound or args.min_probability:
+            s = summarise(p, q, args.workers, gain_bound=bool(args.gain_bound))
             print(f"| {p} | {q} | {s['runs']} | {100 * s['cut']:.1f}% | {s['stopped']} | "
                   f"{s['runs_losing_best']}/{s['runs']} | {s['front_beaters_stopped']} |",
                   flush=True)

@@ -566,10 +566,10 @@ def targets(fig: dict) -> str:
     oh = fig.get("overhead", {})
     if "8,200" in oh:
         ours, theirs = oh["8,200"]
-        verdict = ("no slower: met" if theirs is not None and ours <= theirs
-                   else "slower: NOT met")
+        said = ("no slower: met" if theirs is not None and ours <= theirs
+                else "slower: NOT met")
         out.append(f"- Overhead at 200 observations, d = 8: Protein {ours:.3f} s, Optuna GPSampler "
-                   f"{theirs if theirs is None else f'{theirs:.3f}'} s -> {verdict}")
+                   f"{theirs if theirs is None else f'{theirs:.3f}'} s -> {said}")
     if "8,1000" in oh:
         ours = oh["8,1000"][0]
         out.append(f"- Overhead at 1000 observations, d = 8: Protein {ours:.3f} s -> "
