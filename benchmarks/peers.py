@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.problems import Problem, active
+from benchmarks.problems import Problem, active, holds
 
 CACHE = Path(__file__).parent / ".cache"
 PUFFER_VERSION = "3.0.23"
@@ -30,6 +30,18 @@ def _record(problem: Problem, values: Mapping[str, Any], log: list, dt: float) -
     err, cost = problem.objective(values)
     log.append({"error": float(err), "cost": float(cost), "suggest_s": dt})
     return err
+
+
+# ------------------------------------------------------------ pow2 as exponents
+def _exponents(s: Mapping[str, Any]) -> tuple[int, int]:
+    """A ``uniform_pow2`` parameter's range as powers of two (every peer searches those)."""
+    return int(round(math.log2(s["min"]))), int(round(math.log2(s["max"])))
+
+
+def _from_exponents(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A peer's suggestion with each ``NAME_log2`` exponent turned back into ``NAME``."""
+    return {k.removesuffix("_log2"): 2 ** int(v) if k.endswith("_log2") else v
+            for k, v in raw.items()}
 
 
 # ---------------------------------------------------------------------- ours
@@ -56,9 +68,7 @@ def _optuna_values(trial: Any, parameters: Mapping[str, dict]) -> dict[str, Any]
     out: dict[str, Any] = {}
     for name, s in parameters.items():
         kind = s["distribution"]
-        when = s.get("when", {})
-        if any(out.get(parent) not in (v if isinstance(v, list) else [v])
-               for parent, v in when.items()):
+        if not holds(s, out):
             continue  # an inactive conditional parameter: Optuna's define-by-run skips it
         if kind == "categorical":
             out[name] = trial.suggest_categorical(name, s["choices"])
@@ -69,7 +79,7 @@ def _optuna_values(trial: Any, parameters: Mapping[str, dict]) -> dict[str, Any]
         elif kind == "int_uniform":
             out[name] = trial.suggest_int(name, s["min"], s["max"])
         elif kind == "uniform_pow2":
-            e = trial.suggest_int(name + "_log2", int(math.log2(s["min"])), int(math.log2(s["max"])))
+            e = trial.suggest_int(name + "_log2", *_exponents(s))
             out[name] = 2**e
         else:
             raise ValueError(kind)
@@ -198,12 +208,6 @@ def run_pufferlib(problem: Problem, budget: int, seed: int) -> list[dict]:
     return log
 
 
-# ------------------------------------------------------------ pow2 as exponents
-def _exponents(s: Mapping[str, Any]) -> tuple[int, int]:
-    """A ``uniform_pow2`` parameter's range as powers of two (every peer searches those)."""
-    return int(round(math.log2(s["min"]))), int(round(math.log2(s["max"])))
-
-
 # ------------------------------------------------------------------------ Ax
 def run_ax(problem: Problem, budget: int, seed: int) -> list[dict]:
     """Ax 1.x as its docs drive it: ``ax.api.Client`` with its default generation strategy
@@ -218,14 +222,14 @@ def run_ax(problem: Problem, budget: int, seed: int) -> list[dict]:
         raise Skipped("Ax is not installed (pip install 'protein-hpo[bench]')") from e
     dependents: dict[str, dict[Any, list[str]]] = {}
     for name, s in problem.parameters.items():
-        when = s.get("when", {})
         # Ax's hierarchy is a tree: a child of one value of one parent. A parameter active
         # under several values is searched always (the objective drops it where inactive).
-        if len(when) == 1 and not isinstance(v := next(iter(when.values())), list) or (
-                len(when) == 1 and len(v) == 1):
-            parent = next(iter(when))
-            choice = v[0] if isinstance(v, list) else v
-            dependents.setdefault(parent, {}).setdefault(choice, []).append(name)
+        if len(when := s.get("when", {})) != 1:
+            continue
+        (parent, v), = when.items()
+        choices = v if isinstance(v, list) else [v]
+        if len(choices) == 1:
+            dependents.setdefault(parent, {}).setdefault(choices[0], []).append(name)
     configs: list[Any] = []
     for name, s in problem.parameters.items():
         kind = s["distribution"]
@@ -252,9 +256,7 @@ def run_ax(problem: Problem, budget: int, seed: int) -> list[dict]:
         t0 = time.perf_counter()
         (index, raw), = client.get_next_trials(max_trials=1).items()
         dt = time.perf_counter() - t0
-        values = {k: v for k, v in raw.items() if not k.endswith("_log2")}
-        values.update({k[:-5]: 2 ** int(v) for k, v in raw.items() if k.endswith("_log2")})
-        err = _record(problem, active(problem.parameters, values), log, dt)
+        err = _record(problem, active(problem.parameters, _from_exponents(raw)), log, dt)
         client.complete_trial(trial_index=index, raw_data={"error": err})
     return log
 
@@ -300,10 +302,7 @@ def run_smac(problem: Problem, budget: int, seed: int) -> list[dict]:
             t0 = time.perf_counter()
             info = smac.ask()
             dt = time.perf_counter() - t0
-            raw = dict(info.config)
-            values = {k: v for k, v in raw.items() if not k.endswith("_log2")}
-            values.update({k[:-5]: 2 ** int(v) for k, v in raw.items() if k.endswith("_log2")})
-            err = _record(problem, values, log, dt)
+            err = _record(problem, _from_exponents(dict(info.config)), log, dt)
             smac.tell(info, TrialValue(cost=err))
     return log
 
@@ -320,7 +319,6 @@ def run_hebo(problem: Problem, budget: int, seed: int) -> list[dict]:
     import torch
 
     try:
-        import pandas as pd
         from hebo.design_space.design_space import DesignSpace
         from hebo.optimizers.hebo import HEBO
     except ImportError as e:
@@ -360,8 +358,7 @@ def run_hebo(problem: Problem, budget: int, seed: int) -> list[dict]:
             values[name] = (int(v) if kind in ("int_uniform", "uniform_pow2")
                             else v if kind == "categorical" else float(v))
         err = _record(problem, active(problem.parameters, values), log, dt)
-        opt.observe(rec, np.array([[err]]))
-    _ = pd  # HEBO's suggestions are pandas frames
+        opt.observe(rec, np.array([[err]]))  # rec: HEBO's own frame of the suggestion
     return log
 
 

@@ -37,16 +37,19 @@ def position(spec: Mapping[str, Any], v: float) -> float:
     return (float(v) - lo) / (hi - lo)
 
 
+def holds(spec: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    """Whether a parameter's ``when`` condition holds for the ``values`` chosen so far."""
+    return all(values.get(parent) in (v if isinstance(v, list) else [v])
+               for parent, v in spec.get("when", {}).items())
+
+
 def active(parameters: Mapping[str, dict], values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` without the conditional parameters whose ``when`` does not hold (what the
     objective of a user who tunes a conditional space receives)."""
     out: dict[str, Any] = {}
     for name, s in parameters.items():
-        when = s.get("when", {})
-        if any(out.get(parent) not in (v if isinstance(v, list) else [v])
-               for parent, v in when.items()):
-            continue
-        out[name] = values[name]
+        if holds(s, out):
+            out[name] = values[name]
     return out
 
 

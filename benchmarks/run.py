@@ -22,6 +22,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,10 @@ def run_all(plan: list[tuple[str, str, int, int]], workers: int, tag: str) -> No
     # within a seed the longest first: PufferLib's Protein, HEBO and Ax, then the GP methods
     weight = {"pufferlib_protein": 0, "hebo": 0, "ax": 0, "smac": 1, "protein": 1, "optuna_gp": 2}
     todo.sort(key=lambda t: (t[2], weight.get(t[0], 3), t[1]))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # SMAC3's suggestions follow the order of Python's string hashes: fresh interpreters
+    # with one hash seed make its runs replay (forked workers would inherit a random one)
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futs = [pool.submit(_work, o, p, s, b, str(task_path(o, p, s, b, tag))) for o, p, s, b in todo]
         for i, f in enumerate(as_completed(futs), 1):
             path, wall = f.result()
