@@ -140,6 +140,66 @@ def test_an_explicit_start_size_is_kept():
     assert reasons == ["center"] + ["sobol"] * 6 + ["gp"]
 
 
+CHOICE_CFG = {
+    "goal": "minimize", "metric": "loss",
+    "parameters": {
+        "opt": {"values": ["a", "b", "c", "d", "e"]},
+        "act": {"values": ["relu", "gelu", "tanh"]},
+        "lr": {"distribution": "log_normal", "min": 1e-5, "max": 1e-1},
+    },
+}
+
+
+@pytest.mark.parametrize("n, seed", [(5, 0), (10, 1), (15, 2)])
+def test_the_start_tries_every_choice_once_before_any_twice(n, seed):
+    # Sobol points cover a column in halves, quarters...: five of them can leave a choice
+    # of five untried, and which one depends on its place in the list
+    cfg = {**CHOICE_CFG, "settings": {"num_random_samples": n}}
+    study = run(cfg, n, seed=seed, f=lambda p: math.log10(p["lr"]) ** 2)
+    opts = [t.params["opt"] for t in study.trials()]
+    assert opts[0] == "c"  # the search centre opens the start
+    for j in range(0, n, 5):
+        assert sorted(opts[j : j + 5]) == ["a", "b", "c", "d", "e"]
+    acts = [t.params["act"] for t in study.trials()]
+    assert all(sorted(acts[j : j + 3]) == ["gelu", "relu", "tanh"] for j in range(0, n - 2, 3))
+    again = run(cfg, n, seed=seed, f=lambda p: math.log10(p["lr"]) ** 2)
+    assert [t.params for t in again.trials()] == [t.params for t in study.trials()]
+
+
+def test_moves_around_a_center_keep_or_redraw_a_choice_and_never_step_it():
+    from protein.optimizer.candidates import around
+
+    rng = np.random.default_rng(0)
+    centers = np.array([[0.7, 0.5], [0.1, 0.5]])  # column 0: choice 3 of 5, then choice 0
+    U = around(centers, np.array([0.0, 0.2]), 400, rng, choices=np.array([5, 0]))
+    cells = U[:, 0] * 5 - 0.5
+    assert np.allclose(cells, np.round(cells))  # a choice's cell centre, never in between
+    for i, own in enumerate([3, 0]):
+        got = np.round(cells[i * 400 : (i + 1) * 400]).astype(int)
+        assert (got == own).mean() > 0.4  # the centre's choice is kept most often
+        assert set(got) == set(range(5))  # but every choice is reached, not only neighbours
+    assert U[:, 1].std() > 0.01 and ((U[:, 1] >= 0) & (U[:, 1] <= 1)).all()
+
+
+def test_a_stalled_model_explores_instead_of_repeating_its_incumbent():
+    # choice "a" was refined around its optimum (0.2 at x = 0.5); "b" was tried once, at a
+    # poor x, though its optimum (0.0) is the best: the model sees nothing left to gain and
+    # would re-run a's optimum; the step asks for more and goes to an unsure choice
+    cfg = load_config({"goal": "minimize", "parameters": {
+        "opt": {"values": ["a", "b", "c"]}, "x": {"distribution": "uniform", "min": 0, "max": 1}}})
+
+    def f(o, x):
+        return (x - 0.5) ** 2 + {"a": 0.2, "b": 0.0, "c": 0.5}[o] + 0.3 * (o != "a" and x > 0.7)
+
+    pts = [("a", 0.5 + d) for d in np.linspace(-0.2, 0.2, 21)] + [("b", 0.9), ("c", 0.1)]
+    trials = [Trial(i, {"opt": o, "x": float(x)}, TrialState.COMPLETE, f(o, x), 1.0)
+              for i, (o, x) in enumerate(pts)]
+    stalled = suggest(cfg.space, trials, sign=-1.0, settings=cfg.settings)[0]
+    assert stalled.reason == "explore" and stalled.params["opt"] != "a"
+    early = suggest(cfg.space, trials[:8] + trials[-2:], sign=-1.0, settings=cfg.settings)[0]
+    assert early.reason == "gp" and early.params["opt"] == "a"
+
+
 @pytest.mark.slow
 def test_gp_phase_beats_the_random_phase_on_a_smooth_problem():
     study = run(SPACE_CFG, 22)

@@ -30,6 +30,7 @@ def around(
     n_per: int,
     rng: np.random.Generator,
     min_radius: float = 0.03,
+    choices: np.ndarray | None = None,
 ) -> np.ndarray:
     """``n_per`` perturbations of each row of ``centers`` (k, d).
 
@@ -37,6 +38,11 @@ def around(
     radius multiplier ``r`` log-uniform in ``[min_radius, 1]`` so both fine and coarse moves
     are proposed; in more than 10 dimensions only a random subset of coordinates moves.
     Out-of-range values are reflected at the bounds.
+
+    ``choices`` (d,) gives the number of choices of each unordered column (0 elsewhere).
+    Such a column does not step: with probability ``r`` it takes a uniformly drawn choice
+    (as a cell center), else it keeps the center's. A step would reach only the choices
+    listed next to the center's, and their order means nothing.
     """
     k, d = centers.shape
     if k == 0:
@@ -49,4 +55,11 @@ def around(
         mask = rng.random((m, d)) < min(1.0, 10.0 / d)
         mask[np.arange(m), rng.integers(0, d, m)] = True
         step = step * mask
-    return reflect(base + step)
+    U = reflect(base + step)
+    if choices is not None and (choices > 0).any():
+        cols = np.flatnonzero(choices > 0)
+        n = choices[cols]
+        jump = rng.random((m, len(cols))) < r
+        drawn = (np.floor(rng.random((m, len(cols))) * n) + 0.5) / n
+        U[:, cols] = np.where(jump, drawn, base[:, cols])
+    return U

@@ -53,7 +53,7 @@ def suggest(space: Space, trials: Sequence[Trial], *, objectives: Sequence[Objec
         if k == 0 and settings.seed_with_search_center:
             return Suggestion(space.decode(space.center), {"reason": "center"})
         if k < settings.num_random_samples or len(o) < 2:
-            return sobol_point(space, o, k, seed)
+            return sobol_point(space, o, k, seed, settings.seed_with_search_center)
         return step(space, o, k, objectives=tuple(objectives), constraints=tuple(constraints),
                     settings=settings, seed=seed, fits=fits)
 
@@ -72,19 +72,39 @@ def suggest(space: Space, trials: Sequence[Trial], *, objectives: Sequence[Objec
     return out
 
 
-def sobol_point(space: Space, obs: Observations, k: int, seed: int) -> Suggestion:
-    """Point ``k`` of the seed's Sobol sequence; if snapping made it a repeat of a point
-    run or running, points far down the sequence, then a random untried point."""
+def sobol_point(space: Space, obs: Observations, k: int, seed: int,
+                center_first: bool = True) -> Suggestion:
+    """Point ``k`` of the seed's Sobol sequence, its unordered categoricals set by
+    ``start_choice``; if snapping made it a repeat of a point run or running, points far
+    down the sequence, then a random untried point."""
     from protein.optimizer.search import untried
 
     seen = obs.taken()
     for j in range(SOBOL_RETRIES):
-        u = space.snap(candidates.sobol(space.dim, 1, seed, skip=k + j * SOBOL_STRIDE))[0]
+        u = candidates.sobol(space.dim, 1, seed, skip=k + j * SOBOL_STRIDE)[0]
+        for col in np.flatnonzero(space.unordered):
+            u[col] = start_choice(space, col, k + j * SOBOL_STRIDE, seed, center_first)
+        u = space.snap(u[None, :])[0]
         if key(u) not in seen:
             return Suggestion(space.decode(u), {"reason": "sobol"})
     rng = streams.stream(seed, k, streams.SOBOL_FALLBACK)
     u = untried(space, seen, rng, lambda U: np.zeros(len(U)))
     return Suggestion(space.decode(u), {"reason": "sobol"})
+
+
+def start_choice(space: Space, col: int, k: int, seed: int, center_first: bool) -> float:
+    """The choice (a cell center) of unordered column ``col`` at start point ``k``: the
+    start cycles through every choice in a seeded order (the search center's first when
+    it opens the start), so each choice is tried once before any twice, whatever its place
+    in the list. Sobol points cover a column in halves, quarters, ...; with five choices,
+    five points can leave one untried, and which one depends on its place in the list."""
+    n = int(space.n_values[col])
+    order = list(streams.stream(seed, col, streams.CHOICE_ORDER).permutation(n))
+    if center_first:
+        first = int(space.center[col] * n)
+        order.remove(first)
+        order.insert(0, first)
+    return (order[k % n] + 0.5) / n
 
 
 class threads:

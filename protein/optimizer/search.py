@@ -43,7 +43,8 @@ def search(space: Space, acq: Any, centers: np.ndarray, taken: set[tuple],
     C = np.unique(centers, axis=0)
     per = max(16, min(settings.suggestions_per_pareto, MAX_POOL // len(C)))
     U = np.vstack([
-        candidates.around(C, space.local_radius * settings.global_search_scale, per, rng),
+        candidates.around(C, space.local_radius * settings.global_search_scale, per, rng,
+                          choices=np.where(space.unordered, space.n_values, 0)),
         candidates.sobol(space.dim, settings.random_suggestions, rng),
     ])
     U = np.unique(space.snap(U), axis=0)

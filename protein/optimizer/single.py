@@ -8,7 +8,13 @@
   ``log EI(score; best score with cost <= t) + log P(cost <= t) + log P(success)
   + log P(cost <= max_suggestion_cost)``;
 * the search starts around the search center, the best observations and (when cost-aware)
-  the cost-score front.
+  the cost-score front;
+* when the best candidate's expected improvement is below ``exp(STALLED_LOG_EI)`` standard
+  units, the model has converged on its incumbent and would spend the trial on a near-repeat;
+  the step then asks for an improvement of ``EXPLORE_MARGIN`` units instead (EI over
+  ``best + EXPLORE_MARGIN``), which favours points the model is unsure of, such as the other
+  choices of a categorical that were tried once, at a poor setting of the rest, during the
+  start (reason ``explore``).
 
 ``protein.optimizer.suggest_single`` is the library entry point for one objective.
 """
@@ -30,6 +36,8 @@ from protein.trial import Suggestion
 
 N_STRATA = 6  # finite budget strata per block; one unbounded budget is added to each block
 N_START_OBS = 2  # the best observed points are refined too, besides the best candidates
+STALLED_LOG_EI = -7.0  # log EI (standardised score units) below which the model has stalled
+EXPLORE_MARGIN = 1.0  # a stalled step asks for this much more than the incumbent (same units)
 
 
 def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective, ...],
@@ -84,8 +92,16 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
     starts = obs.X[np.argsort(-fitted)[:N_START_OBS]]
     pick, value = search(space, acq, np.vstack(centers), obs.taken(), settings, rng,
                          starts=starts)
+    reason = "gp"
+    if Acquisition(tuple(terms[:1]), models.device).rate(pick[None, :])[0] < STALLED_LOG_EI:
+        # the model sees nothing left to gain anywhere: spend the trial where a real gain is
+        # possible, not on a near-repeat of the incumbent
+        reason = "explore"
+        acq = Acquisition((LogEI(score_gp, best + EXPLORE_MARGIN), *terms[1:]), models.device)
+        pick, value = search(space, acq, np.vstack(centers), obs.taken(), settings, rng,
+                             starts=starts)
 
-    info = {"reason": "gp", "predicted_score": sign * models.predicted_values(pick)[0],
+    info = {"reason": reason, "predicted_score": sign * models.predicted_values(pick)[0],
             "acquisition": value}
     if cost is not None:
         info["predicted_cost"] = cost.predict_cost(pick)

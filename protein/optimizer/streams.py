@@ -13,6 +13,7 @@ BUDGET_ORDER = 2  # the order of the budget strata within a block (drawn per blo
 RESAMPLE = 3  # which front point a resample step measures again
 BUDGET = 4  # the budget's position inside its stratum
 SOBOL_FALLBACK = 5  # an untried point when the Sobol sequence keeps snapping onto old ones
+CHOICE_ORDER = 6  # the order in which the start cycles through a categorical's choices (k = column)
 MULTI_SEARCH = 11  # several-objective model step: candidate pool and untried fallback
 RANDOM = 11  # the random method's point k
 
