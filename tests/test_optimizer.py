@@ -194,10 +194,19 @@ def test_a_stalled_model_explores_instead_of_repeating_its_incumbent():
     pts = [("a", 0.5 + d) for d in np.linspace(-0.2, 0.2, 21)] + [("b", 0.9), ("c", 0.1)]
     trials = [Trial(i, {"opt": o, "x": float(x)}, TrialState.COMPLETE, f(o, x), 1.0)
               for i, (o, x) in enumerate(pts)]
+    assert len(trials) % 2 == 1  # a stalled step explores on odd suggestion numbers only
     stalled = suggest(cfg.space, trials, sign=-1.0, settings=cfg.settings)[0]
     assert stalled.reason == "explore" and stalled.params["opt"] != "a"
-    early = suggest(cfg.space, trials[:8] + trials[-2:], sign=-1.0, settings=cfg.settings)[0]
+    refining = suggest(cfg.space, trials[:-1], sign=-1.0, settings=cfg.settings)[0]
+    assert refining.reason == "gp"
+    early = suggest(cfg.space, trials[:9] + trials[-2:], sign=-1.0, settings=cfg.settings)[0]
     assert early.reason == "gp" and early.params["opt"] == "a"
+    # without categoricals the near-repeats are the refinement: no exploring
+    flat = load_config({"goal": "minimize", "parameters": {
+        "x": {"distribution": "uniform", "min": 0, "max": 1}}})
+    only_x = [Trial(t.trial_id, {"x": t.params["x"]}, TrialState.COMPLETE, t.score, 1.0)
+              for t in trials[:21]]
+    assert suggest(flat.space, only_x, sign=-1.0, settings=flat.settings)[0].reason == "gp"
 
 
 @pytest.mark.slow
