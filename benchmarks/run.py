@@ -3,6 +3,12 @@
     python -m benchmarks.run                      # the full comparison (about an hour on 2 cores)
     python -m benchmarks.run --quick              # 3 seeds, budget 30: a smoke test
 
+The main problems are run by Protein, Optuna's GP and TPE samplers, random search and
+PufferLib's Protein (``MAIN_OPTIMIZERS``); Ax, SMAC3 and HEBO, which take seconds per
+suggestion, run on the scikit-learn suite of ``benchmarks.versus``, which this script runs
+too (``VERSUS_ARGS``, its stored runs reused; ``--no-versus`` skips it) and whose block it
+keeps in RESULTS.md.
+
 Each (optimizer, problem, seed) run is stored under ``benchmarks/runs/`` as soon as it
 finishes; a rerun reuses stored runs (Protein's are keyed by a hash of its source, so a
 code change reruns them). The stored runs are committed, so a fresh clone can rebuild
@@ -346,13 +352,20 @@ def machine() -> str:
             f"torch {torch.__version__}, one torch thread per run")
 
 
+MAIN_OPTIMIZERS = ("protein", "optuna_gp", "optuna_tpe", "random", "pufferlib_protein")
+VERSUS_ARGS = ["--seeds", "5", "--slow-seeds", "2", "--budgets", "25", "50"]  # as published
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--puffer-seeds", type=int, default=3)
     ap.add_argument("--budgets", type=int, nargs="+", default=[50, 100])
     ap.add_argument("--problems", nargs="+", default=None)
-    ap.add_argument("--optimizers", nargs="+", default=None)
+    ap.add_argument("--optimizers", nargs="+", default=None,
+                    help=f"default: {' '.join(MAIN_OPTIMIZERS)}")
+    ap.add_argument("--no-versus", action="store_true",
+                    help="skip benchmarks.versus (Ax, SMAC3, HEBO on the scikit-learn suite)")
     ap.add_argument("--puffer-problems", nargs="+", default=["hartmann6_mixed", "budget_costaware"])
     ap.add_argument("--puffer-budget", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
@@ -390,7 +403,11 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.problems import problems
 
     probs = args.problems or list(problems())
-    opts = args.optimizers or list(PEERS)
+    opts = args.optimizers or list(MAIN_OPTIMIZERS)
+    unknown = sorted(set(opts) - set(PEERS))
+    if unknown:
+        ap.error(f"--optimizers: unknown {', '.join(unknown)}; expected some of "
+                 f"{', '.join(PEERS)}")
     if args.quick:
         args.seeds, args.budgets, args.puffer_seeds = 3, [30], 0
     budget = max(args.budgets)
@@ -479,6 +496,13 @@ def main(argv: list[str] | None = None) -> int:
              f"{', '.join(args.puffer_problems)} at budget {args.puffer_budget}).", ""]
     text = "\n".join(head) + "\n" + targets(figures) + "\n" + body
     print(text)
+    if not (args.no_versus or args.quick or args.out is not None):
+        from benchmarks import versus
+
+        # writes its own block into RESULTS.md, which the write below keeps
+        versus.main(VERSUS_ARGS + (["--summarise-only"] if args.summarise_only else [])
+                    + (["--tag", args.tag] if args.tag else [])
+                    + ["--workers", str(args.workers)])
     if args.out is not None:
         args.out.write_text(text + "\n")
     elif not args.quick:
