@@ -4,8 +4,7 @@ Phases, by the number ``k`` of trials created so far (running ones included):
 
 1. ``k == 0`` and ``seed_with_search_center``: the search center (every ``mean``).
 2. ``k < num_random_samples`` (or fewer than two usable observations): point ``k`` of a
-   scrambled Sobol sequence, so parallel workers never collide; each unordered categorical
-   takes choice ``k`` of a seeded cycle through its choices (``start_choice``).
+   scrambled Sobol sequence, so parallel workers never collide.
 3. the model step: observations -> fitted models (``models``) -> an acquisition object ->
    ``search`` -> a suggestion with its explanation. One objective without constraints
    takes the cost-aware step of ``single``; several objectives or any constraint take the
