@@ -581,3 +581,29 @@ def test_a_searched_key_the_bundled_trainer_does_not_read_is_an_error(tmp_path):
                                            "max: 0.9}\n    ", ""))
     r = protein("run", str(cfg), "--trainer", "trainers.digits", "--dry-run", cwd=tmp_path)
     assert "ignores the fixed trainer.evaluate_interval" in r.stderr
+
+
+def test_a_command_killed_by_a_stop_signal_waits_for_its_workers_own():
+    # scancel --signal and Ctrl-C reach the command and its worker one after the other: a
+    # command that dies of the signal first must find its worker told to stop, so the trial
+    # is handed back rather than failed
+    import threading
+
+    from protein.runner.handback import SIGNAL_WAIT_S, StopSignals
+
+    names = ("SIGTERM", "SIGINT", "SIGUSR1", "SIGUSR2")
+    before = {n: signal.getsignal(getattr(signal, n)) for n in names}
+    try:
+        s = StopSignals().install()
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR2)).start()
+        t = time.monotonic()
+        s.await_own(signal.SIGUSR2)
+        assert s.received == "SIGUSR2" and s.requeue and time.monotonic() - t < SIGNAL_WAIT_S
+        other = StopSignals().install()
+        t = time.monotonic()
+        other.await_own(signal.SIGKILL)  # not a stop signal: the command's own death
+        other.await_own(None)  # an exit code, no signal
+        assert other.received is None and time.monotonic() - t < 0.5
+    finally:
+        for n, h in before.items():
+            signal.signal(getattr(signal, n), h)

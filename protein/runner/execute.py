@@ -29,9 +29,11 @@ class Failure(Exception):
     """A trial that could not finish: ``reason`` for its record, ``detail`` for error.txt,
     ``startup`` when it ended before training began."""
 
-    def __init__(self, reason: str, detail: str = "", startup: bool = False) -> None:
+    def __init__(self, reason: str, detail: str = "", startup: bool = False,
+                 signum: int | None = None) -> None:
         super().__init__(reason)
         self.reason, self.detail, self.startup = reason, detail, startup
+        self.signum = signum  # the signal that ended the command, if one did
 
 
 def run_trainer(spec: RunSpec, nested: dict, seed: int, report: Any, d: Path | None = None) -> dict:
@@ -209,7 +211,7 @@ def run_command(spec: RunSpec, cfg: Any, trial_id: int, seed: int, nested: dict,
             reason += (f" (the command does not take the trial seed as {cfg.seed_key}; accept "
                        "it, name its key with seed_key: in the config, or set seed_key: null "
                        "to pass it only as $PROTEIN_SEED)")
-        raise Failure(reason, tail, startup=True)
+        raise Failure(reason, tail, startup=True, signum=-code if code < 0 else None)
     results_file = d / "result.json"
     if last is None and results_file.exists():
         last = json_line(results_file.read_text())

@@ -22,11 +22,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 GRACE_S = 20.0  # a command told to stop gets this long to save before SIGKILL (Slurm's
 # KillWait is 30 s by default)
 TIMEOUT_SIGNALS = ("SIGUSR1", "SIGUSR2")  # what Slurm sends before the time limit
+STOP_SIGNALS = ("SIGTERM", "SIGINT", *TIMEOUT_SIGNALS)
+SIGNAL_WAIT_S = 2.0  # how long a command killed by a stop signal waits for its worker's own
 
 
 class HandBack(Exception):
@@ -49,9 +52,25 @@ class StopSignals:
         self.stopped_child = False  # a command was stopped by a signal: its end is not its own
 
     def install(self) -> "StopSignals":
-        for name in ("SIGTERM", "SIGINT", *TIMEOUT_SIGNALS):
+        for name in STOP_SIGNALS:
             signal.signal(getattr(signal, name), self._handle)
         return self
+
+    def await_own(self, signum: int | None) -> None:
+        """When the command died of a stop signal that this worker has not (yet) received,
+        wait up to ``SIGNAL_WAIT_S`` for it: ``scancel --signal`` and Ctrl-C reach the
+        command and its worker one after the other, and a command that dies first must not
+        make its trial a failure instead of handing it back."""
+        if signum is None or self.received is not None:
+            return
+        try:
+            if signal.Signals(signum).name not in STOP_SIGNALS:
+                return
+        except ValueError:  # not a signal this platform names
+            return
+        end = time.monotonic() + SIGNAL_WAIT_S
+        while self.received is None and time.monotonic() < end:
+            time.sleep(0.05)  # a signal interrupts the sleep and its handler runs here
 
     @property
     def why(self) -> str:

@@ -234,6 +234,8 @@ def run_trial(study: Any, trial: Any, spec: RunSpec, signals: Any = None) -> Non
             result = run_command(spec, cfg, trial.trial_id, seed, nested, d, report,
                                  signals)
     except Failure as f:
+        if signals is not None:
+            signals.await_own(f.signum)
         if _handed_back(study, trial, signals, metrics, tb, wb, start):
             return
         _tell_failed(study, trial, f.reason, f.detail, d, startup=f.startup and not history)
