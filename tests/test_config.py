@@ -150,7 +150,8 @@ def run_cli(*args: str) -> Result:
     return protein(*args, check=False)
 
 
-@pytest.mark.parametrize("name", ["metta_sweep.yaml", "pufferlib.ini", "conspec_search.yaml"])
+@pytest.mark.parametrize("name", ["metta_sweep.yaml", "pufferlib.ini", "conspec_search.yaml",
+                                  "cartpole.yaml", "acrobot.yaml", "digits.yaml"])
 def test_cli_check_prints_the_resolved_space(name):
     import json
 

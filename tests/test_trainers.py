@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trainers import cartpole, digits, tinylm
+from trainers import acrobot, cartpole, digits, ppo, tinylm
 from trainers.common import parse_flags
 
 ROOT = Path(__file__).parent.parent
@@ -56,6 +56,70 @@ def test_cartpole_ppo_runs_and_is_deterministic():
     assert a["episodes"] > 0 and 0 < a["score"] <= 500
 
 
+def _book_derivative(s, torque):
+    """Sutton & Barto's acrobot dynamics, written as the book (and Gymnasium) write them."""
+    import math
+
+    m1 = m2 = l1 = 1.0
+    lc1 = lc2 = 0.5
+    i1 = i2 = 1.0
+    g = 9.8
+    t1, t2, d1, d2 = s
+    a = m1 * lc1**2 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * math.cos(t2)) + i1 + i2
+    b = m2 * (lc2**2 + l1 * lc2 * math.cos(t2)) + i2
+    phi2 = m2 * lc2 * g * math.cos(t1 + t2 - math.pi / 2)
+    phi1 = (-m2 * l1 * lc2 * d2**2 * math.sin(t2) - 2 * m2 * l1 * lc2 * d2 * d1 * math.sin(t2)
+            + (m1 * lc1 + m2 * l1) * g * math.cos(t1 - math.pi / 2) + phi2)
+    dd2 = ((torque + b / a * phi1 - m2 * l1 * lc2 * d1**2 * math.sin(t2) - phi2)
+           / (m2 * lc2**2 + i2 - b**2 / a))
+    return [d1, d2, -(b * dd2 + phi1) / a, dd2]
+
+
+def test_acrobot_follows_the_book_dynamics_and_ends_an_episode_when_the_end_swings_up():
+    import numpy as np
+    import torch
+
+    env = acrobot.Acrobot(1, "cpu", torch.Generator().manual_seed(0))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        s = rng.uniform(-3, 3, 4)
+        torque = float(rng.integers(-1, 2))
+        mine = env._derivative(*[torch.tensor([x], dtype=torch.float64) for x in s],
+                               torch.tensor([torque], dtype=torch.float64))
+        assert [float(x[0]) for x in mine] == pytest.approx(_book_derivative(s, torque),
+                                                            rel=1e-12, abs=1e-12)
+    env.state[:] = torch.tensor([[0.05, 0.0, 0.0, 0.0]])  # hanging: -1 a step, not ended
+    _, reward, terminal, (done, _) = env.step(torch.tensor([1]))
+    assert float(reward[0]) == -1.0 and not bool(done[0]) and float(terminal[0]) == 0.0
+    env.state[:] = torch.tensor([[3.1, 0.0, 0.0, 0.0]])  # both links up: the task is done
+    _, reward, terminal, (done, finished) = env.step(torch.tensor([1]))
+    assert float(reward[0]) == 0.0 and bool(done[0]) and float(terminal[0]) == 1.0
+    assert finished.tolist() == [-1.0]  # its return: one step at -1 before the swing-up
+
+
+def test_acrobot_ppo_is_deterministic_and_scores_the_worst_when_no_episode_ended():
+    p = {"trainer": {"total_timesteps": 4096, "num_envs": 32, "num_steps": 32,
+                     "minibatch_size": 256, "update_epochs": 2}, "env": {"max_steps": 40}}
+    a = acrobot.train(p, seed=0, device="cpu")
+    assert a == {**acrobot.train(p, seed=0, device="cpu"), "seconds": a["seconds"],
+                 "steps_per_second": a["steps_per_second"]}
+    assert a["cost"] == a["env_steps"] == 4096 and a["episodes"] > 0
+    assert -40 <= a["score"] < 0
+    short = acrobot.train({"trainer": {"total_timesteps": 512, "num_envs": 32,
+                                       "num_steps": 16}}, seed=0, device="cpu")
+    assert short["episodes"] == 0 and short["score"] == -500  # nobody swung up in 16 steps
+    with pytest.raises(ValueError, match="acrobot: invalid hyperparameters"):
+        acrobot.train({"trainer": {"num_envs": 0}}, device="cpu")
+
+
+@pytest.mark.slow
+def test_acrobot_learns_to_swing_up_with_good_settings():
+    p = {"trainer": {"learning_rate": 3e-3, "num_envs": 32, "minibatch_size": 512,
+                     "total_timesteps": 2**16}}
+    out = acrobot.train(p, seed=0, device="cpu")
+    assert out["score"] > -200  # swings up in well under half the episode's 500 steps
+
+
 @pytest.mark.slow
 def test_cartpole_learns_with_good_settings():
     out = cartpole.train({"trainer": {"total_timesteps": 2**15, "learning_rate": 3e-3,
@@ -86,7 +150,8 @@ def test_flag_parsing():
 
 @pytest.mark.parametrize("module, budget", [
     (digits, {"trainer.epochs": 1}), (tinylm, {"trainer.tokens": 1024, "trainer.width": 16}),
-    (cartpole, {"trainer.total_timesteps": 1024, "trainer.num_steps": 16})])
+    (cartpole, {"trainer.total_timesteps": 1024, "trainer.num_steps": 16}),
+    (acrobot, {"trainer.total_timesteps": 1024, "trainer.num_steps": 16})])
 def test_each_trainer_declares_exactly_the_keys_it_reads(module, budget, monkeypatch):
     import trainers.common as common
 
@@ -98,6 +163,7 @@ def test_each_trainer_declares_exactly_the_keys_it_reads(module, budget, monkeyp
         return real(params, path, default)
 
     monkeypatch.setattr(module, "get", spy)
+    monkeypatch.setattr(ppo, "get", spy)  # the PPO trainers read their hyperparameters there
     module.train(budget, seed=0, device="cpu")
     assert set(read) == set(module.READS)
 
