@@ -56,11 +56,15 @@ def test_dehb_sets_the_budget_to_its_fidelity_and_runs_on_the_bundled_trainers()
     assert all(0 <= t["score"] <= 1 for t in run["trials"])
 
 
-def test_cartpole_trials_cost_the_environment_steps_they_took():
-    run = training.run_one(training.PROBLEMS["cartpole"], "random", 3, 2,
-                           overrides={"trainer.total_timesteps": 4096, "trainer.num_envs": 16})
+@pytest.mark.parametrize("problem", ["cartpole", "acrobot"])
+def test_ppo_trials_cost_the_environment_steps_they_took(problem):
+    run = training.run_one(training.PROBLEMS[problem], "random", 3, 2,
+                           overrides={"trainer.total_timesteps": 4096, "trainer.num_envs": 16,
+                                      "env.max_steps": 50})  # episodes end within a rollout
     assert [t["cost"] for t in run["trials"]] == [4096.0, 4096.0]
     assert all(t["curve"][-1][0] == 4096.0 for t in run["trials"])
+    assert all(t["params"].keys() == training.PROBLEMS[problem].parameters.keys()
+               for t in run["trials"])
 
 
 def test_run_figures_count_cost_to_target_stops_and_checkpoints():
