@@ -16,6 +16,10 @@ there plus the ``Q`` quantile of the gains the finished trials made from the sam
 their own budgets to their end (``Q = 1``: the largest gain seen) still falls short of the
 cost-score front at its budget. ``Q = 1`` stops only trials that would need to gain more
 than any trial before them did.
+
+``--oracle F ...`` replays the bound no rule can beat: a trial that will end below the
+cost-score front at its cost (the best earlier finished trial that cost no more) is stopped
+at fraction ``F`` of its budget, knowing its end. It never stops a run's best.
 """
 
 from __future__ import annotations
@@ -114,8 +118,30 @@ def replay_gain_bound(path: str, quantile: float, min_trials: int = 3) -> list[d
     return out
 
 
+def replay_oracle(path: str, fraction: float) -> list[dict[str, Any]]:
+    """Per trial of one stored run, as ``replay_run``, under the oracle (module doc)."""
+    run = json.loads(Path(path).read_text())
+    done: list[dict[str, Any]] = []
+    out = []
+    for t in run["trials"]:  # maximise-oriented
+        if t["score"] is None:
+            continue
+        front = max((d["score"] for d in done if d["cost"] <= t["cost"] * (1 + 1e-9)),
+                    default=None)
+        below = front is not None and t["score"] < front
+        best_before = max((d["score"] for d in done), default=-math.inf)
+        out.append({"cost": t["cost"], "score": t["score"],
+                    "stop_at": fraction * t["cost"] if below else None,
+                    "new_best": t["score"] > best_before, "beats_front": not below})
+        done.append(t)
+    best = max((o["score"] for o in out), default=-math.inf)
+    for o in out:
+        o["run_best"] = o["new_best"] and o["score"] >= best
+    return out
+
+
 def summarise(problem: str, min_probability: float, workers: int = 2,
-              gain_bound: bool = False) -> dict[str, Any]:
+              gain_bound: bool = False, oracle: bool = False) -> dict[str, Any]:
     paths = sorted(str(p) for p in (RUNS / "cpu" / problem / "protein").glob("seed*.json"))
     from benchmarks.training import TAG
     from benchmarks.run import source_hash
@@ -123,8 +149,8 @@ def summarise(problem: str, min_probability: float, workers: int = 2,
     tag = TAG or source_hash()
     paths = [p for p in paths if p.endswith(f"_{tag}.json")]
     with ProcessPoolExecutor(workers) as pool:
-        runs = list(pool.map(replay_gain_bound if gain_bound else replay_run, paths,
-                             [min_probability] * len(paths)))
+        how = replay_oracle if oracle else replay_gain_bound if gain_bound else replay_run
+        runs = list(pool.map(how, paths, [min_probability] * len(paths)))
     cut = sum(o["cost"] - o["stop_at"] for r in runs for o in r if o["stop_at"] is not None)
     total = sum(o["cost"] for r in runs for o in r)
     return {"problem": problem, "min_probability": min_probability, "runs": len(runs),
@@ -145,18 +171,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-probability", type=float, nargs="+", default=[0.05, 0.02, 0.01])
     ap.add_argument("--gain-bound", type=float, nargs="+", default=None, metavar="Q",
                     help="replay the model-free gain bound at these quantiles instead")
+    ap.add_argument("--oracle", type=float, nargs="+", default=None, metavar="F",
+                    help="replay the oracle (stop, at this fraction of their budget, the "
+                         "trials that end below the front) instead")
     ap.add_argument("--tag", default=None, help="the source hash of the runs to replay")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
     training.TAG = args.tag
-    rule = "gain quantile" if args.gain_bound else "min_probability"
+    rule = ("oracle's fraction" if args.oracle else "gain quantile" if args.gain_bound
+            else "min_probability")
     print(f"| problem | {rule} | runs | compute cut | trials stopped | runs where a "
           "stopped trial would have been the run's best | stopped trials that would have "
           "beaten the front at their cost |")
     print("|---|---|---|---|---|---|---|")
     for p in args.problems:
-        for q in args.gain_bound or args.min_probability:
-            s = summarise(p, q, args.workers, gain_bound=bool(args.gain_bound))
+        for q in args.oracle or args.gain_bound or args.min_probability:
+            s = summarise(p, q, args.workers, gain_bound=bool(args.gain_bound),
+                          oracle=bool(args.oracle))
             print(f"| {p} | {q} | {s['runs']} | {100 * s['cut']:.1f}% | {s['stopped']} | "
                   f"{s['runs_losing_best']}/{s['runs']} | {s['front_beaters_stopped']} |",
                   flush=True)

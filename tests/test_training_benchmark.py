@@ -86,3 +86,22 @@ def test_run_figures_count_cost_to_target_stops_and_checkpoints():
 def test_an_unknown_tuner_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown optimizer 'hyperopt'"):
         training.make_tuner("hyperopt", {}, 0)
+
+
+def test_the_oracle_replay_stops_exactly_the_trials_that_end_below_the_front(tmp_path):
+    from benchmarks.replay import replay_oracle
+
+    trials = [  # maximise-oriented, as stored: (score, cost)
+        (0.5, 100.0),  # first: no front yet
+        (0.4, 200.0),  # below the front at its cost (0.5): stopped
+        (0.6, 200.0),  # a new best
+        (0.55, 50.0),  # nothing finished at 50 or less: no front, runs on
+        (0.3, 400.0),  # below 0.6: stopped
+    ]
+    run = {"trials": [{"params": {}, "score": s, "cost": c, "stopped": False,
+                       "curve": [[c / 2, s], [c, s]]} for s, c in trials]}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(run))
+    out = replay_oracle(str(path), 0.1)
+    assert [o["stop_at"] for o in out] == [None, 20.0, None, None, 40.0]
+    assert [o["run_best"] for o in out] == [False, False, True, False, False]
