@@ -72,6 +72,11 @@ def replay_run(path: str, min_probability: float) -> list[dict[str, Any]]:
                     "new_best": t["score"] > best_before, "beats_front": t["score"] > front})
         done.append(Trial(i, t["params"], TrialState.COMPLETE, score=t["score"], cost=t["cost"],
                           intermediate=tuple(Report(s, v, s) for s, v in t["curve"])))
+    return with_run_best(out)
+
+
+def with_run_best(out: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``out`` with ``run_best`` set on the trial that set the run's final best."""
     best = max((o["score"] for o in out), default=-math.inf)
     for o in out:
         o["run_best"] = o["new_best"] and o["score"] >= best
@@ -87,39 +92,10 @@ def _value_at(curve: list[list[float]], spend: float) -> float | None:
     return upto[-1] if upto else None
 
 
-def replay_gain_bound(path: str, quantile: float, min_trials: int = 3) -> list[dict[str, Any]]:
-    """Per trial of one stored run, as ``replay_run``, under the gain bound (module doc)."""
-    import numpy as np
-
-    run = json.loads(Path(path).read_text())
-    done: list[dict[str, Any]] = []
-    out = []
-    for t in run["trials"]:  # maximise-oriented
-        if t["score"] is None:
-            continue
-        budget, stop_at = t["cost"], None
-        front = max((d["score"] for d in done if d["cost"] <= budget * (1 + 1e-9)), default=None)
-        for frac in FRACTIONS if front is not None and len(done) >= min_trials else ():
-            v = _value_at(t["curve"], frac * budget)
-            gains = [d["score"] - w for d in done
-                     if (w := _value_at(d["curve"], frac * d["cost"])) is not None]
-            if v is not None and len(gains) >= min_trials and \
-                    v + float(np.quantile(gains, quantile)) < front:
-                stop_at = frac * budget
-                break
-        best_before = max((d["score"] for d in done), default=-math.inf)
-        out.append({"cost": budget, "score": t["score"], "stop_at": stop_at,
-                    "new_best": t["score"] > best_before,
-                    "beats_front": front is None or t["score"] > front})
-        done.append(t)
-    best = max((o["score"] for o in out), default=-math.inf)
-    for o in out:
-        o["run_best"] = o["new_best"] and o["score"] >= best
-    return out
-
-
-def replay_oracle(path: str, fraction: float) -> list[dict[str, Any]]:
-    """Per trial of one stored run, as ``replay_run``, under the oracle (module doc)."""
+def _replay(path: str, stop_at: Any) -> list[dict[str, Any]]:
+    """Per trial of one stored run, as ``replay_run``, where ``stop_at(trial, done, front)``
+    (the trial's stored record, the finished ones before it, the cost-score front at its
+    cost or None) gives the spend at which a model-free rule stops it, or None."""
     run = json.loads(Path(path).read_text())
     done: list[dict[str, Any]] = []
     out = []
@@ -128,16 +104,37 @@ def replay_oracle(path: str, fraction: float) -> list[dict[str, Any]]:
             continue
         front = max((d["score"] for d in done if d["cost"] <= t["cost"] * (1 + 1e-9)),
                     default=None)
-        below = front is not None and t["score"] < front
         best_before = max((d["score"] for d in done), default=-math.inf)
-        out.append({"cost": t["cost"], "score": t["score"],
-                    "stop_at": fraction * t["cost"] if below else None,
-                    "new_best": t["score"] > best_before, "beats_front": not below})
+        out.append({"cost": t["cost"], "score": t["score"], "stop_at": stop_at(t, done, front),
+                    "new_best": t["score"] > best_before,
+                    "beats_front": front is None or t["score"] > front})
         done.append(t)
-    best = max((o["score"] for o in out), default=-math.inf)
-    for o in out:
-        o["run_best"] = o["new_best"] and o["score"] >= best
-    return out
+    return with_run_best(out)
+
+
+def replay_gain_bound(path: str, quantile: float, min_trials: int = 3) -> list[dict[str, Any]]:
+    """Per trial of one stored run, as ``replay_run``, under the gain bound (module doc)."""
+    import numpy as np
+
+    def stop_at(t: dict, done: list[dict], front: float | None) -> float | None:
+        if front is None or len(done) < min_trials:
+            return None
+        for frac in FRACTIONS:
+            v = _value_at(t["curve"], frac * t["cost"])
+            gains = [d["score"] - w for d in done
+                     if (w := _value_at(d["curve"], frac * d["cost"])) is not None]
+            if v is not None and len(gains) >= min_trials and \
+                    v + float(np.quantile(gains, quantile)) < front:
+                return frac * t["cost"]
+        return None
+
+    return _replay(path, stop_at)
+
+
+def replay_oracle(path: str, fraction: float) -> list[dict[str, Any]]:
+    """Per trial of one stored run, as ``replay_run``, under the oracle (module doc)."""
+    return _replay(path, lambda t, done, front: fraction * t["cost"]
+                   if front is not None and t["score"] < front else None)
 
 
 def summarise(problem: str, min_probability: float, workers: int = 2,

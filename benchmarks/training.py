@@ -80,22 +80,29 @@ class TrainingProblem:
 # random run would reach -85 nearly always): random search seldom reaches -82.
 TARGET_ACROBOT = -82.0
 
+# what the two PPO problems search alike (their learning rate, environments and budget differ),
+# in the order their spaces list them
+PPO_PARAMETERS = {
+    "trainer.ent_coef": {"distribution": "log_normal", "min": 1e-5, "max": 1e-1, "mean": 1e-2},
+    "trainer.clip_coef": {"distribution": "uniform", "min": 0.05, "max": 0.4, "mean": 0.2},
+    "trainer.gamma": {"distribution": "logit_normal", "min": 0.9, "max": 0.999, "mean": 0.99},
+    "trainer.gae_lambda": {"distribution": "logit_normal", "min": 0.8, "max": 0.99, "mean": 0.95},
+    "trainer.minibatch_size": {"distribution": "uniform_pow2", "min": 256, "max": 4096, "mean": 1024},
+}
+PPO_FIXED = {"trainer.num_steps": 64, "trainer.update_epochs": 4, "trainer.hidden": 64,
+             "env.max_steps": 500}
+
 PROBLEMS: dict[str, TrainingProblem] = {
     "cartpole": TrainingProblem(
         name="cartpole",
         trainer="trainers.cartpole",
         parameters={
             "trainer.learning_rate": {"distribution": "log_normal", "min": 3e-4, "max": 3e-2, "mean": 3e-3},
-            "trainer.ent_coef": {"distribution": "log_normal", "min": 1e-5, "max": 1e-1, "mean": 1e-2},
-            "trainer.clip_coef": {"distribution": "uniform", "min": 0.05, "max": 0.4, "mean": 0.2},
-            "trainer.gamma": {"distribution": "logit_normal", "min": 0.9, "max": 0.999, "mean": 0.99},
-            "trainer.gae_lambda": {"distribution": "logit_normal", "min": 0.8, "max": 0.99, "mean": 0.95},
-            "trainer.minibatch_size": {"distribution": "uniform_pow2", "min": 256, "max": 4096, "mean": 1024},
+            **PPO_PARAMETERS,
             "trainer.num_envs": {"distribution": "uniform_pow2", "min": 16, "max": 256, "mean": 64},
             "trainer.total_timesteps": {"distribution": "uniform_pow2", "min": 8192, "max": 131072, "mean": 32768},
         },
-        fixed={"trainer.num_steps": 64, "trainer.update_epochs": 4, "trainer.hidden": 64,
-               "env.max_steps": 500},
+        fixed=PPO_FIXED,
         budget="trainer.total_timesteps",
         target=450.0,
         checkpoints=(2.5e5, 5e5, 1e6, 2e6),
@@ -112,16 +119,11 @@ PROBLEMS: dict[str, TrainingProblem] = {
         trainer="trainers.acrobot",
         parameters={
             "trainer.learning_rate": {"distribution": "log_normal", "min": 1e-4, "max": 3e-2, "mean": 1e-3},
-            "trainer.ent_coef": {"distribution": "log_normal", "min": 1e-5, "max": 1e-1, "mean": 1e-2},
-            "trainer.clip_coef": {"distribution": "uniform", "min": 0.05, "max": 0.4, "mean": 0.2},
-            "trainer.gamma": {"distribution": "logit_normal", "min": 0.9, "max": 0.999, "mean": 0.99},
-            "trainer.gae_lambda": {"distribution": "logit_normal", "min": 0.8, "max": 0.99, "mean": 0.95},
-            "trainer.minibatch_size": {"distribution": "uniform_pow2", "min": 256, "max": 4096, "mean": 1024},
+            **PPO_PARAMETERS,
             "trainer.num_envs": {"distribution": "uniform_pow2", "min": 32, "max": 256, "mean": 64},
             "trainer.total_timesteps": {"distribution": "uniform_pow2", "min": 16384, "max": 262144, "mean": 65536},
         },
-        fixed={"trainer.num_steps": 64, "trainer.update_epochs": 4, "trainer.hidden": 64,
-               "env.max_steps": 500},
+        fixed=PPO_FIXED,
         budget="trainer.total_timesteps",
         target=TARGET_ACROBOT,
         checkpoints=(2.5e5, 5e5, 1e6, 2e6),

@@ -26,10 +26,10 @@ from typing import Any
 
 from trainers import ppo
 from trainers.common import get, main, pick_device, seed_everything
-from trainers.ppo import KEYS, Settings
+from trainers.ppo import KEYS, Settings, TensorEnv
 
 
-class Acrobot:
+class Acrobot(TensorEnv):
     """``n`` acrobots stepped together (a ``trainers.ppo.VecEnv``); state (n, 4): theta1,
     theta2, dtheta1, dtheta2 (radians, radians per second; theta = 0 hangs straight down)."""
 
@@ -41,29 +41,11 @@ class Acrobot:
     g = 9.8
     dt = 0.2
     max_vel1, max_vel2 = 4 * math.pi, 9 * math.pi
+    start_width = 0.2  # every coordinate starts uniform in [-0.1, 0.1]
     # the dynamics' constant terms
     _a0 = m1 * lc1**2 + m2 * (l1**2 + lc2**2) + 2 * inertia
     _b0 = m2 * lc2**2 + inertia
     _g1 = (m1 * lc1 + m2 * l1) * g
-
-    def __init__(self, n: int, device: str, generator: Any, max_steps: int = 500) -> None:
-        import torch
-
-        self.n, self.device, self.gen, self.max_steps = n, device, generator, max_steps
-        self.state = torch.zeros(n, 4, device=device)
-        self.t = torch.zeros(n, dtype=torch.long, device=device)
-        self.ret = torch.zeros(n, device=device)
-        self.reset(torch.ones(n, dtype=torch.bool, device=device))
-
-    def reset(self, mask: Any) -> None:
-        import torch
-
-        k = int(mask.sum())
-        if k:
-            r = torch.rand(k, 4, generator=self.gen, device="cpu").to(self.device)
-            self.state[mask] = (r - 0.5) * 0.2  # every coordinate uniform in [-0.1, 0.1]
-            self.t[mask] = 0
-            self.ret[mask] = 0
 
     def observe(self) -> Any:
         import torch

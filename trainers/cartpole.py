@@ -36,10 +36,10 @@ from typing import Any
 
 from trainers import ppo
 from trainers.common import get, main, pick_device, seed_everything
-from trainers.ppo import KEYS, Settings
+from trainers.ppo import KEYS, Settings, TensorEnv
 
 
-class CartPole:
+class CartPole(TensorEnv):
     """``n`` cart-poles stepped together (a ``trainers.ppo.VecEnv``); state (n, 4): x,
     x_dot, theta, theta_dot, which is also what the policy observes."""
 
@@ -48,25 +48,6 @@ class CartPole:
     gravity, masscart, masspole, length, force_mag, tau = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
     theta_limit = 12 * 2 * math.pi / 360
     x_limit = 2.4
-
-    def __init__(self, n: int, device: str, generator: Any, max_steps: int = 500) -> None:
-        import torch
-
-        self.n, self.device, self.gen, self.max_steps = n, device, generator, max_steps
-        self.state = torch.zeros(n, 4, device=device)
-        self.t = torch.zeros(n, dtype=torch.long, device=device)
-        self.ret = torch.zeros(n, device=device)
-        self.reset(torch.ones(n, dtype=torch.bool, device=device))
-
-    def reset(self, mask: Any) -> None:
-        import torch
-
-        k = int(mask.sum())
-        if k:
-            r = torch.rand(k, 4, generator=self.gen, device="cpu").to(self.device)
-            self.state[mask] = (r - 0.5) * 0.1
-            self.t[mask] = 0
-            self.ret[mask] = 0
 
     def observe(self) -> Any:
         return self.state.clone()

@@ -57,6 +57,35 @@ class VecEnv(Protocol):
         episodes that ended)."""
 
 
+class TensorEnv:
+    """What the environments here share: ``n`` copies with a state (n, 4) drawn uniformly
+    from ``start_width`` around 0 at each episode's start (every coordinate in
+    [-start_width / 2, start_width / 2]), their steps so far ``t`` (n,) and returns ``ret``
+    (n,); an episode runs for at most ``max_steps``."""
+
+    start_width = 0.1
+
+    def __init__(self, n: int, device: str, generator: Any, max_steps: int = 500) -> None:
+        import torch
+
+        self.n, self.device, self.gen, self.max_steps = n, device, generator, max_steps
+        self.state = torch.zeros(n, 4, device=device)
+        self.t = torch.zeros(n, dtype=torch.long, device=device)
+        self.ret = torch.zeros(n, device=device)
+        self.reset(torch.ones(n, dtype=torch.bool, device=device))
+
+    def reset(self, mask: Any) -> None:
+        """Start new episodes where ``mask`` (n,) is True."""
+        import torch
+
+        k = int(mask.sum())
+        if k:
+            r = torch.rand(k, 4, generator=self.gen, device="cpu").to(self.device)
+            self.state[mask] = (r - 0.5) * self.start_width
+            self.t[mask] = 0
+            self.ret[mask] = 0
+
+
 @dataclass(frozen=True)
 class Settings:
     """PPO's hyperparameters, read from a trial's params (see the module docstring)."""
