@@ -722,6 +722,11 @@ def plot(problem: str, rows: dict, prob: TrainingProblem) -> Path | None:
     return out
 
 
+def _cost(c: float) -> str:
+    """A median cost to target: a number, or why there is none."""
+    return f"{c:.3g}" if math.isfinite(c) else "none (fewer than half its runs reach it)"
+
+
 def targets(fig: dict) -> list[str]:
     """The training issue's targets, each with the measured figure and a verdict."""
     out = []
@@ -747,11 +752,13 @@ def targets(fig: dict) -> list[str]:
                 if not r:
                     continue
                 ok = (r["reach"] / r["n"] >= bp["reach"] / bp["n"]
+                      and math.isfinite(r["to_target"])
                       and r["to_target"] <= 0.5 * bp["to_target"])
                 out.append(f"- {p}: {label} reaches the target in {r['reach']}/{r['n']} runs at "
-                           f"a median cost of {r['to_target']:.3g}; the best peer, {best_peer}, "
-                           f"in {bp['reach']}/{bp['n']} at {bp['to_target']:.3g} (target: <= "
-                           f"half, in as many runs) -> {verdict(ok)}")
+                           f"a median cost of {_cost(r['to_target'])}; the best peer, "
+                           f"{best_peer}, in {bp['reach']}/{bp['n']} at "
+                           f"{_cost(bp['to_target'])} (target: <= half, in as many runs) -> "
+                           f"{verdict(ok)}")
         for rule in (DEFAULT, "protein+protein", "protein+asha"):
             es = rows.get(rule)
             if ours and es:
