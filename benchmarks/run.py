@@ -466,10 +466,10 @@ def main(argv: list[str] | None = None) -> int:
         training.TAG = args.training_tag
         probs_t = list(training.PROBLEMS)
         if not args.summarise_only:
-            training.run_missing(probs_t, list(training.OPTIMIZERS), args.training_seeds,
+            training.run_missing(probs_t, list(training.PUBLISHED), args.training_seeds,
                                  args.training_trials, device, args.workers)
         text, figures["training"] = training.summarise(
-            probs_t, list(training.OPTIMIZERS), args.training_seeds, args.training_trials, device)
+            probs_t, list(training.PUBLISHED), args.training_seeds, args.training_trials, device)
         body += "\n" + text
     if not args.no_trainer_speed:
         from benchmarks import trainer_speed
