@@ -89,6 +89,10 @@ PPO_PARAMETERS = {
     "trainer.gae_lambda": {"distribution": "logit_normal", "min": 0.8, "max": 0.99, "mean": 0.95},
     "trainer.minibatch_size": {"distribution": "uniform_pow2", "min": 256, "max": 4096, "mean": 1024},
 }
+PPO_CUDA_PARAMETERS = {  # on a GPU, many more environments and larger minibatches
+    "trainer.num_envs": {"distribution": "uniform_pow2", "min": 256, "max": 4096, "mean": 1024},
+    "trainer.minibatch_size": {"distribution": "uniform_pow2", "min": 1024, "max": 16384, "mean": 4096},
+}
 PPO_FIXED = {"trainer.num_steps": 64, "trainer.update_epochs": 4, "trainer.hidden": 64,
              "env.max_steps": 500}
 
@@ -109,8 +113,7 @@ PROBLEMS: dict[str, TrainingProblem] = {
         cost_unit="environment steps",
         note="PPO on CartPole (max return 500); target 450",
         cuda_parameters={
-            "trainer.num_envs": {"distribution": "uniform_pow2", "min": 256, "max": 4096, "mean": 1024},
-            "trainer.minibatch_size": {"distribution": "uniform_pow2", "min": 1024, "max": 16384, "mean": 4096},
+            **PPO_CUDA_PARAMETERS,
             "trainer.total_timesteps": {"distribution": "uniform_pow2", "min": 65536, "max": 1048576, "mean": 262144},
         },
     ),
@@ -130,8 +133,7 @@ PROBLEMS: dict[str, TrainingProblem] = {
         cost_unit="environment steps",
         note=f"PPO on Acrobot (swing-up; -500 never swings up); target {TARGET_ACROBOT:g}",
         cuda_parameters={
-            "trainer.num_envs": {"distribution": "uniform_pow2", "min": 256, "max": 4096, "mean": 1024},
-            "trainer.minibatch_size": {"distribution": "uniform_pow2", "min": 1024, "max": 16384, "mean": 4096},
+            **PPO_CUDA_PARAMETERS,
             "trainer.total_timesteps": {"distribution": "uniform_pow2", "min": 131072, "max": 2097152, "mean": 524288},
         },
     ),

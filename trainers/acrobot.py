@@ -46,6 +46,7 @@ class Acrobot(TensorEnv):
     _a0 = m1 * lc1**2 + m2 * (l1**2 + lc2**2) + 2 * inertia
     _b0 = m2 * lc2**2 + inertia
     _g1 = (m1 * lc1 + m2 * l1) * g
+    _h = m2 * l1 * lc2  # the coupling of the two links
 
     def observe(self) -> Any:
         import torch
@@ -60,15 +61,14 @@ class Acrobot(TensorEnv):
         tensor operation costs microseconds on small batches)."""
         import torch
 
-        m2, l1, lc2 = self.m2, self.l1, self.lc2
+        h = self._h
         cos2, sin2 = torch.cos(th2), torch.sin(th2)
-        a = cos2 * (2 * m2 * l1 * lc2) + self._a0
-        b = cos2 * (m2 * l1 * lc2) + self._b0
-        phi2 = torch.sin(th1 + th2) * (m2 * lc2 * self.g)
-        phi1 = (torch.sin(th1) * self._g1 + phi2
-                - (d2 + 2 * d1) * d2 * sin2 * (m2 * l1 * lc2))
+        a = cos2 * (2 * h) + self._a0
+        b = cos2 * h + self._b0
+        phi2 = torch.sin(th1 + th2) * (self.m2 * self.lc2 * self.g)
+        phi1 = torch.sin(th1) * self._g1 + phi2 - (d2 + 2 * d1) * d2 * sin2 * h
         b_a = b / a
-        dd2 = ((torque + b_a * phi1 - d1 * d1 * sin2 * (m2 * l1 * lc2) - phi2)
+        dd2 = ((torque + b_a * phi1 - d1 * d1 * sin2 * h - phi2)
                / (self._b0 - b * b_a))
         dd1 = -(b * dd2 + phi1) / a
         return d1, d2, dd1, dd2
