@@ -24,6 +24,12 @@ import numpy as np
 AUTO_SCALE = 0.5
 
 
+def cell_center(k: Any, n: Any) -> Any:
+    """The unit coordinate of discrete value ``k`` of ``n``: the center of its cell
+    ``[k/n, (k+1)/n)``. Scalars or arrays of the same shape (broadcast)."""
+    return (k + 0.5) / n
+
+
 class DistributionError(ValueError):
     """A distribution was defined with, or given, an invalid value.
 
@@ -120,7 +126,7 @@ class Distribution(abc.ABC):
         """Values for grid search: every value if discrete, else ``points`` evenly spaced in u."""
         if self.n_values is not None:
             n = self.n_values
-            return [self.from_unit((k + 0.5) / n) for k in range(n)]
+            return [self.from_unit(cell_center(k, n)) for k in range(n)]
         if points == 1:
             return [self.from_unit(self.center)]
         return [self.from_unit(k / (points - 1)) for k in range(points)]
@@ -132,7 +138,7 @@ class Distribution(abc.ABC):
         if n is None:
             return u
         k = np.minimum(np.floor(u * n), n - 1)
-        return (k + 0.5) / n
+        return cell_center(k, n)
 
 
 def resolve_scale(kind: str, scale: Any, time_scale: float | None = None) -> float:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from distributions.base import (
     Distribution,
     DistributionError,
+    cell_center,
     check_finite_number,
     finite_float,
     entry,
@@ -77,7 +78,7 @@ class _Indexed(Distribution):
     def center(self) -> float:
         if self.mean is None:
             return 0.5
-        return (self._k_real(float(self.mean)) + 0.5) / self.n_values
+        return cell_center(self._k_real(float(self.mean)), self.n_values)
 
     @property
     def norm_scale(self) -> float:
@@ -100,7 +101,7 @@ class _Indexed(Distribution):
     def to_unit(self, value: Any) -> float:
         if not self.contains(value):
             raise DistributionError(f"{self.kind} value {value!r} is not one of {self._describe()}")
-        return (self._k_of(int(value)) + 0.5) / self.n_values
+        return cell_center(self._k_of(int(value)), self.n_values)
 
     def from_unit(self, u: float) -> int:
         n = self.n_values

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from distributions import Distribution, DistributionError
+from distributions.base import cell_center
 from protein.errors import SpaceError
 from protein.tree import flatten, merge_into, set_path
 
@@ -159,7 +160,7 @@ class Space:
 
         seen = set()
         for combo in itertools.product(*[range(d.n_values) for d in self.dists.values()]):
-            u = np.array([(i + 0.5) / d.n_values for i, d in zip(combo, self.dists.values())])
+            u = np.array([cell_center(i, d.n_values) for i, d in zip(combo, self.dists.values())])
             seen.add(tuple(np.round(self.snap(u[None, :])[0], 9)))
         return len(seen)
 

@@ -18,6 +18,7 @@ from protein.config import load_config
 from protein.optimizer.early_stop import StopRule
 from protein.optimizer.baselines import GridExhausted, grid_points, suggest_baseline
 from protein.optimizer import suggest_single as suggest
+from protein.optimizer.single import budget_of
 from protein.study import Study
 from protein.trial import Trial, TrialState
 from protein.optimizer.transforms import Robust
@@ -297,6 +298,32 @@ def test_cost_aware_search_spreads_along_the_cost_axis():
     front = study.pareto()
     assert len(front) >= 3
     assert [t.cost for t in front] == sorted(t.cost for t in front)
+
+
+def test_no_budget_lies_below_every_cost_the_cost_model_thinks_reachable():
+    # the cheapest setting (256 steps, cost 1) runs early; the budget strata widen the
+    # observed range below it, but a budget no setting can meet would make P(cost <= budget)
+    # reward the cost model's doubt instead of cheapness: the floor raises such budgets
+    cfg = {
+        "goal": "minimize",
+        "settings": {"num_random_samples": 6},
+        "parameters": {
+            "lr": {"distribution": "log_normal", "min": 1e-4, "max": 1e-1},
+            "steps": {"distribution": "uniform_pow2", "min": 2**8, "max": 2**16},
+        },
+    }
+    study, costs, raised = Study(cfg, seed=0), [], 0
+    for k in range(27):
+        t = study.ask()
+        if "budget" in t.info:
+            assert t.info["budget"] >= 0.5 * min(costs), (k, t.info["budget"], min(costs))
+            raw = math.exp(budget_of(np.log(costs), k, 0, expansion=0.25))
+            raised += raw < 0.5 * min(costs)
+        steps = t.params["steps"]
+        study.tell(t, 0.1 * (math.log10(t.params["lr"]) + 2.5) ** 2 + (steps / 256) ** -0.5,
+                   cost=steps / 256)
+        costs.append(steps / 256)
+    assert raised >= 1  # the strata alone would have gone below it
 
 
 @pytest.mark.slow

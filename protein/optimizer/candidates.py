@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from distributions.base import cell_center
+
 
 def sobol(d: int, n: int, seed: int | np.random.Generator, skip: int = 0) -> np.ndarray:
     """Points ``skip .. skip+n-1`` of a scrambled Sobol sequence seeded by ``seed``."""
@@ -60,6 +62,6 @@ def around(
         cols = np.flatnonzero(choices > 0)
         n = choices[cols]
         jump = rng.random((m, len(cols))) < r
-        drawn = (np.floor(rng.random((m, len(cols))) * n) + 0.5) / n
+        drawn = cell_center(np.floor(rng.random((m, len(cols))) * n), n)
         U[:, cols] = np.where(jump, drawn, base[:, cols])
     return U

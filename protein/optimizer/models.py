@@ -18,25 +18,28 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from protein.config.settings import Settings
 from protein.optimizer.observations import Observations
 from protein.optimizer.surrogate import GP
 from protein.optimizer.transforms import Robust
 from protein.space import Space
 
+if TYPE_CHECKING:
+    from protein.config.settings import Settings
+
 COST_AWARE_RATIO = 1.5  # "auto" cost-awareness: the dearest run costs at least this x the cheapest
 SUCCESS_FLOOR = 0.02  # the success probability never scores a point below this
 
 
-def cost_aware(settings: Settings, log_c: np.ndarray) -> bool:
-    """Whether the search trades score against cost: always, never, or ("auto") when the
-    observed costs differ by ``COST_AWARE_RATIO`` or more."""
-    return settings.cost_aware is True or (
-        settings.cost_aware == "auto" and np.ptp(log_c) > math.log(COST_AWARE_RATIO)
+def cost_aware(setting: bool | str, log_c: np.ndarray) -> bool:
+    """Whether the search trades score against cost (``Settings.cost_aware``): always
+    (True), never (False), or ("auto") when the observed log costs ``log_c`` (n,) differ
+    by a factor of ``COST_AWARE_RATIO`` or more."""
+    return setting is True or (
+        setting == "auto" and np.ptp(log_c) > math.log(COST_AWARE_RATIO)
     )
 
 
@@ -144,10 +147,13 @@ def categorical(space: Space) -> tuple[tuple[int, int], ...]:
     return tuple((int(j), int(space.n_values[j])) for j in cols)
 
 
-def fit(obs: Observations, settings: Settings, cat: Sequence[tuple[int, int]] = ()) -> Models:
+def fit(obs: Observations, *, device: str, aware: bool | str, capped: bool,
+        cat: Sequence[tuple[int, int]] = ()) -> Models:
     """Fit every surrogate the observations call for, then fantasise the pending points.
+    The cost model is fitted when the search is cost-aware (``aware``: the
+    ``Settings.cost_aware`` value) or costs are ``capped``, and the costs differ at all.
     ``cat`` (``categorical(space)``) marks the unordered columns for the kernels."""
-    dev = settings.device
+    dev = device
     cat = tuple(cat)
     n_fail = len(obs.X_failed)
     Xs = np.vstack([obs.X, obs.X_failed]) if n_fail else obs.X
@@ -164,8 +170,7 @@ def fit(obs: Observations, settings: Settings, cat: Sequence[tuple[int, int]] = 
     cost = None
     rows = obs.costed
     log_c = obs.log_c[rows]
-    if (cost_aware(settings, log_c) or settings.max_suggestion_cost is not None) \
-            and np.ptp(log_c) > 0:
+    if (cost_aware(aware, log_c) or capped) and np.ptp(log_c) > 0:
         mu, sd = float(np.mean(log_c)), float(np.std(log_c)) or 1.0
         cost = CostModel(GP.fit(obs.X[rows], (log_c - mu) / sd, device=dev, cat=cat), mu, sd)
 
@@ -189,16 +194,23 @@ class Fits:
     models on the new points only, keeping the hyperparameters: a batch of ``n`` costs one
     fit, not ``n``. Any other observations are fitted afresh."""
 
-    def __init__(self, settings: Settings, cat: Sequence[tuple[int, int]] = ()) -> None:
-        self.settings, self.cat = settings, tuple(cat)
+    def __init__(self, *, device: str, aware: bool | str, capped: bool,
+                 cat: Sequence[tuple[int, int]] = ()) -> None:
+        self.options = dict(device=device, aware=aware, capped=capped, cat=tuple(cat))
         self._last: tuple[Observations, Models] | None = None
+
+    @classmethod
+    def of(cls, settings: Settings, space: Space) -> Fits:
+        """The fits a model step over ``space`` with ``settings`` asks for."""
+        return cls(device=settings.device, aware=settings.cost_aware,
+                   capped=settings.max_suggestion_cost is not None, cat=categorical(space))
 
     def __call__(self, obs: Observations) -> Models:
         if self._last is not None and _extends(self._last[0], obs):
             before, models = self._last
             models = models.with_pending(obs.X_pending[len(before.X_pending):])
         else:
-            models = fit(obs, self.settings, self.cat)
+            models = fit(obs, **self.options)
         self._last = (obs, models)
         return models
 

@@ -50,14 +50,14 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
 
     from protein.optimizer import models as M
     from protein.optimizer.acquisition import Acquisition, Below, LogEHVI, Satisfied
-    from protein.optimizer.search import search
+    from protein.optimizer.search import Pool, search
     from protein.optimizer.surrogate import DTYPE
 
     rng = streams.stream(seed, k, streams.MULTI_SEARCH)
     obs = obs.limited(settings.max_gp_observations)
-    models = (fits or M.Fits(settings, M.categorical(space)))(obs)
+    models = (fits or M.Fits.of(settings, space))(obs)
     cost = models.cost
-    cost_axis = cost is not None and M.cost_aware(settings, obs.log_c[obs.costed])
+    cost_axis = cost is not None and M.cost_aware(settings.cost_aware, obs.log_c[obs.costed])
     Z, Zp = models.Z, models.Z_pending
     if cost_axis:  # cheaper is better
         Z = np.hstack([Z, -cost.standardise(obs.log_c)[:, None]])
@@ -98,7 +98,7 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
         centers.append(obs.X[feas_idx[nondominated(Z[feas_idx])]][:MAX_FRONT_CENTRES])
     for j in range(obs.Y.shape[1]):
         centers.append(obs.X[np.argsort(-obs.Y[:, j])[: settings.num_keep_top_obs]])
-    pick, value = search(space, acq, np.vstack(centers), obs.taken(), settings, rng)
+    pick, value = search(space, acq, np.vstack(centers), obs.taken(), Pool.of(settings), rng)
 
     predicted = models.predicted_values(pick)
     info = {"reason": "gp", "acquisition": value,

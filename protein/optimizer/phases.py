@@ -4,7 +4,9 @@ Phases, by the number ``k`` of trials created so far (running ones included):
 
 1. ``k == 0`` and ``seed_with_search_center``: the search center (every ``mean``).
 2. ``k < num_random_samples`` (or fewer than two usable observations): point ``k`` of a
-   scrambled Sobol sequence, so parallel workers never collide.
+   scrambled Sobol sequence, so parallel workers never collide; its unordered categoricals
+   cycle through every choice in a seeded order (``start_choice``), so each is tried once
+   before any twice.
 3. the model step: observations -> fitted models (``models``) -> an acquisition object ->
    ``search`` -> a suggestion with its explanation. One objective without constraints
    takes the cost-aware step of ``single``; several objectives or any constraint take the
@@ -22,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from distributions.base import cell_center
 from protein.config.objectives import Constraint, Objective
 from protein.config.settings import Settings
 from protein.errors import SearchExhausted
 from protein.optimizer import candidates, streams
-from protein.optimizer.models import Fits, categorical
+from protein.optimizer.models import Fits
 from protein.optimizer.observations import Observations, key, observe
 from protein.space import Space
 from protein.trial import Suggestion, Trial
@@ -46,7 +49,7 @@ def suggest(space: Space, trials: Sequence[Trial], *, objectives: Sequence[Objec
     from protein.optimizer import multi, single
 
     obs = observe(space, trials, objectives, constraints)
-    fits = Fits(settings, categorical(space))  # one fit for the whole batch
+    fits = Fits.of(settings, space)  # one fit for the whole batch
     step = single.step if len(objectives) == 1 and not constraints else multi.step
 
     def one(k: int, o: Observations) -> Suggestion:
@@ -104,7 +107,7 @@ def start_choice(space: Space, col: int, k: int, seed: int, center_first: bool) 
         first = int(space.center[col] * n)
         order.remove(first)
         order.insert(0, first)
-    return (order[k % n] + 0.5) / n
+    return cell_center(order[k % n], n)
 
 
 class threads:

@@ -15,15 +15,19 @@ Notation: ``d`` dimensions; points are rows in the unit cube, ``U`` (c, d).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from protein.config.settings import Settings
+from distributions.base import cell_center
 from protein.errors import SearchExhausted
 from protein.optimizer import candidates
 from protein.optimizer.observations import key
 from protein.space import Space
+
+if TYPE_CHECKING:
+    from protein.config.settings import Settings
 
 N_REFINE = 4  # pool points refined by gradient and neighbour search
 NEIGHBOUR_ROUNDS = 4  # rounds of the discrete coordinate search
@@ -31,8 +35,25 @@ UNTRIED_DRAWS = 4096  # random points per try when every candidate was taken (8 
 MAX_POOL = 4096  # local candidates in all, shared among the centers
 
 
-def search(space: Space, acq: Any, centers: np.ndarray, taken: set[tuple],
-           settings: Settings, rng: np.random.Generator, *,
+@dataclass(frozen=True)
+class Pool:
+    """The candidate pool's size: up to ``per_center`` perturbations around each center
+    (``Settings.suggestions_per_pareto``), at ``spread`` times the space's local radius
+    (``global_search_scale``), and ``random`` global Sobol points (``random_suggestions``)."""
+
+    per_center: int
+    spread: float
+    random: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Pool:
+        """The pool ``settings`` ask for."""
+        return cls(settings.suggestions_per_pareto, settings.global_search_scale,
+                   settings.random_suggestions)
+
+
+def search(space: Space, acq: Any, centers: np.ndarray, taken: set[tuple], pool: Pool,
+           rng: np.random.Generator, *,
            starts: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """The point (d,) the acquisition ``acq`` rates best among the untaken, and its value.
 
@@ -41,11 +62,11 @@ def search(space: Space, acq: Any, centers: np.ndarray, taken: set[tuple],
     (e.g. the best observed points), besides the best ``N_REFINE`` of the pool.
     """
     C = np.unique(centers, axis=0)
-    per = max(16, min(settings.suggestions_per_pareto, MAX_POOL // len(C)))
+    per = max(16, min(pool.per_center, MAX_POOL // len(C)))
     U = np.vstack([
-        candidates.around(C, space.local_radius * settings.global_search_scale, per, rng,
+        candidates.around(C, space.local_radius * pool.spread, per, rng,
                           choices=np.where(space.unordered, space.n_values, 0)),
-        candidates.sobol(space.dim, settings.random_suggestions, rng),
+        candidates.sobol(space.dim, pool.random, rng),
     ])
     U = np.unique(space.snap(U), axis=0)
     a = acq.rate(U)
@@ -53,9 +74,9 @@ def search(space: Space, acq: Any, centers: np.ndarray, taken: set[tuple],
     top = U[np.argsort(-a)[:N_REFINE]]
     if starts is not None and len(starts):
         top = np.unique(np.vstack([top, space.snap(starts)]), axis=0)
-    pool = np.vstack([top, refine(space, top, acq)])
-    pool_a = acq.rate(pool)
-    ranked = [pool[j] for j in np.argsort(-pool_a)] + [U[j] for j in np.argsort(-a)]
+    best = np.vstack([top, refine(space, top, acq)])
+    best_a = acq.rate(best)
+    ranked = [best[j] for j in np.argsort(-best_a)] + [U[j] for j in np.argsort(-a)]
     pick = next((u for u in ranked if key(u) not in taken), None)
     if pick is None:
         pick = untried(space, taken, rng, acq.rate)
@@ -161,7 +182,7 @@ def _moves(space: Space, u: np.ndarray, active: np.ndarray) -> np.ndarray:
     for j in np.flatnonzero(active & space.is_discrete):
         nv = int(space.n_values[j])
         if space.unordered[j]:
-            targets = (np.arange(nv) + 0.5) / nv
+            targets = cell_center(np.arange(nv), nv)
         else:
             steps = [s for s in _powers(nv) for s in (s, -s)]
             targets = u[j] + np.array(steps, dtype=float) / nv

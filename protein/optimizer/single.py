@@ -40,6 +40,7 @@ N_STRATA = 6  # finite budget strata per block; one unbounded budget is added to
 N_START_OBS = 2  # the best observed points are refined too, besides the best candidates
 STALLED_LOG_EI = -7.0  # log EI (standardised score units) below which the model has stalled
 EXPLORE_MARGIN = 1.0  # a stalled step asks for this much more than the incumbent (same units)
+FLOOR_SAMPLE = 1024  # random points at which the cost model's cheapest prediction is sought
 
 
 def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective, ...],
@@ -49,7 +50,7 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
     (``models.Fits``) shares one fit among the suggestions of a batch."""
     from protein.optimizer import models as M
     from protein.optimizer.acquisition import Acquisition, Below, LogEI
-    from protein.optimizer.search import search
+    from protein.optimizer.search import Pool, search
 
     sign = objectives[0].sign
     freq = settings.resample_frequency
@@ -62,16 +63,18 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
 
     rng = streams.stream(seed, k, streams.SEARCH)
     obs = obs.limited(settings.max_gp_observations)
-    models = (fits or M.Fits(settings, M.categorical(space)))(obs)
+    models = (fits or M.Fits.of(settings, space))(obs)
     score_gp, cost = models.objectives[0], models.cost
     rows = obs.costed  # runs that went to their end: their cost is their params' cost
-    aware = M.cost_aware(settings, obs.log_c[rows])
+    aware = M.cost_aware(settings.cost_aware, obs.log_c[rows])
 
     # the budget for this suggestion, and the incumbent within it: the best posterior mean
     # at observed points (plug-in EI), since with a noisy GP an isolated lucky observation
     # would otherwise make EI vanish around the best region
     budget = budget_of(obs.log_c[rows], k, seed, settings.expansion_rate) \
         if aware and cost is not None else math.inf
+    if math.isfinite(budget):
+        budget = max(budget, cheapest(cost, space.dim, obs.X[rows], seed, k))
     within = np.zeros(len(obs), bool)
     within[rows] = obs.log_c[rows] <= budget + 1e-12
     fitted, _ = score_gp.predict(obs.X)
@@ -92,7 +95,8 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
             f = pareto.prune(obs.y[rows], obs.log_c[rows], f)
         centers.append(obs.X[rows[f]])
     starts = obs.X[np.argsort(-fitted)[:N_START_OBS]]
-    pick, value = search(space, acq, np.vstack(centers), obs.taken(), settings, rng,
+    pool = Pool.of(settings)
+    pick, value = search(space, acq, np.vstack(centers), obs.taken(), pool, rng,
                          starts=starts)
     reason = "gp"
     if (space.unordered.any() and k % 2 == 1
@@ -101,7 +105,7 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
         # possible, not on a near-repeat of the incumbent
         reason = "explore"
         acq = Acquisition((LogEI(score_gp, best + EXPLORE_MARGIN), *terms[1:]), models.device)
-        pick, value = search(space, acq, np.vstack(centers), obs.taken(), settings, rng,
+        pick, value = search(space, acq, np.vstack(centers), obs.taken(), pool, rng,
                              starts=starts)
 
     info = {"reason": reason, "predicted_score": sign * models.predicted_values(pick)[0],
@@ -113,6 +117,21 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
     if models.success is not None:
         info["p_success"] = models.success.prob(pick)
     return Suggestion(space.decode(pick), info)
+
+
+def cheapest(cost: Any, dim: int, X: np.ndarray, seed: int, k: int) -> float:
+    """The lowest log cost the cost model (``models.CostModel``) predicts anywhere: over
+    ``FLOOR_SAMPLE`` random points of the unit cube (dim) and the runs ``X`` (n, d).
+
+    A budget is never set below it. A budget stratum under the cheapest finished cost
+    grows the cheap end of the front where cheaper settings exist; but where the cost
+    model knows none, no setting can meet it, ``P(cost <= budget)`` then rewards the cost
+    model's uncertainty, not cheapness, and the pick goes to a corner of the space (seen
+    on Acrobot: one budget in seven lay below every reachable cost)."""
+    rng = streams.stream(seed, k, streams.COST_FLOOR)
+    sample = np.vstack([rng.random((FLOOR_SAMPLE, dim)), X])
+    m, _ = cost.gp.predict(sample)
+    return float(np.min(m)) * cost.sd + cost.mu
 
 
 def budget_of(log_c: np.ndarray, k: int, seed: int, expansion: float) -> float:

@@ -14,6 +14,7 @@ RESAMPLE = 3  # which front point a resample step measures again
 BUDGET = 4  # the budget's position inside its stratum
 SOBOL_FALLBACK = 5  # an untried point when the Sobol sequence keeps snapping onto old ones
 CHOICE_ORDER = 6  # the order in which the start cycles through a categorical's choices (k = column)
+COST_FLOOR = 7  # the random points at which the cost model's cheapest prediction is sought
 MULTI_SEARCH = 11  # several-objective model step: candidate pool and untried fallback
 RANDOM = 11  # the random method's point k
 
