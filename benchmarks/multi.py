@@ -13,9 +13,7 @@ Each run is stored in ``benchmarks/runs/mo__OPT__SEED[__HASH].json``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import sys
 import time
 from collections.abc import Mapping
@@ -25,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent
-RUNS = ROOT / "runs"
+from benchmarks import store
+
+RUNS = store.RUNS
 REF = (18.0, 6.0)
 PARAMS = {
     "lr": {"distribution": "log_normal", "min": 1e-4, "max": 1e-1},
@@ -100,28 +99,19 @@ def run_optuna(kind: str, budget: int, seed: int) -> list[dict]:
     return log
 
 
-def protein_hash() -> str:
-    """The optimizer's source hash (``benchmarks.run.source_hash`` covers the multi-objective
-    step and the objectives too, in protein/optimizer/ and protein/config/)."""
-    from benchmarks.run import source_hash
-
-    return source_hash()
-
-
 TAG: str | None = None  # set by --summarise-only when no runs of this source are stored
 
 
 def stored_tag() -> str | None:
     """The hash with the most stored two-objective Protein runs."""
-    import collections
-
-    tags = collections.Counter(p.stem.rsplit("__", 1)[-1] for p in RUNS.glob("mo__protein__s*__*.json"))
-    return tags.most_common(1)[0][0] if tags else None
+    tags = store.most_stored(RUNS.glob("mo__protein__s*__*.json"),
+                             lambda p: p.stem.rsplit("__", 1)[-1])
+    return next(iter(tags), None)
 
 
 def path_of(opt: str, seed: int) -> Path:
     if opt == "protein":
-        return RUNS / f"mo__protein__s{seed}__{TAG or protein_hash()}.json"
+        return RUNS / f"mo__protein__s{seed}__{TAG or store.source_hash()}.json"
     return RUNS / f"mo__{opt}__s{seed}.json"
 
 
@@ -132,17 +122,14 @@ def _work(opt: str, seed: int, budget: int) -> tuple[str, float]:
     t = time.time()
     log = run_protein(budget, seed) if opt == "protein" else run_optuna(opt, budget, seed)
     path = path_of(opt, seed)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"log": log, "wall_s": time.time() - t}))
-    os.replace(tmp, path)
+    store.save(path, {"log": log, "wall_s": time.time() - t})
     return str(path), time.time() - t
 
 
 def run_missing(opts: list[str], seeds: int, budget: int, workers: int) -> None:
     RUNS.mkdir(parents=True, exist_ok=True)
     todo = [(o, s) for s in range(seeds) for o in opts
-            if not path_of(o, s).exists()
-            or len(json.loads(path_of(o, s).read_text())["log"]) < budget]
+            if (run := store.load(path_of(o, s))) is None or len(run["log"]) < budget]
     print(f"two objectives: {len(todo)} runs to do", file=sys.stderr)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futs = [pool.submit(_work, o, s, budget) for o, s in todo]
@@ -157,10 +144,10 @@ def summary(opts: list[str], seeds: int, budgets: list[int]) -> tuple[str, dict]
     secs: dict[str, list[float]] = {o: [] for o in opts}
     for o in opts:
         for s in range(seeds):
-            p = path_of(o, s)
-            if not p.exists():
+            run = store.load(path_of(o, s))
+            if run is None:
                 continue
-            log = json.loads(p.read_text())["log"]
+            log = run["log"]
             for b in budgets:
                 if len(log) >= b:
                     hv[o][b].append(hypervolume([tuple(e["f"]) for e in log[:b]]))

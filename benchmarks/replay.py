@@ -31,7 +31,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-RUNS = Path(__file__).parent / "runs" / "training"
+from benchmarks import store
+from benchmarks.training import RUNS
 
 
 def replay_run(path: str, min_probability: float) -> list[dict[str, Any]]:
@@ -141,9 +142,7 @@ def summarise(problem: str, min_probability: float, workers: int = 2,
               gain_bound: bool = False, oracle: bool = False) -> dict[str, Any]:
     paths = sorted(str(p) for p in (RUNS / "cpu" / problem / "protein").glob("seed*.json"))
     from benchmarks.training import TAG
-    from benchmarks.run import source_hash
-
-    tag = TAG or source_hash()
+    tag = TAG or store.source_hash(store.STUDY)
     paths = [p for p in paths if p.endswith(f"_{tag}.json")]
     with ProcessPoolExecutor(workers) as pool:
         how = replay_oracle if oracle else replay_gain_bound if gain_bound else replay_run

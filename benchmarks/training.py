@@ -27,7 +27,6 @@ run's final best. Runs are stored under ``benchmarks/runs/training/<device>/`` a
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -39,9 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).parent
-RUNS = ROOT / "runs" / "training"
-FIGURES = ROOT  # where the anytime-curve PNGs go
+from benchmarks import store
+
+RUNS = store.RUNS / "training"
+FIGURES = store.ROOT  # where the anytime-curve PNGs go
 VERSION = 1  # bump when the harness changes what a stored run means
 DEFAULT = "protein+auto"  # Protein as `protein run` runs it: early stopping auto
 
@@ -429,7 +429,7 @@ def run_one(problem: TrainingProblem, optimizer: str, seed: int, trials: int,
         tuner.tell(handle, score, cost, stopped)
         log.append({"params": values, "score": score, "cost": cost, "stopped": stopped,
                     "curve": curve, "wall_s": wall, "ask_s": ask_s})
-    from benchmarks.run import machine
+    from benchmarks.store import machine
 
     return {"problem": problem.name, "optimizer": optimizer, "seed": seed, "device": device,
             "machine": machine(), "version": VERSION, "sign": problem.sign, "trials": log, "wall_s": time.time() - t_run}
@@ -439,13 +439,11 @@ TAG: str | None = None  # the source hash whose Protein runs to read (None: the 
 
 
 def path_of(device: str, problem: str, optimizer: str, seed: int, trials: int) -> Path:
-    """Where a run is stored; Protein's runs are keyed by the hash of its source
-    (``benchmarks.run.source_hash``), so a change of the optimizer runs them again
-    (``TAG`` reads those of another source, e.g. one changed only in error messages)."""
+    """Where a run is stored; Protein's runs are keyed by the hash of its source, the Study
+    included (``store.source_hash(store.STUDY)``), so a change of the optimizer runs them
+    again (``TAG`` reads those of another source, e.g. one changed only in error messages)."""
     if optimizer.startswith("protein"):
-        from benchmarks.run import source_hash
-
-        tag = TAG or source_hash()
+        tag = TAG or store.source_hash(store.STUDY)
         return RUNS / device / problem / optimizer / f"seed{seed}_n{trials}_{tag}.json"
     return RUNS / device / problem / optimizer / f"seed{seed}_n{trials}.json"
 
@@ -456,11 +454,7 @@ def _job(args: tuple) -> tuple[tuple, str | None]:
         out = run_one(PROBLEMS[problem], optimizer, seed, trials, device)
     except Exception as e:  # noqa: BLE001 - a peer that cannot run here is reported, not fatal
         return args, f"{type(e).__name__}: {e}"
-    p = path_of(device, problem, optimizer, seed, trials)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out))
-    tmp.replace(p)
+    store.save(path_of(device, problem, optimizer, seed, trials), out)
     return args, None
 
 
@@ -483,11 +477,9 @@ def run_missing(problems: list[str], optimizers: list[str], seeds: int, trials: 
 def load(device: str, problem: str, optimizer: str, seeds: int, trials: int) -> list[dict]:
     out = []
     for s in range(seeds):
-        p = path_of(device, problem, optimizer, s, trials)
-        if p.exists():
-            run = json.loads(p.read_text())
-            if run.get("version") == VERSION:
-                out.append(run)
+        run = store.load(path_of(device, problem, optimizer, s, trials))
+        if run is not None and run.get("version") == VERSION:
+            out.append(run)
     return out
 
 
@@ -727,64 +719,9 @@ def plot(problem: str, rows: dict, prob: TrainingProblem) -> Path | None:
     return out
 
 
-def _cost(c: float) -> str:
+def cost_text(c: float) -> str:
     """A median cost to target: a number, or why there is none."""
     return f"{c:.3g}" if math.isfinite(c) else "none (fewer than half its runs reach it)"
-
-
-def targets(fig: dict) -> list[str]:
-    """The training issue's targets, each with the measured figure and a verdict."""
-    out = []
-
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "NOT met"
-
-    for p, rows in fig.items():
-        sign = PROBLEMS[p].sign
-        ours = rows.get("protein")
-        peers = {o: r for o, r in rows.items() if not o.startswith("protein")}
-        if peers:
-            # by the share of runs that reach the target (peers may have fewer seeds stored)
-            best_peer = min(peers, key=lambda o: (-peers[o]["reach"] / peers[o]["n"],
-                                                  peers[o]["to_target"]))
-            bp = peers[best_peer]
-            # Protein without stopping, and as `protein run` runs it by default
-            # (--early-stop auto: its own rule wherever that rule can judge)
-            for name, label in (("protein", "Protein without early stopping"),
-                                (DEFAULT, "Protein as `protein run` runs it "
-                                          "(early stopping auto)")):
-                r = rows.get(name)
-                if not r:
-                    continue
-                ok = (r["reach"] / r["n"] >= bp["reach"] / bp["n"]
-                      and math.isfinite(r["to_target"])
-                      and r["to_target"] <= 0.5 * bp["to_target"])
-                out.append(f"- {p}: {label} reaches the target in {r['reach']}/{r['n']} runs at "
-                           f"a median cost of {_cost(r['to_target'])}; the best peer, "
-                           f"{best_peer}, in {bp['reach']}/{bp['n']} at "
-                           f"{_cost(bp['to_target'])} (target: <= half, in as many runs) -> "
-                           f"{verdict(ok)}")
-        for rule in (DEFAULT, "protein+protein", "protein+asha"):
-            es = rows.get(rule)
-            if ours and es:
-                saved = 1 - es["total"] / ours["total"]
-                ok = saved >= 0.4 and es["best"] >= ours["best"] and es["beaten"] <= 1
-                out.append(f"- {p}: {rule} spends {100 * saved:.0f}% less compute than the same "
-                           f"search without stopping; final best {sign * es['best']:.4g} vs "
-                           f"{sign * ours['best']:.4g}; a stopped trial had beaten the final best in "
-                           f"{es['beaten']}/{es['n']} runs (target: >= 40% less at an equal or "
-                           f"better best, at most 1 such run) -> {verdict(ok)}")
-        pruned = {o: r for o, r in rows.items() if o.startswith("optuna") and "+" in o}
-        es = rows.get(DEFAULT)
-        if es and pruned:
-            c = max(c for c in PROBLEMS[p].checkpoints if all(
-                r["at"][c] > -math.inf for r in [es, *pruned.values()]) or c == min(PROBLEMS[p].checkpoints))
-            best_o = max(pruned, key=lambda o: pruned[o]["at"][c])
-            ok = es["at"][c] >= pruned[best_o]["at"][c]
-            out.append(f"- {p}: at {c:.3g} {PROBLEMS[p].cost_unit}, Protein with its early stopping "
-                       f"has {sign * es['at'][c]:.4g}, Optuna's best pruned search ({best_o}) "
-                       f"{sign * pruned[best_o]['at'][c]:.4g} -> {verdict(ok)}")
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -808,7 +745,9 @@ def main(argv: list[str] | None = None) -> int:
         run_missing(args.problems, args.optimizers, args.seeds, args.trials, device, args.workers)
     text, fig = summarise(args.problems, args.optimizers, args.seeds, args.trials, device)
     print(text)
-    print("\n".join(targets(fig)))
+    from benchmarks import targets
+
+    print("\n".join(targets.training(fig)))
     return 0
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import blocks
+from benchmarks import blocks, store, summary
 from benchmarks import run as runs
 
 OPTIMIZERS = ["protein", "ax", "smac", "hebo", "optuna_gp", "optuna_tpe", "random"]
@@ -49,7 +49,7 @@ def normalised(opts: list[str], probs: list[str], seeds: dict[str, int], budget:
     out: dict[str, dict[str, float]] = {o: {} for o in opts}
     for p in probs:
         logs = {o: [r["log"] for s in range(seeds[o])
-                    if (r := runs.load(o, p, s, budget, tag)) and "log" in r
+                    if (r := summary.load(o, p, s, budget, tag)) and "log" in r
                     and len(r["log"]) >= budget] for o in opts}
         everyone = [e["error"] for lg in logs.values() for log in lg for e in log]
         randoms = [e["error"] for log in logs.get("random", []) for e in log]
@@ -60,7 +60,7 @@ def normalised(opts: list[str], probs: list[str], seeds: dict[str, int], budget:
             continue
         for o, lg in logs.items():
             if lg:
-                out[o][p] = float(np.mean([100 * (1 - (runs.best_at(log, budget) - best)
+                out[o][p] = float(np.mean([100 * (1 - (summary.best_at(log, budget) - best)
                                                   / (mean_random - best)) for log in lg]))
     return out
 
@@ -72,7 +72,7 @@ def overhead(opts: list[str], tag: str, problem: str = OVERHEAD_PROBLEM,
     (seed 0 on ``problem``), each peer driven as in the comparison."""
     med: dict[str, float] = {}
     for o in opts:
-        r = runs.load(o, problem, 0, n, tag)
+        r = summary.load(o, problem, 0, n, tag)
         if r and len(r.get("log", [])) >= n:
             med[o] = float(np.median([e["suggest_s"] for e in r["log"][n - 10:n]]))
     lines = [f"### Seconds per suggestion with {n - 10}-{n - 1} observations (`{problem}`, "
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
     probs = args.problems or problem_names()
     opts = args.optimizers
-    tag = args.tag or runs.source_hash()
+    tag = args.tag or store.source_hash()
     slow = args.seeds if args.slow_seeds is None else args.slow_seeds
     seeds = {o: slow if o in SLOW else args.seeds for o in opts}
     budget = max(args.budgets)
@@ -128,11 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         plan = [(o, p, s, budget) for o in opts for p in probs for s in range(seeds[o])]
         plan += [(o, OVERHEAD_PROBLEM, 0, OVERHEAD_AT) for o in opts if not args.no_overhead]
         runs.run_all(plan, args.workers, tag)
-    body, figures = runs.summarise(opts, probs, seeds, args.budgets, tag)
+    body, figures = summary.summarise(opts, probs, seeds, args.budgets, tag)
     lines = ["## Against Ax, SMAC3 and HEBO: a scikit-learn suite and the categorical "
              "problems (`benchmarks/versus.py`)", "",
              f"Command: `python -m benchmarks.versus {' '.join(argv if argv is not None else sys.argv[1:])}`  ",
-             f"Machine: {runs.machine()}  ",
+             f"Machine: {store.machine()}  ",
              f"Protein source hash: {tag}; peers: {versions(opts)}; seeds: {args.seeds} "
              f"({', '.join(SLOW)}: {slow}); wall time of this invocation "
              f"{(time.time() - t0) / 60:.0f} min (stored runs reused)", "",

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.run import reused_scale, targets
+from benchmarks.summary import reused_scale
+from benchmarks.targets import targets
 
 EARLIER = """# Benchmark results
 
@@ -82,3 +83,54 @@ def test_a_report_with_out_leaves_the_published_results_alone(tmp_path: Path):
                      "--no-training", "--no-trainer-speed", "--out", str(out)]) == 0
     assert "| random |" in out.read_text() and "`branin_mixed`" in out.read_text()
     assert published.read_text() == before
+
+
+# ----------------------------------------------------------------- stored runs
+def _tree(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def test_the_source_hash_follows_every_import_of_the_optimizer_and_nothing_else(tmp_path, monkeypatch):
+    from benchmarks import store
+
+    _tree(tmp_path, {
+        "protein/__init__.py": "",
+        "protein/api.py": "from protein.optimizer import step\n",
+        "protein/optimizer/__init__.py": "",
+        "protein/optimizer/step.py": "def f():\n    from protein.trial import Trial\n",
+        "protein/optimizer/curves.py": "from distributions.base import cell\n",
+        "protein/trial.py": "from . import errors\n",
+        "protein/errors.py": "",
+        "protein/study.py": "import protein.storage.memory\n",
+        "protein/storage/__init__.py": "",
+        "protein/storage/memory.py": "",
+        "protein/cli.py": "import protein.api\n",
+        "distributions/__init__.py": "",
+        "distributions/base.py": "import numpy\n",
+    })
+    monkeypatch.setattr(store, "PROJECT", tmp_path)
+    names = {str(p.relative_to(tmp_path)) for p in store.source_files(store.OPTIMIZER)}
+    assert names == {"protein/__init__.py", "protein/api.py", "protein/optimizer/__init__.py",
+                     "protein/optimizer/step.py", "protein/optimizer/curves.py",
+                     "protein/trial.py", "protein/errors.py", "distributions/__init__.py",
+                     "distributions/base.py"}
+    study = {str(p.relative_to(tmp_path)) for p in store.source_files(store.STUDY)}
+    assert study - names == {"protein/study.py", "protein/storage/__init__.py",
+                             "protein/storage/memory.py"}
+    before = store.source_hash()
+    (tmp_path / "protein/cli.py").write_text("# a change the suggestions cannot see\n")
+    assert store.source_hash() == before
+    (tmp_path / "protein/errors.py").write_text("X = 1\n")  # reached by a relative import
+    assert store.source_hash() != before
+
+
+def test_a_run_is_stored_whole_and_read_back(tmp_path):
+    from benchmarks import store
+
+    path = tmp_path / "runs" / "p" / "seed0.json"
+    assert store.load(path) is None
+    store.save(path, {"log": [{"error": 0.5}], "wall_s": 1.0})
+    assert store.load(path) == {"log": [{"error": 0.5}], "wall_s": 1.0}
+    assert [p.name for p in path.parent.iterdir()] == ["seed0.json"]  # no temporary left

@@ -3,14 +3,12 @@ failures, pending points, determinism, and the non-GP methods."""
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import textwrap
 
 import numpy as np
 import pytest
-import yaml
 from _cli import protein
 
 from protein import pareto

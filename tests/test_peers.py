@@ -55,14 +55,14 @@ def test_the_normalised_score_is_100_at_the_best_known_and_0_at_a_random_guess(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import json
 
-    from benchmarks import run as runs
+    from benchmarks import store as stored
     from benchmarks import versus
 
-    monkeypatch.setattr(runs, "OUT", tmp_path)
+    monkeypatch.setattr(stored, "RUNS", tmp_path)
 
     def store(opt: str, errors: list[float]) -> None:
         log = [{"error": e, "cost": 1.0, "suggest_s": 0.0} for e in errors]
-        runs.task_path(opt, "p", 0, 4, "t").write_text(json.dumps({"log": log}))
+        stored.task_path(opt, "p", 0, 4, "t").write_text(json.dumps({"log": log}))
 
     store("random", [3.0, 5.0, 4.0, 4.0])  # one random guess: 4.0 on average
     store("protein", [4.0, 2.0, 1.0, 1.0])  # the best any run found: 1.0

@@ -9,7 +9,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
 from _cli import protein
 from _sweeps import _sweep
 

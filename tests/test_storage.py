@@ -135,11 +135,11 @@ def test_a_trial_of_a_dead_process_expires_at_once_whatever_its_name(storage_url
     # a job named like a pid of this host (node:$SLURM_JOB_ID) is judged by its process, and
     # a dead process's trial goes back to the queue without waiting for its lease
     script = tmp_path / "ask.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(textwrap.dedent("""
         import os, socket, sys
         from protein.study import Study
         s = Study.load("dead", sys.argv[1])
-        t = s.ask(worker=f"{{socket.gethostname()}}:{{os.getppid()}}")
+        t = s.ask(worker=f"{socket.gethostname()}:{os.getppid()}")
         print(t.trial_id)
     """))
     s = Study.create(CFG, "dead", storage_url, lease_s=3600, on_expire="retry")
