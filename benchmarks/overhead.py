@@ -7,6 +7,8 @@ import math
 import sys
 import time
 
+from typing import Any
+
 import numpy as np
 
 
@@ -21,6 +23,7 @@ def overhead(sizes: list[int], dims: list[int], reps: int) -> tuple[str, dict]:
     torch.set_num_threads(1)
     import optuna
 
+    from benchmarks.peers import _optuna_values
     from protein.config import load_config
     from protein.optimizer import suggest_single as suggest
     from protein.trial import Trial, TrialState
@@ -29,6 +32,8 @@ def overhead(sizes: list[int], dims: list[int], reps: int) -> tuple[str, dict]:
     kinds = [("log_normal", 1e-5, 1e-1), ("uniform_pow2", 16, 1024), ("int_uniform", 1, 10),
              ("uniform", 0.0, 1.0)]
     lines = ["### Overhead: median seconds per suggestion with n observations (one thread)", "",
+             f"Median of {reps} calls each, the two optimizers timed in turn (Protein, Optuna, "
+             "Protein, ...), so both see the same load.", "",
              "| d (mixed types, two of them categorical) | n | Protein | Optuna GPSampler |",
              "|---|---|---|---|"]
     fig: dict[str, list] = {}
@@ -53,47 +58,49 @@ def overhead(sizes: list[int], dims: list[int], reps: int) -> tuple[str, dict]:
                     tr = warm_optuna.ask()
                     warm_optuna.tell(tr, tr.suggest_float("x", 0, 1) ** 2)
                 warm = False
-            ts = []
+            study = _optuna_study(optuna, params, trials, vals) if n <= 200 or d <= 8 else None
+            # interleaved (Protein, Optuna, Protein, ...): both see the machine as it is at
+            # that moment; timed one after the other, background load moved the verdict
+            # by +-30% from run to run on a 2-core machine
+            ours_s, theirs_s = [], []
             for r in range(reps):
                 t = time.perf_counter()
                 suggest(cfg.space, trials, sign=-1.0, settings=cfg.settings, seed=r)
-                ts.append(time.perf_counter() - t)
-            ours = float(np.median(ts))
-            theirs = "–"
-            if n <= 200 or d <= 8:
-                study = optuna.create_study(direction="minimize",
-                                            sampler=optuna.samplers.GPSampler(seed=0))
-                dists = {}
-                from benchmarks.peers import _optuna_values
-
-                for name, s in params.items():
-                    k = s["distribution"]
-                    if k == "log_normal":
-                        dists[name] = optuna.distributions.FloatDistribution(s["min"], s["max"], log=True)
-                    elif k == "uniform":
-                        dists[name] = optuna.distributions.FloatDistribution(s["min"], s["max"])
-                    elif k == "int_uniform":
-                        dists[name] = optuna.distributions.IntDistribution(s["min"], s["max"])
-                    elif k == "categorical":
-                        dists[name] = optuna.distributions.CategoricalDistribution(s["choices"])
-                    else:
-                        dists[name + "_log2"] = optuna.distributions.IntDistribution(
-                            int(math.log2(s["min"])), int(math.log2(s["max"])))
-                for t_, v in zip(trials, vals):
-                    p = {k2: (int(math.log2(v2)) if k2 + "_log2" in dists else v2)
-                         for k2, v2 in t_.params.items()}
-                    p = {(k2 + "_log2" if k2 + "_log2" in dists else k2): v2 for k2, v2 in p.items()}
-                    study.add_trial(optuna.trial.create_trial(params=p, distributions=dists, value=v))
-                ts = []
-                for r in range(reps):
+                ours_s.append(time.perf_counter() - t)
+                if study is not None:
                     t = time.perf_counter()
                     trial = study.ask()
                     _optuna_values(trial, params)
-                    ts.append(time.perf_counter() - t)
+                    theirs_s.append(time.perf_counter() - t)
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                theirs = f"{np.median(ts):.3f}"
+            ours = float(np.median(ours_s))
+            theirs = f"{np.median(theirs_s):.3f}" if theirs_s else "–"
             fig[f"{d},{n}"] = [ours, None if theirs == "–" else float(theirs)]
             lines.append(f"| {d} | {n} | {ours:.3f} | {theirs} |")
             print(lines[-1], file=sys.stderr)
     lines.append("")
     return "\n".join(lines), fig
+
+
+def _optuna_study(optuna: Any, params: dict[str, dict], trials: list, vals: list[float]) -> Any:
+    """An Optuna GPSampler study holding ``trials`` (a pow2 parameter as its integer log2)."""
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.GPSampler(seed=0))
+    dists = {}
+    for name, s in params.items():
+        k = s["distribution"]
+        if k == "log_normal":
+            dists[name] = optuna.distributions.FloatDistribution(s["min"], s["max"], log=True)
+        elif k == "uniform":
+            dists[name] = optuna.distributions.FloatDistribution(s["min"], s["max"])
+        elif k == "int_uniform":
+            dists[name] = optuna.distributions.IntDistribution(s["min"], s["max"])
+        elif k == "categorical":
+            dists[name] = optuna.distributions.CategoricalDistribution(s["choices"])
+        else:
+            dists[name + "_log2"] = optuna.distributions.IntDistribution(
+                int(math.log2(s["min"])), int(math.log2(s["max"])))
+    for t_, v in zip(trials, vals):
+        p = {(k + "_log2" if k + "_log2" in dists else k): (int(math.log2(x)) if k + "_log2" in dists else x)
+             for k, x in t_.params.items()}
+        study.add_trial(optuna.trial.create_trial(params=p, distributions=dists, value=v))
+    return study
