@@ -630,7 +630,7 @@ def breakdown(p: str, prob: TrainingProblem, seeds: int, trials: int, device: st
         m = {k: 100 * sum(v) / len(v) for k, v in share.items()}
         lines.append(f"| {o} | {m['first']:.0f}% | {m['fin']:.0f}% | {m['stop']:.0f}% | "
                      f"{m['saved']:.0f}% | {m['dear']:.0f}% |")
-    return lines + [""] + replay(p, prob, seeds, trials, device)
+    return lines + [""] + replay(p, prob, seeds, trials, device) + bounds(p, seeds, trials, device)
 
 
 def replay(p: str, prob: TrainingProblem, seeds: int, trials: int, device: str,
@@ -673,6 +673,34 @@ def replay(p: str, prob: TrainingProblem, seeds: int, trials: int, device: str,
                     done.append((t["score"], t["cost"]))
             lost += killed_best
         lines.append(f"| {q} | {100 * cut / total:.0f}% | {lost}/{len(runs)} |")
+    return lines + [""]
+
+
+def bounds(p: str, seeds: int, trials: int, device: str) -> list[str]:
+    """How much any stopping rule could save on the runs of ``protein`` (no stopping),
+    replayed with the searches kept as they were (``benchmarks.replay``): the oracle, which
+    knows each trial's end, and the model-free gain bound, which asks whether a curve's
+    early part holds the answer at all."""
+    from benchmarks.replay import replay_gain_bound, replay_oracle
+
+    paths = [str(q) for s in range(seeds) if (q := path_of(device, p, "protein", s, trials)).exists()]
+    if not paths:
+        return []
+    lines = ["What stopping could save at most, on the same `protein` runs replayed "
+             "(`python -m benchmarks.replay`):", "",
+             "| replayed rule | compute it would cut | runs where it would stop the run's best |",
+             "|---|---|---|"]
+    rules = (("oracle: every trial that will end below the cost-score front, at 10% of its "
+              "budget", replay_oracle, 0.1),
+             ("gain bound: at 1/8, 1/4, 1/2 of the budget, the value there plus the largest "
+              "gain any earlier trial made from there short of the front", replay_gain_bound, 1.0),
+             ("gain bound with the 90% quantile of those gains", replay_gain_bound, 0.9))
+    for label, how, arg in rules:
+        runs = [how(path, arg) for path in paths]
+        total = sum(o["cost"] for r in runs for o in r)
+        cut = sum(o["cost"] - o["stop_at"] for r in runs for o in r if o["stop_at"] is not None)
+        lost = sum(any(o["run_best"] and o["stop_at"] is not None for o in r) for r in runs)
+        lines.append(f"| {label} | {100 * cut / total:.0f}% | {lost}/{len(runs)} |")
     return lines + [""]
 
 
