@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from protein.errors import ConfigError
-from protein.tree import flatten
+from protein.tree import flatten, set_path
 
 SS = re.compile(r"^\$\{\s*ss\s*:(?P<args>[^}]*)\}$")
 LOOKS_LIKE_RESOLVER = re.compile(r"^\$\{?\s*\w+\s*[:(]|^\$\w+\(")
@@ -120,8 +120,6 @@ def carbs_to_protein(doc: Any, base: Mapping[str, Any] | None = None,
 
 
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    from protein.tree import set_path
-
     tree: dict[str, Any] = {}
     for k, v in flat.items():
         set_path(tree, k, v)

@@ -152,8 +152,6 @@ def _with_overrides(nested: dict, pairs: list[str]) -> dict:
 def _rerun(job: tuple) -> tuple[float | None, str | None, str]:
     """One seed of ``verify`` (a process of its own with --workers): (score, None, log
     folder), or (None, what went wrong, log folder)."""
-    import math
-
     from protein.runner.execute import Failure, run_command, run_trainer
     from protein.runner.spec import trial_dir
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from protein.masking import mask_url
+from protein.optimizer.importance import importance
 from protein.report.markdown import importance_meaningful
 from protein.runner.supervisor import read_run_record
 
@@ -171,8 +172,6 @@ class Feed:
         return {"shares": shares, "note": failed or note}
 
     def _fit_importance(self, used: list, count: int) -> None:
-        from protein.optimizer.importance import importance
-
         try:
             shares = importance(self.study.space, used, self.study.config.sign)
         except Exception as e:  # noqa: BLE001 - shown on the page, not a dead server thread

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from protein.dashboard.data import Feed, study_row
 from protein.errors import MissingDependencyError
 
 STATIC = Path(__file__).parent / "static"
@@ -83,8 +84,6 @@ HTML_LOGS = 200  # trials whose log tails a self-contained page keeps (the best 
 def report_html(study: Any, run_dir: Path | None) -> str:
     """One self-contained page of ``study``: its data, the log tails of its best and latest
     trials, and plotly.js, all inside; it opens offline."""
-    from protein.dashboard.data import Feed, study_row
-
     feed = Feed(study, run_dir)
     data = feed.since(0)
     done = sorted((t for t in feed.trials if t.is_complete),

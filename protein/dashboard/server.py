@@ -15,7 +15,9 @@ from typing import Any
 
 from protein.dashboard.data import Feed, study_row
 from protein.dashboard.page import html_page, plotly_js
-from protein.errors import ProteinError, TrialError
+from protein.errors import ProteinError, TrialError, require
+from protein.storage import open_storage
+from protein.study import Study
 
 
 def is_loopback(host: str) -> bool:
@@ -31,8 +33,6 @@ class Studies:
     """The storage's studies, each followed by one ``Feed`` (made on first use)."""
 
     def __init__(self, storage_url: str, only: str | None, out_dir: str) -> None:
-        from protein.storage import open_storage
-
         self.url = storage_url
         self.storage = open_storage(storage_url)
         self.only = only
@@ -44,8 +44,6 @@ class Studies:
         return [n for n in names if self.only is None or n == self.only]
 
     def feed(self, name: str) -> Feed:
-        from protein.study import Study
-
         if name not in self.names():
             raise KeyError(name)
         if name not in self.feeds:
@@ -59,8 +57,6 @@ class Studies:
 def build_app(storage_url: str, study: str | None = None, out_dir: str = "runs",
               token: str | None = None) -> Any:
     """The Starlette app: the page, plotly.js, and three read-only JSON routes."""
-    from protein.errors import require
-
     require("starlette", "dashboard", "protein dashboard")
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -132,8 +128,6 @@ def build_app(storage_url: str, study: str | None = None, out_dir: str = "runs",
 def serve(storage_url: str, study: str | None, host: str, port: int, out_dir: str,
           token: str | None) -> None:
     """Serve the dashboard until Ctrl-C."""
-    from protein.errors import require
-
     if not is_loopback(host) and not token:
         raise ProteinError(
             f"--host {host}: the dashboard would be open to the network; give --token "

@@ -8,7 +8,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+from protein.errors import ProteinError
+from protein.invocation import shell_line, trial_invocation
+from protein.optimizer.importance import importance
 from protein.output import fmt_value, iso_time, metric_headers
+from protein.pareto import pareto_set
+from protein.report import plots as P
 from protein.tree import flatten
 from protein.trial import TrialState
 
@@ -16,8 +21,6 @@ from protein.trial import TrialState
 def reproduce_command(study: Any, trial: Any, runs_dir: str | Path = "runs") -> str:
     """One line that reruns ``trial``'s config, with its seed, through the sweep's trainer or
     command, as ``protein run`` handed it over (``protein.invocation``)."""
-    from protein.invocation import shell_line, trial_invocation
-
     spec = run_spec(study.name, runs_dir)
     if spec.get("trainer"):  # a trainer module's script mode takes flags and --seed
         command, mode, key = f"python -m {spec['trainer']}", "flags", "seed"
@@ -33,8 +36,6 @@ def reproduce_command(study: Any, trial: Any, runs_dir: str | Path = "runs") -> 
 def run_spec(study: str, runs_dir: str | Path = "runs") -> dict[str, Any]:
     """What ``protein run`` recorded of how it ran ``study`` (``runs/STUDY/run.json``); {}
     when there is no record, a one-line error when the record is damaged."""
-    from protein.errors import ProteinError
-
     p = Path(runs_dir) / study / "run.json"
     if not p.exists():
         return {}
@@ -53,9 +54,6 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
                  plots: bool = True) -> list[Path]:
     """Write every report file into ``out``; returns their paths."""
     import yaml
-
-    from protein.optimizer.importance import importance
-    from protein.pareto import pareto_set
 
     out.mkdir(parents=True, exist_ok=True)
     cfg = study.config
@@ -121,8 +119,6 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     front = study.pareto()
     images: list[Path] = []
     if plots and trials:
-        from protein.report import plots as P
-
         images.append(P.history(study, trials, out / "history.png"))
         if done:
             images.append(P.pareto(study, trials, front, out / "pareto.png"))

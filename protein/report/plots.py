@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from protein.config.objectives import feasible
 from protein.errors import require
 from protein.trial import Trial, TrialState
 
@@ -120,8 +121,6 @@ def pareto(study: Any, trials: list, front: list, path: Path) -> Path:
 def pareto_set(study: Any, trials: list, front: list, path: Path) -> Path:
     """The first two objectives of every complete trial, infeasible ones crossed out, the
     Pareto set of the feasible ones joined by a step line."""
-    from protein.config.objectives import feasible
-
     plt = _plt()
     cfg = study.config
     a, b = cfg.objectives[0], cfg.objectives[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from protein.output import fmt_value
+from protein.output import fmt_value, short_names
 from protein.tree import flatten
 
 
@@ -73,8 +73,6 @@ def summary_text(study: Any, width: int = 80) -> str:
 
 
 def _brief(params: dict) -> str:
-    from protein.output import short_names
-
     return ", ".join(f"{k}={fmt_value(v)}" for k, v in zip(short_names(list(params)),
                                                              params.values()))
 

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from protein.invocation import trial_invocation
+from protein.output import with_seed
 from protein.runner.spec import RunSpec
 
 CHILD: dict[str, Any] = {}  # the running command's process, for a worker's SIGTERM handler;
@@ -117,9 +119,6 @@ def command_argv(spec: RunSpec, nested: dict, d: Path, seed: int | None = None,
     The seed goes in as ``seed_key`` (a flag, an override, a JSON key or a variable, as the
     params do) unless ``seed_key`` is None, and always as ``$PROTEIN_SEED``.
     """
-    from protein.invocation import trial_invocation
-    from protein.output import with_seed
-
     path = d / "params.json"
     if spec.pass_mode == "json":
         path.write_text(json.dumps(with_seed(nested, seed_key, seed), indent=2))

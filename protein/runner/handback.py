@@ -25,6 +25,10 @@ import threading
 import time
 from typing import Any
 
+from protein.study import Study
+
+HEARTBEAT_S = 20.0  # at most this long between heartbeats of running trials ...
+HEARTBEAT_SHARE = 0.25  # ... and at most this share of the study's lease
 GRACE_S = 20.0  # a command told to stop gets this long to save before SIGKILL (Slurm's
 # KillWait is 30 s by default)
 TIMEOUT_SIGNALS = ("SIGUSR1", "SIGUSR2")  # what Slurm sends before the time limit
@@ -149,6 +153,12 @@ def requeue_self(label: str) -> bool:
     return True
 
 
+def heartbeat_every(lease_s: float | None) -> float:
+    """Seconds between heartbeats (the supervisor's and a standalone worker's): often
+    enough that a trial's lease (``lease_s``, the study's) never runs out while it lives."""
+    return HEARTBEAT_S if lease_s is None else min(HEARTBEAT_S, HEARTBEAT_SHARE * lease_s)
+
+
 class Heartbeat:
     """Keeps the running trial's heartbeat while no supervisor does (a standalone worker on
     another node, where its process cannot be looked up): a thread with its own storage
@@ -162,8 +172,6 @@ class Heartbeat:
         self._thread.start()
 
     def _run(self) -> None:
-        from protein.study import Study
-
         name, storage, every = self._args
         study = None
         while not self._stop.wait(every):

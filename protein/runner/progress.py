@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from protein.pareto import pareto_set
+
 
 class Progress:
     """One status line: finished/total, running, best so far (a live line on a terminal)."""
@@ -26,8 +28,6 @@ class Progress:
         extra = ", ".join(f"{states[k]} {k}" for k in ("failed", "pruned") if states.get(k))
         b = f"best {cfg.metric} {best.score:.4g} (trial {best.trial_id})" if best else "no result yet"
         if best and len(cfg.objectives) > 1:
-            from protein.pareto import pareto_set
-
             k = len(pareto_set(cfg.objectives, cfg.constraints, done))
             b = f"{k} trial{'s' if k != 1 else ''} on the Pareto set"
         return (f"[{self.study.name}] {fin}{total} finished"

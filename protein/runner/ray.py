@@ -6,7 +6,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from protein.errors import ProteinError
+from protein.errors import ProteinError, require
 from protein.runner.spec import RunSpec
 from protein.runner.worker import worker_main
 
@@ -44,8 +44,6 @@ class RayWorker:
 
 def ray_workers(spec: RunSpec, workers: int, address: str | None,
                  gpus_per_trial: float | None) -> list[RayWorker]:
-    from protein.errors import require
-
     ray = require("ray", "ray", "--launcher ray")
     if not ray.is_initialized():
         try:

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from protein.config.load import SLURM_KEYS
-from protein.errors import ProteinError
+from protein.errors import ProteinError, require
+from protein.masking import mask_url
 from protein.runner.progress import Progress
 from protein.runner.spec import RunSpec
 from protein.runner.worker import STARTUP_CRASHES, standalone_main, startup_crashes
@@ -143,8 +144,6 @@ def array_task(spec_dict: dict[str, Any]) -> None:
 
 
 def _executor(folder: Path, resources: SlurmResources, workers: int, name: str) -> Any:
-    from protein.errors import require
-
     submitit = require("submitit", "slurm", "--launcher slurm")
     ex = submitit.SlurmExecutor(folder=str(folder), max_num_timeout=100)
     params: dict[str, Any] = {"job_name": f"protein-{name}", "array_parallelism": workers,
@@ -201,8 +200,6 @@ def launch(spec: RunSpec, study: Any, workers: int, resources: SlurmResources, d
            progress: bool, stop: threading.Event, record: Any) -> int:
     """Submit the array, record it (``record(job_id, log_dir)``), then leave (``detach``)
     or watch it until every task has ended."""
-    from protein.masking import mask_url
-
     log_dir = Path(spec.out_dir) / spec.study / "slurm"
     job = submit(spec, workers, resources, log_dir)
     record(job, str(log_dir))

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from protein.optimizer.early_stop import StopConfig
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -32,8 +34,6 @@ class RunSpec:
 
     def stop_config(self, quantile: float = 0.3) -> Any:
         """The early-stopping settings of this run."""
-        from protein.optimizer.early_stop import StopConfig
-
         return StopConfig(**{**self.stop, "quantile": quantile})
 
 

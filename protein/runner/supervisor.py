@@ -20,13 +20,15 @@ from typing import Any
 
 from protein.errors import ProteinError
 from protein.masking import mask_url
+from protein.process import alive, local_pid
+from protein.runner.execute import kill_group
+from protein.runner.handback import heartbeat_every
 from protein.runner.progress import Progress
 from protein.runner.ray import ray_workers
+from protein.runner.slurm import array_tasks, launch
 from protein.runner.spec import RunSpec
 from protein.runner.worker import STARTUP_CRASHES, startup_crashes, worker_main, write_failure
-
-HEARTBEAT_S = 20.0  # at most this long between heartbeats of the workers' trials ...
-HEARTBEAT_SHARE = 0.25  # ... and at most this share of the study's lease
+from protein.study import Study
 
 
 def supervise(spec: RunSpec, workers: int, progress: bool = True, launcher: str = "local",
@@ -34,8 +36,6 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, launcher: str 
               slurm: Any = None, detach: bool = False) -> int:
     """Start ``workers`` worker loops (processes, Ray tasks, or a Slurm job array with the
     resources ``slurm``, which ``detach`` leaves running) and watch them."""
-    from protein.study import Study
-
     study = Study.load(spec.study, spec.storage)
     live = live_workers(study.trials())
     if live:
@@ -51,8 +51,6 @@ def supervise(spec: RunSpec, workers: int, progress: bool = True, launcher: str 
     spec = replace(spec, since=time.time())  # start-up crashes are judged from here on
     with _interrupts() as stop:
         if launcher == "slurm":
-            from protein.runner.slurm import launch
-
             def keep(job: str, logs: str) -> None:
                 write_run_record(run_dir, {**record, "slurm": {"job_id": job, "logs": logs,
                                                                "workers": workers}},
@@ -101,7 +99,6 @@ def _no_live_array(run_dir: Path, spec: RunSpec) -> None:
 
     if shutil.which("squeue") is None:
         return
-    from protein.runner.slurm import array_tasks
 
     try:
         tasks = array_tasks(str(job))
@@ -199,15 +196,7 @@ def _watch(spec: RunSpec, study: Any, workers: int, stop: threading.Event, progr
     return code
 
 
-def heartbeat_every(lease_s: float | None) -> float:
-    """Seconds between the supervisor's heartbeats: often enough that a trial's lease
-    (``lease_s``, the study's) never runs out while its worker lives."""
-    return HEARTBEAT_S if lease_s is None else min(HEARTBEAT_S, HEARTBEAT_SHARE * lease_s)
-
-
 def _heartbeat(study: Any, trials: list, procs: list) -> None:
-    from protein.process import local_pid
-
     now = time.time()
     if now - getattr(_heartbeat, "last", 0.0) < heartbeat_every(study.lease_s):
         return
@@ -249,8 +238,6 @@ def _same_storage(run_dir: Path, spec: RunSpec) -> None:
 def _end_orphans(procs: list) -> None:
     """End the command of each worker process that has died (SIGKILL, out of memory):
     the command's whole process group, so nothing it started runs on unseen."""
-    from protein.runner.execute import kill_group
-
     for p in procs:
         slot = getattr(p, "slot", None)
         if slot is not None and slot.value > 0 and not p.is_alive():
@@ -284,8 +271,6 @@ def _gpu_count() -> int:
 def live_workers(trials: list) -> list[int]:
     """Pids of this machine's live processes that hold a running trial (``info["process"]``)."""
     import os
-
-    from protein.process import alive, local_pid
 
     pids = set()
     for t in trials:

@@ -18,12 +18,23 @@ from pathlib import Path
 from typing import Any
 
 from protein.errors import ConnectionLost, ProteinError, StorageError, TrialError
-from protein.runner.execute import CHILD, Failure, die_with_parent, kill, run_command, run_trainer
-from protein.runner.handback import HandBack
+from protein.integrations.tensorboard import add_hparams, writer
+from protein.integrations.wandb import finish_trial_run, start_trial_run
 from protein.optimizer.curves import cost_is_step
 from protein.optimizer.early_stop import Verdict
+from protein.process import worker_name
 from protein.results import cost_of, number, problem
+from protein.runner.execute import CHILD, Failure, die_with_parent, kill, run_command, run_trainer
+from protein.runner.handback import (
+    HandBack,
+    Heartbeat,
+    StopSignals,
+    heartbeat_every,
+    requeue_self,
+    slurm_job_id,
+)
 from protein.runner.spec import RunSpec, trial_dir
+from protein.study import Study
 from protein.trial import Report
 
 STARTUP_CRASHES = 3
@@ -50,8 +61,6 @@ def worker_main(spec_dict: dict[str, Any], slot: Any = None) -> None:
     import torch
 
     torch.set_num_threads(max(1, spec.threads))
-    from protein.process import worker_name
-    from protein.study import Study
 
     name = worker_name()
     try:
@@ -68,11 +77,6 @@ def standalone_main(spec: RunSpec, name: str | None = None) -> int:
     back, asks Slurm to requeue its job after a pre-timeout signal, and exits. Returns the
     exit code: 0 when the study has its trials, 143/130 after a stop, 2 when the storage
     stayed away."""
-    from protein.process import worker_name
-    from protein.runner.handback import Heartbeat, StopSignals, requeue_self, slurm_job_id
-    from protein.runner.supervisor import heartbeat_every
-    from protein.study import Study
-
     signals = StopSignals().install()
     os.environ.update(spec.env)
     job = slurm_job_id()
@@ -318,8 +322,6 @@ def run_trial(study: Any, trial: Any, spec: RunSpec, signals: Any = None) -> Non
             if name != cfg.metric and t.state.value == "complete":
                 tb.add_scalar(f"final/{name}", value, step)
         if t.score is not None:
-            from protein.integrations.tensorboard import add_hparams
-
             add_hparams(tb, t.params, {cfg.metric: t.score, "cost": t.cost}, t.state.value)
     _close(metrics, tb, wb, study.trial(trial.trial_id).state.value,
            study.trial(trial.trial_id), cfg.metric)
@@ -393,7 +395,6 @@ def _tell_failed(study: Any, trial: Any, reason: str, detail: str, d: Path,
 def _tensorboard(spec: RunSpec, trial_id: int) -> Any:
     if not spec.tensorboard:
         return None
-    from protein.integrations.tensorboard import writer
 
     return writer(spec.tensorboard, spec.study, trial_id)
 
@@ -401,7 +402,6 @@ def _tensorboard(spec: RunSpec, trial_id: int) -> Any:
 def _wandb(spec: RunSpec, study: Any, trial: Any, nested: dict) -> Any:
     if not spec.wandb_project:
         return None
-    from protein.integrations.wandb import start_trial_run
 
     return start_trial_run(spec.wandb_project, study, trial, nested, spec.wandb_entity)
 
@@ -412,6 +412,4 @@ def _close(metrics: Any, tb: Any, wb: Any, state: str, trial: Any = None,
     if tb is not None:
         tb.close()
     if wb is not None:
-        from protein.integrations.wandb import finish_trial_run
-
         finish_trial_run(wb, trial, state, metric)
