@@ -17,6 +17,7 @@ from typing import Any
 from protein.config import load_config
 from protein.errors import SpaceError
 from protein.optimizer import suggest_config
+from protein.results import validate_result
 from protein.trial import Trial, TrialState
 
 
@@ -65,7 +66,6 @@ class Protein:
             if p == flat:
                 del self._outstanding[i]
                 break
-        from protein.results import validate_result
 
         tid = len(self._trials)
         state, s, c, info = validate_result(tid, None if is_failure else score, cost,

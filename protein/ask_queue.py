@@ -13,7 +13,10 @@ import itertools
 from typing import Any
 
 from protein.errors import SearchExhausted
+from protein.optimizer import suggest_config
+from protein.process import gone, identity, worker_name
 from protein.storage.base import AskAnswer, AskRequest
+from protein.storage.rules import counts
 from protein.trial import Trial, TrialState
 
 MAX_RETRIES = 2  # times a trial whose worker died is handed out again
@@ -24,8 +27,6 @@ MAX_HANDBACKS = 5  # ... and one its worker handed back (preempted, out of time)
 def ask(study: Any, n: int | None, worker: str | None, max_trials: int | None,
         retry_stale: bool, lease_s: float | None, held: bool) -> Any:
     """``Study.ask`` (see there): through the queue with the ``protein`` method."""
-    from protein.process import gone, identity, worker_name
-
     count = 1 if n is None else n
     worker = worker or worker_name()
     me = identity()
@@ -101,9 +102,6 @@ def serve(study: Any, requests: list[AskRequest],
     where wanted, then new suggestions, all of them from one call of the optimizer.
     Request ``own`` is this caller's: its trials go to ``handed`` as they are stored.
     Returns each request's answer and the trials stored here, by id."""
-    from protein.optimizer import suggest_config
-    from protein.storage.rules import counts
-
     given: dict[int, list[int]] = {r.request_id: [] for r in requests}
     given[own] = study.handed  # the same list: filled as trials are stored
     stored: dict[int, Trial] = {}

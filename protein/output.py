@@ -7,6 +7,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from protein.tree import set_path
+
 
 def fmt_value(v: Any) -> str:
     """A compact, faithful text form of a parameter value or score."""
@@ -73,8 +75,6 @@ def with_seed(nested: Mapping[str, Any], seed_key: str | None, seed: int | None)
     """A copy of the params tree with the trial's seed at ``seed_key`` (unchanged when either
     is None): every place that hands a trial to a command puts the seed in the same way."""
     import copy
-
-    from protein.tree import set_path
 
     out = copy.deepcopy(dict(nested))
     if seed is not None and seed_key:

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from protein.config.objectives import feasible, metric_names
+from protein.trial import values_of
+
 if TYPE_CHECKING:
     from protein.config.objectives import Constraint, Objective
     from protein.trial import Trial
@@ -108,9 +111,6 @@ def pareto_set(objectives: Sequence[Objective], constraints: Sequence[Constraint
                trials: Sequence[Trial]) -> list[Trial]:
     """The complete trials that meet every constraint and that no other such trial beats on
     every objective, best on the first objective first."""
-    from protein.config.objectives import feasible, metric_names
-    from protein.trial import values_of
-
     names = metric_names(objectives, constraints)
     rows, kept = [], []
     for t in trials:

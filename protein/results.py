@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from protein.config import SweepConfig
+from protein.config.objectives import metric_values
 from protein.errors import TrialError
 from protein.trial import TrialState
 
@@ -64,8 +65,6 @@ def validate_result(
 def _values(trial_id: int, score: Any, config: SweepConfig) -> tuple[float, dict[str, float]]:
     """(primary value, every metric's value) from a mapping; a bare number only when the
     sweep has a single metric and no constraint."""
-    from protein.config.objectives import metric_values
-
     if not isinstance(score, Mapping):
         if config.multi:
             names = ", ".join(f"{n}=..." for n in config.metric_names)

@@ -18,6 +18,7 @@ import numpy as np
 
 from distributions import Distribution, DistributionError
 from distributions.base import cell_center
+from distributions.categorical import _same
 from protein.errors import SpaceError
 from protein.tree import flatten, merge_into, set_path
 
@@ -167,8 +168,6 @@ class Space:
     # ------------------------------------------------------------- activation
     def is_active(self, name: str, params: Mapping[str, Any]) -> bool:
         """Whether ``name`` is active given the (flat) values of its parents in ``params``."""
-        from distributions.categorical import _same
-
         for c in self.conditions.get(name, ()):
             if c.parent not in params or not self.is_active(c.parent, params):
                 return False

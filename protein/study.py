@@ -13,11 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from protein.ask_queue import ask
 from protein.config import SweepConfig, load_config
+from protein.config.objectives import feasible
+from protein.config.sweep import check_study_name
+from protein.dataframe import trials_dataframe
 from protein.errors import TrialError
 from protein.optimizer.early_stop import StopConfig, Verdict, decide, default_rule
+from protein.pareto import front, pareto_set
 from protein.results import cost_of, finite, number, validate_result
-from protein.trial import Trial, TrialState
+from protein.storage import open_storage
+from protein.storage.memory import MemoryStorage
+from protein.storage.sql import DEFAULT_LEASE_S
+from protein.trial import Trial
 
 if TYPE_CHECKING:
     from protein.storage.base import Storage
@@ -35,8 +43,6 @@ class Study:
     def __init__(self, config: Any, seed: int = 0, storage: Storage | None = None,
                  name: str = "default",
                  lease_s: float | None = None, on_expire: str = "fail"):
-        from protein.storage.memory import MemoryStorage
-
         self.config: SweepConfig = load_config(config)
         self.seed = seed
         self.name = name
@@ -51,10 +57,6 @@ class Study:
                lease_s: float | None = None, on_expire: str = "fail",
                replace: bool = False) -> Study:
         """Create (or reopen, if identical) study ``name`` in ``storage`` (a URL or backend)."""
-        from protein.storage import open_storage
-        from protein.storage.sql import DEFAULT_LEASE_S
-
-        from protein.config.sweep import check_study_name
 
         check_study_name(name)
         backend = open_storage(storage) if storage is None or isinstance(storage, str) else storage
@@ -69,8 +71,6 @@ class Study:
     @classmethod
     def load(cls, name: str = "default", storage: Any = None) -> Study:
         """Open an existing study; its optimizer state comes from the stored trials alone."""
-        from protein.storage import open_storage
-
         backend = open_storage(storage) if storage is None or isinstance(storage, str) else storage
         return cls._from_record(backend, backend.get_study(name))
 
@@ -110,8 +110,6 @@ class Study:
         (a batch, each point aware of the others), so many workers asking at once wait for
         one fit rather than one each.
         """
-        from protein.ask_queue import ask
-
         return ask(self, n, worker, max_trials, retry_stale, lease_s, held)
 
     def start(self, params: Mapping[str, Any], *, worker: str | None = None,
@@ -211,8 +209,6 @@ class Study:
     def trials_dataframe(self) -> Any:
         """The trials as a pandas DataFrame, one row per trial (``protein.dataframe``; needs
         pandas: ``pip install 'protein-hpo[dataframe]'``)."""
-        from protein.dataframe import trials_dataframe
-
         return trials_dataframe(self.trials(), self.space.names, self.config.metric_names)
 
     def complete(self) -> list[Trial]:
@@ -220,8 +216,6 @@ class Study:
 
     def feasible(self, trials: Sequence[Trial] | None = None) -> list[Trial]:
         """Complete trials (of ``trials``, default the study's) that meet every constraint."""
-        from protein.config.objectives import feasible
-
         done = [t for t in (self.trials() if trials is None else trials) if t.is_complete]
         if not self.config.constraints:
             return done
@@ -237,14 +231,10 @@ class Study:
     def pareto_set(self) -> list[Trial]:
         """Feasible trials that no other feasible trial beats on every objective, best on the
         primary metric first. With a single objective: the best trial(s)."""
-        from protein.pareto import pareto_set
-
         return pareto_set(self.config.objectives, self.config.constraints, self.trials())
 
     def pareto(self) -> list[Trial]:
         """Complete trials on the cost-score front, cheapest first."""
-        from protein.pareto import front
-
         done = self.complete()
         if not done:
             return []

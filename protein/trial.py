@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
 
+from protein.output import iso_time
+from protein.tree import set_path
+
 
 class TrialState(str, Enum):
     RUNNING = "running"
@@ -88,8 +91,6 @@ class Trial:
     @property
     def nested_params(self) -> dict[str, Any]:
         """``params`` as a tree: ``{"trainer": {"learning_rate": ...}}`` (no fixed overrides)."""
-        from protein.tree import set_path
-
         out: dict[str, Any] = {}
         for k, v in self.params.items():
             set_path(out, k, v)
@@ -97,8 +98,6 @@ class Trial:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: nested params, timestamps in ISO 8601 (UTC)."""
-        from protein.output import iso_time
-
         return {
             "trial": self.trial_id,
             "state": self.state.value,

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,9 +31,11 @@ from protein.config.settings import IGNORED as IGNORED_SETTINGS
 from protein.config.settings import RENAMED as RENAMED_SETTINGS
 from protein.config.settings import ProteinWarning, Settings, settings_from
 from protein.config.sweep import STUDY_NAME, STUDY_NAME_RULE, SweepConfig
+from protein.config.wandb import is_wandb, section_from_wandb
 from protein.errors import ConfigError, SpaceError
 from protein.space import Space, conditions_from
 from protein.tree import has_path
+from protein.config.ini import parse_ini
 
 METHODS = {
     "protein": "protein", "bayes": "protein", "bayesian": "protein",
@@ -70,8 +71,6 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepConf
         raise ConfigError(f"{path}: not a text file (byte {e.start} is not UTF-8); give a "
                           "sweep config in YAML, JSON or INI") from None
     if path.suffix.lower() in (".ini", ".cfg"):
-        from protein.config.ini import parse_ini
-
         doc, lines = parse_ini(text, str(path))
         return _from_ini_document(doc, _Where(str(path), lines))
     doc, lines = _parse_yaml(text, str(path))
@@ -220,7 +219,6 @@ def _from_document(doc: dict[str, Any], where: _Where) -> SweepConfig:
         return _from_hyperparameter_yaml(doc, where)
     if "sweep" in doc:
         return _from_sweep_yaml(doc, where)
-    from protein.config.wandb import is_wandb, section_from_wandb
 
     if is_wandb(doc):
         sec, extras = section_from_wandb(doc, where.error)

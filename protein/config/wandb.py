@@ -28,6 +28,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from protein.config.objectives import infer_goal
 from protein.config.settings import ProteinWarning
 
 TOP_KEYS = {"method", "metric", "parameters", "program", "command", "early_terminate", "run_cap",
@@ -69,8 +70,6 @@ def section_from_wandb(doc: Mapping[str, Any], error: Any) -> tuple[dict[str, An
     if metric.get("goal") is not None:
         sec["goal"] = metric["goal"]
     else:
-        from protein.config.objectives import infer_goal
-
         if infer_goal(metric["name"]) is None:
             warnings.warn(f"metric.goal not given; minimize {metric['name']!r} (W&B's default)",
                           ProteinWarning, stacklevel=4)

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from protein.config.objectives import Objective
+from protein.optimizer.baselines import suggest_baseline
 from protein.trial import Suggestion, Trial
 
 if TYPE_CHECKING:
@@ -34,7 +36,6 @@ def suggest_config(config: SweepConfig, trials: Sequence[Trial], *, seed: int,
 
         return suggest(config.space, trials, objectives=config.objectives,
                        constraints=config.constraints, settings=config.settings, seed=seed, n=n)
-    from protein.optimizer.baselines import suggest_baseline
 
     return suggest_baseline(config.method, config.space,
                             len(trials) if count is None else count,
@@ -45,7 +46,6 @@ def suggest_single(space: Space, trials: Sequence[Trial], *, sign: float, settin
                    seed: int = 0, n: int = 1) -> list[Suggestion]:
     """The next ``n`` suggestions after ``trials`` (any states, in creation order), for a
     score to maximise (``sign`` +1) or minimise (-1): Protein's phases with one objective."""
-    from protein.config.objectives import Objective
     from protein.optimizer.phases import suggest
 
     goal = "maximize" if sign > 0 else "minimize"

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from protein.errors import ConfigError
 from protein.optimizer.curves import Axis, cost_is_step, fit_curves, front_at
 from protein.space import Space
 from protein.trial import Report, Trial, TrialState
@@ -94,8 +95,6 @@ class StopConfig:
     min_probability: float = MIN_PROBABILITY
 
     def __post_init__(self) -> None:
-        from protein.errors import ConfigError
-
         if self.rule not in RULES:
             raise ConfigError(f"early stop: unknown rule {self.rule!r}; use one of {', '.join(RULES)}")
         if not isinstance(self.smooth, int) or self.smooth < 1:

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from protein.optimizer import candidates
+from protein.optimizer.transforms import Robust
 from protein.space import Space
 from protein.trial import Trial
 
@@ -18,9 +20,7 @@ from protein.trial import Trial
 def importance(space: Space, trials: Sequence[Trial], sign: float, bins: int = 8,
                samples: int = 4096) -> dict[str, float]:
     """``{name: share}`` for complete trials (needs at least 5), else an empty dict."""
-    from protein.optimizer import candidates
     from protein.optimizer.surrogate import GP
-    from protein.optimizer.transforms import Robust
 
     done = [t for t in trials if t.is_complete]
     if len(done) < 5:

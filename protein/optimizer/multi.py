@@ -30,6 +30,7 @@ from protein.config.objectives import Constraint, Objective
 from protein.config.settings import Settings
 from protein.optimizer import streams
 from protein.optimizer.observations import Observations
+from protein.optimizer.search import Pool, search
 from protein.pareto import nondominated
 from protein.space import Space
 from protein.trial import Suggestion
@@ -50,7 +51,6 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
 
     from protein.optimizer import models as M
     from protein.optimizer.acquisition import Acquisition, Below, LogEHVI, Satisfied
-    from protein.optimizer.search import Pool, search
     from protein.optimizer.surrogate import DTYPE
 
     rng = streams.stream(seed, k, streams.MULTI_SEARCH)

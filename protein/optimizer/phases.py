@@ -28,9 +28,10 @@ from distributions.base import cell_center
 from protein.config.objectives import Constraint, Objective
 from protein.config.settings import Settings
 from protein.errors import SearchExhausted
-from protein.optimizer import candidates, streams
+from protein.optimizer import candidates, multi, single, streams
 from protein.optimizer.models import Fits
 from protein.optimizer.observations import Observations, key, observe
+from protein.optimizer.search import untried
 from protein.space import Space
 from protein.trial import Suggestion, Trial
 
@@ -46,8 +47,6 @@ def suggest(space: Space, trials: Sequence[Trial], *, objectives: Sequence[Objec
     Fewer come back when a finite space runs out part way; ``SearchExhausted`` when it has
     no point left at all.
     """
-    from protein.optimizer import multi, single
-
     obs = observe(space, trials, objectives, constraints)
     fits = Fits.of(settings, space)  # one fit for the whole batch
     step = single.step if len(objectives) == 1 and not constraints else multi.step
@@ -80,8 +79,6 @@ def sobol_point(space: Space, obs: Observations, k: int, seed: int,
     """Point ``k`` of the seed's Sobol sequence, its unordered categoricals set by
     ``start_choice``; if snapping made it a repeat of a point run or running, points far
     down the sequence, then a random untried point."""
-    from protein.optimizer.search import untried
-
     seen = obs.taken()
     for j in range(SOBOL_RETRIES):
         u = candidates.sobol(space.dim, 1, seed, skip=k + j * SOBOL_STRIDE)[0]

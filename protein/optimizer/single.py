@@ -33,6 +33,7 @@ from protein.config.objectives import Constraint, Objective
 from protein.config.settings import Settings
 from protein.optimizer import streams
 from protein.optimizer.observations import Observations
+from protein.optimizer.search import Pool, search
 from protein.space import Space
 from protein.trial import Suggestion
 
@@ -50,7 +51,6 @@ def step(space: Space, obs: Observations, k: int, *, objectives: tuple[Objective
     (``models.Fits``) shares one fit among the suggestions of a batch."""
     from protein.optimizer import models as M
     from protein.optimizer.acquisition import Acquisition, Below, LogEI
-    from protein.optimizer.search import Pool, search
 
     sign = objectives[0].sign
     freq = settings.resample_frequency

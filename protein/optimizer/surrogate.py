@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from protein.errors import ProteinError
+
 DTYPE = torch.float64
 SQRT5 = math.sqrt(5)
 FIT_SUBSET = 128  # hyperparameters are fit on at most this many points, then all are used
@@ -66,7 +68,6 @@ def _log_scale(initial: torch.Tensor) -> Any:
 
 def hamming_kernel(ard_num_dims: int, active_dims: list[int]) -> Any:
     """``exp(-sum_j [x_j != x'_j] / l_j)`` on category codes, one lengthscale per column."""
-    from gpytorch.constraints import GreaterThan
     from gpytorch.kernels import Kernel
     from gpytorch.priors import LogNormalPrior
 
@@ -176,8 +177,6 @@ class Kernel:
 
 def _device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
-        from protein.errors import ProteinError
-
         raise ProteinError(
             f"settings.device is {name!r} but torch sees no CUDA device; use device: cpu"
         )

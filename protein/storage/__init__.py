@@ -11,6 +11,8 @@ from pathlib import Path
 
 from protein.errors import StorageError
 from protein.masking import mask_url
+from protein.storage.postgres import PostgresStorage
+from protein.storage.sqlite import SQLiteStorage
 
 DEFAULT_PATH = "protein.db"
 
@@ -23,8 +25,6 @@ def open_storage(url: str | None = None):  # type: ignore[no-untyped-def]
     """A SQL storage for ``url`` (see module docstring)."""
     url = url or default_url()
     if url.startswith(("postgresql://", "postgres://")):
-        from protein.storage.postgres import PostgresStorage
-
         return PostgresStorage(url)
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
@@ -35,6 +35,5 @@ def open_storage(url: str | None = None):  # type: ignore[no-untyped-def]
         )
     else:
         path = url
-    from protein.storage.sqlite import SQLiteStorage
 
     return SQLiteStorage(Path(path))

@@ -11,7 +11,7 @@ from typing import Any
 
 from protein.errors import TrialError
 from protein.storage.base import AskAnswer, AskRequest
-from protein.storage.rules import reassigned_info, released_info
+from protein.storage.rules import check_finish, finished_info, reassigned_info, released_info
 from protein.trial import Report, Trial, TrialState
 
 
@@ -59,8 +59,6 @@ class MemoryStorage:
 
     def finish_trial(self, trial_id: int, state: TrialState, score: float | None,
                      cost: float | None, info: Mapping[str, Any]) -> Trial:
-        from protein.storage.rules import check_finish, finished_info
-
         with self._lock:
             t = self.get_trial(trial_id)
             same = check_finish(t, state, score, cost)
