@@ -15,7 +15,10 @@ here: learning rate 1e-3, 32 environments x 64 steps, minibatch 512, 4 epochs, g
 lambda 0.95, clip 0.2, entropy 0.01, hidden width 64, 2^17 environment steps.
 
 Score: mean return of the episodes that ended in the last quarter of training (maximise;
--``max_steps`` when none ended); cost: environment steps taken.
+-``max_steps`` when none ended); cost: environment steps taken. Only ended episodes count:
+each environment gets ``total_timesteps / num_envs`` steps, so with 256 environments and
+2^14 steps (64 each) a policy that needs 80 steps to swing up ends none and scores
+-``max_steps``. Where you copy this, keep the budget many episodes per environment long.
 """
 
 from __future__ import annotations
