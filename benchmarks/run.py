@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-trainer-speed", action="store_true")
     ap.add_argument("--no-training", action="store_true",
                     help="skip the real-training benchmark (benchmarks.training)")
-    ap.add_argument("--training-seeds", type=int, default=5)
+    ap.add_argument("--training-seeds", type=int, default=10)
     ap.add_argument("--training-trials", type=int, default=30)
     ap.add_argument("--training-tag", default=None,
                     help="the source hash of the training benchmark's Protein runs to read "

@@ -1,6 +1,6 @@
 """Does it pay? Compute to a good model on real training, Protein against the tuners in use.
 
-    python -m benchmarks.training [--seeds 5] [--trials 30] [--workers 2] [--device cpu]
+    python -m benchmarks.training [--seeds 10] [--trials 30] [--workers 2] [--device cpu]
                                   [--problems cartpole acrobot digits tinylm] [--optimizers ...]
                                   [--summarise-only]
 
@@ -755,7 +755,7 @@ def cost_text(c: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
