@@ -274,22 +274,26 @@ def test_nan_and_bad_cost_never_reach_the_gp():
     assert s.reason == "gp" and math.isfinite(s.info["predicted_score"])
 
 
+BUDGET_CFG = {  # error falls with a step budget, cost grows with it
+    "goal": "minimize",
+    "settings": {"num_random_samples": 6},
+    "parameters": {
+        "lr": {"distribution": "log_normal", "min": 1e-4, "max": 1e-1},
+        "steps": {"distribution": "uniform_pow2", "min": 2**8, "max": 2**16},
+    },
+}
+
+
+def budget_error(p: dict) -> float:
+    return 0.1 * (math.log10(p["lr"]) + 2.5) ** 2 + (p["steps"] / 256) ** -0.5
+
+
 @pytest.mark.slow
 def test_cost_aware_search_spreads_along_the_cost_axis():
-    cfg = {
-        "goal": "minimize",
-        "settings": {"num_random_samples": 6},
-        "parameters": {
-            "lr": {"distribution": "log_normal", "min": 1e-4, "max": 1e-1},
-            "steps": {"distribution": "uniform_pow2", "min": 2**8, "max": 2**16},
-        },
-    }
-    study = Study(cfg, seed=0)
+    study = Study(BUDGET_CFG, seed=0)
     for _ in range(24):
         t = study.ask()
-        steps = t.params["steps"]
-        err = 0.1 * (math.log10(t.params["lr"]) + 2.5) ** 2 + (steps / 256) ** -0.5
-        study.tell(t, err, cost=steps / 256)
+        study.tell(t, budget_error(t.params), cost=t.params["steps"] / 256)
     gp = [t for t in study.trials() if t.info.get("reason") == "gp"]
     assert any("budget" in t.info for t in gp) and all("predicted_cost" in t.info for t in gp)
     assert len({t.params["steps"] for t in gp}) >= 3
@@ -302,25 +306,15 @@ def test_no_budget_lies_below_every_cost_the_cost_model_thinks_reachable():
     # the cheapest setting (256 steps, cost 1) runs early; the budget strata widen the
     # observed range below it, but a budget no setting can meet would make P(cost <= budget)
     # reward the cost model's doubt instead of cheapness: the floor raises such budgets
-    cfg = {
-        "goal": "minimize",
-        "settings": {"num_random_samples": 6},
-        "parameters": {
-            "lr": {"distribution": "log_normal", "min": 1e-4, "max": 1e-1},
-            "steps": {"distribution": "uniform_pow2", "min": 2**8, "max": 2**16},
-        },
-    }
-    study, costs, raised = Study(cfg, seed=0), [], 0
+    study, costs, raised = Study(BUDGET_CFG, seed=0), [], 0
     for k in range(27):
         t = study.ask()
         if "budget" in t.info:
             assert t.info["budget"] >= 0.5 * min(costs), (k, t.info["budget"], min(costs))
             raw = math.exp(budget_of(np.log(costs), k, 0, expansion=0.25))
             raised += raw < 0.5 * min(costs)
-        steps = t.params["steps"]
-        study.tell(t, 0.1 * (math.log10(t.params["lr"]) + 2.5) ** 2 + (steps / 256) ** -0.5,
-                   cost=steps / 256)
-        costs.append(steps / 256)
+        study.tell(t, budget_error(t.params), cost=t.params["steps"] / 256)
+        costs.append(t.params["steps"] / 256)
     assert raised >= 1  # the strata alone would have gone below it
 
 
