@@ -266,7 +266,8 @@ def training(fig: dict) -> list[str]:
                 saved = 1 - es["total"] / ours["total"]
                 ok = (saved >= saved_at_least and es["best"] >= ours["best"]
                       and es["beaten"] <= lost_at_most)
-                out.append(f"- {p}: {rule} spends {100 * saved:.0f}% less compute than the same "
+                spends = f"{100 * saved:.0f}% less" if saved >= 0 else f"{-100 * saved:.0f}% more"
+                out.append(f"- {p}: {rule} spends {spends} compute than the same "
                            f"search without stopping; final best {sign * es['best']:.4g} vs "
                            f"{sign * ours['best']:.4g}; a stopped trial had beaten the final best in "
                            f"{es['beaten']}/{es['n']} runs (target: >= {100 * saved_at_least:.0f}% "
