@@ -133,7 +133,8 @@ def _logreg(data: str) -> Callable[[Mapping[str, Any]], tuple[float, float]]:
             solver="liblinear", C=float(v["C"]), tol=float(v["tol"]),
             l1_ratio=1.0 if v["penalty"] == "l1" else 0.0,
             class_weight=None if v["class_weight"] == "none" else "balanced",
-            intercept_scaling=float(v["intercept_scaling"]), max_iter=200)), X, y), 1.0
+            intercept_scaling=float(v["intercept_scaling"]), max_iter=200,
+            random_state=0)), X, y), 1.0  # liblinear shuffles: without a seed, numpy's global one
     return objective
 
 
@@ -241,21 +242,27 @@ def problems() -> dict[str, Problem]:
     return {name: Problem(name, params, f, None, note=note) for name, params, f, note in specs}
 
 
+def centre(parameters: Mapping[str, dict]) -> dict[str, Any]:
+    """Each parameter's middle (geometric for log and pow2 ones; the first choice of a
+    categorical), with the inactive conditionals dropped."""
+    point: dict[str, Any] = {}
+    for k, s in parameters.items():
+        if s["distribution"] == "categorical":
+            point[k] = s["choices"][0]
+        elif s["distribution"] in ("log_normal", "uniform_pow2"):
+            point[k] = float(np.sqrt(s["min"] * s["max"]))
+            if s["distribution"] == "uniform_pow2":
+                point[k] = int(2 ** round(np.log2(point[k])))
+        else:
+            point[k] = (s["min"] + s["max"]) / 2
+            if s["distribution"] == "int_uniform":
+                point[k] = int(round(point[k]))
+    return active(parameters, point)
+
+
 def noise_sd(name: str, reps: int = 10) -> float:
     """The standard deviation of one problem's error over ``reps`` evaluations of its centre
-    point (each parameter's middle; the first choice), from a fresh stream of seeds."""
+    point, from a fresh stream of seeds."""
     p = problems()[name]
-    centre: dict[str, Any] = {}
-    for k, s in p.parameters.items():
-        if s["distribution"] == "categorical":
-            centre[k] = s["choices"][0]
-        elif s["distribution"] in ("log_normal", "uniform_pow2"):
-            centre[k] = float(np.sqrt(s["min"] * s["max"]))
-            if s["distribution"] == "uniform_pow2":
-                centre[k] = int(2 ** round(np.log2(centre[k])))
-        else:
-            centre[k] = (s["min"] + s["max"]) / 2
-            if s["distribution"] == "int_uniform":
-                centre[k] = int(round(centre[k]))
-    values = active(p.parameters, centre)
+    values = centre(p.parameters)
     return float(np.std([p.objective(values)[0] for _ in range(reps)], ddof=1))
