@@ -54,14 +54,14 @@ def prefill(url: str, name: str, n: int, cfg: dict | None = None, score=None) ->
     """Create study ``name`` with ``n`` finished trials (random params; ``score(params)``,
     else the ``lr``), written in one transaction as a long-running study would have them."""
     from protein.optimizer.baselines import suggest_baseline
-    from protein.storage import open_storage
+    from protein.storage import open_backend
     from protein.storage.sql import _dumps
     from protein.study import Study
 
     study = Study.create(cfg or CFG, name, url)
     if not n:
         return
-    backend = open_storage(url)
+    backend = open_backend(url)
     params = [s.params for s in suggest_baseline("random", study.space, 0,
                                                  settings=study.config.settings, seed=1, n=n)]
     now = time.time()

@@ -107,8 +107,8 @@ def nondominated(Y: np.ndarray) -> list[int]:
     return [int(i) for i in keep[np.argsort(-Y[keep, 0], kind="stable")]]
 
 
-def pareto_set(objectives: Sequence[Objective], constraints: Sequence[Constraint],
-               trials: Sequence[Trial]) -> list[Trial]:
+def objective_front(objectives: Sequence[Objective], constraints: Sequence[Constraint],
+                    trials: Sequence[Trial]) -> list[Trial]:
     """The complete trials that meet every constraint and that no other such trial beats on
     every objective, best on the first objective first."""
     names = metric_names(objectives, constraints)

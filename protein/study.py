@@ -2,7 +2,7 @@
 
 The study keeps no optimizer state of its own: every ``ask`` passes the stored trials to
 ``suggest``, so a study reopened in another process continues exactly where it stopped.
-Storage backends (memory, SQLite, PostgreSQL) share the ``Storage`` interface.
+A study reads and writes its trials through a ``StudyStorage`` (in memory, SQLite or PostgreSQL).
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from protein.config.sweep import check_study_name
 from protein.dataframe import trials_dataframe
 from protein.errors import TrialError
 from protein.optimizer.early_stop import StopConfig, Verdict, decide, default_rule
-from protein.pareto import front, pareto_set
+from protein.pareto import front, objective_front
 from protein.results import cost_of, finite, number, validate_result
-from protein.storage import open_storage
-from protein.storage.memory import MemoryStorage
+from protein.storage import open_backend
+from protein.storage.memory import MemoryStudyStorage
 from protein.storage.sql import DEFAULT_LEASE_S
 from protein.trial import Trial
 
 if TYPE_CHECKING:
-    from protein.storage.base import Storage
+    from protein.storage.base import StudyStorage
 
 
 class Study:
@@ -37,16 +37,16 @@ class Study:
     Args:
         config: anything ``load_config`` takes.
         seed: seeds every random choice; the same trials and seed give the same asks.
-        storage: a ``Storage``; in memory when omitted.
+        storage: a ``StudyStorage``; in memory when omitted.
     """
 
-    def __init__(self, config: Any, seed: int = 0, storage: Storage | None = None,
+    def __init__(self, config: Any, seed: int = 0, storage: StudyStorage | None = None,
                  name: str = "default",
                  lease_s: float | None = None, on_expire: str = "fail"):
         self.config: SweepConfig = load_config(config)
         self.seed = seed
         self.name = name
-        self.storage: Storage = storage if storage is not None else MemoryStorage()
+        self.storage: StudyStorage = storage if storage is not None else MemoryStudyStorage()
         self.lease_s = lease_s
         self.on_expire = on_expire
         self.exhausted: str | None = None  # why the last ask handed out fewer trials
@@ -59,7 +59,7 @@ class Study:
         """Create (or reopen, if identical) study ``name`` in ``storage`` (a URL or backend)."""
 
         check_study_name(name)
-        backend = open_storage(storage) if storage is None or isinstance(storage, str) else storage
+        backend = open_backend(storage) if storage is None or isinstance(storage, str) else storage
         cfg = load_config(config)
         if replace and name in backend.study_names():
             _same_objectives(cls._from_record(backend, backend.get_study(name)), cfg)
@@ -71,7 +71,7 @@ class Study:
     @classmethod
     def load(cls, name: str = "default", storage: Any = None) -> Study:
         """Open an existing study; its optimizer state comes from the stored trials alone."""
-        backend = open_storage(storage) if storage is None or isinstance(storage, str) else storage
+        backend = open_backend(storage) if storage is None or isinstance(storage, str) else storage
         return cls._from_record(backend, backend.get_study(name))
 
     @classmethod
@@ -228,12 +228,12 @@ class Study:
             return None
         return max(done, key=lambda t: (self.config.sign * t.score, -t.trial_id))
 
-    def pareto_set(self) -> list[Trial]:
+    def objective_front(self) -> list[Trial]:
         """Feasible trials that no other feasible trial beats on every objective, best on the
         primary metric first. With a single objective: the best trial(s)."""
-        return pareto_set(self.config.objectives, self.config.constraints, self.trials())
+        return objective_front(self.config.objectives, self.config.constraints, self.trials())
 
-    def pareto(self) -> list[Trial]:
+    def cost_front(self) -> list[Trial]:
         """Complete trials on the cost-score front, cheapest first."""
         done = self.complete()
         if not done:

@@ -103,7 +103,7 @@ def test_tell_checks_every_metric_and_fails_non_finite_values():
     t3 = st.ask()
     st.tell(t3, {"f1": 0.1, "f2": 0.1, "mem": 9})  # better, but infeasible
     assert st.best().trial_id == 0
-    assert [p.trial_id for p in st.pareto_set()] == [0]
+    assert [p.trial_id for p in st.objective_front()] == [0]
 
 
 # --------------------------------------------------------------- the model
@@ -151,7 +151,7 @@ def test_constraints_steer_suggestions_into_the_feasible_region():
     ok = [t.info["values"]["f1"] <= 0.3 for t in gp]
     assert len(gp) >= 10 and np.mean(ok) >= 0.8, ok
     assert all(0 < t.info["p_feasible"] <= 1 for t in gp)
-    assert all(t.info["values"]["f1"] <= 0.3 for t in st.pareto_set())
+    assert all(t.info["values"]["f1"] <= 0.3 for t in st.objective_front())
 
 
 @pytest.mark.slow
@@ -259,7 +259,7 @@ def test_run_command_mode_records_every_metric(tmp_path):
     acc.Reload()
     assert acc.Scalars("final/memory_gb")[0].value == pytest.approx(ts[0].params["width"] / 20)
     assert acc.Scalars("final/reward")[0].value == pytest.approx(ts[0].score)
-    assert all(t.info["values"]["memory_gb"] <= 40 for t in st.pareto_set())
+    assert all(t.info["values"]["memory_gb"] <= 40 for t in st.objective_front())
     # a result that lacks a metric fails its trial and says which
     (tmp_path / "train.py").write_text('import json; print(json.dumps({"reward": 1.0}))')
     protein("run", "sweep.yaml", "--command", f"{sys.executable} train.py", "--study", "two",

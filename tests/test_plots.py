@@ -77,7 +77,7 @@ def test_learning_curves_have_a_colour_scale_and_show_one_point_curves(figures, 
 
 def test_pareto_says_so_when_costs_differ_only_by_noise(figures, tmp_path):
     s = _study([10.0, 10.5, 11.0, 10.2], [0.1, 0.4, 0.3, 0.2])
-    plots.pareto(s, s.trials(), s.pareto(), tmp_path / "p.png")
+    plots.cost_front(s, s.trials(), s.cost_front(), tmp_path / "p.png")
     ax = figures[0].axes[0]
     assert any("no cost-score front" in t.get_text() for t in ax.texts)
     assert not ax.lines  # no front drawn
@@ -89,7 +89,7 @@ def test_pareto_set_uses_log_axes_for_a_far_point(figures, tmp_path):
     s = Study(cfg)
     for a, b in ((0.1, 0.5), (0.5, 1.0), (0.9, 5000.0)):
         s.tell(s.ask(), {"a": a, "b": b})
-    plots.pareto_set(s, s.trials(), s.pareto_set(), tmp_path / "ps.png")
+    plots.objective_front(s, s.trials(), s.objective_front(), tmp_path / "ps.png")
     assert figures[0].axes[0].get_yscale() == "log"
 
 

@@ -91,9 +91,9 @@ def sys_executable() -> str:
 
 
 def test_a_password_with_an_unencoded_at_sign_leaks_no_fragment():
-    from protein.storage import open_storage
+    from protein.storage import open_backend
 
     with pytest.raises(StorageError) as e:
-        open_storage("postgresql://u:S3cret@Xy@127.0.0.1:5432/test")
+        open_backend("postgresql://u:S3cret@Xy@127.0.0.1:5432/test")
     assert "Xy" not in str(e.value) and "S3cret" not in str(e.value)
     assert "***@127.0.0.1" in str(e.value)

@@ -209,12 +209,12 @@ def test_kill_9_mid_trial_loses_no_finished_trial(storage_url, tmp_path):
 
 
 def test_unsupported_url_and_missing_directory():
-    from protein.storage import open_storage
+    from protein.storage import open_backend
 
     with pytest.raises(StorageError, match="unsupported storage URL"):
-        open_storage("mysql://x")
+        open_backend("mysql://x")
     with pytest.raises(StorageError, match="does not exist"):
-        open_storage("/no/such/dir/p.db")
+        open_backend("/no/such/dir/p.db")
 
 
 def test_a_nan_intermediate_value_is_kept_as_nan(storage_url):
@@ -229,10 +229,10 @@ def test_a_nan_intermediate_value_is_kept_as_nan(storage_url):
 @pytest.mark.parametrize("backend", ["memory", "sql"])
 def test_every_backend_is_a_storage_and_starts_given_params(backend, tmp_path):
     from protein.errors import SpaceError
-    from protein.storage.base import Storage
+    from protein.storage.base import StudyStorage
 
     s = Study(CFG) if backend == "memory" else Study.create(CFG, "s", str(tmp_path / "s.db"))
-    assert isinstance(s.storage, Storage)
+    assert isinstance(s.storage, StudyStorage)
     t = s.start({"trainer": {"lr": 0.01, "bs": 32}}, worker="me", reason="baseline")
     assert t.params == {"trainer.lr": 0.01, "trainer.bs": 32} and t.info["reason"] == "baseline"
     s.heartbeat([t])
@@ -278,11 +278,11 @@ def test_two_concurrent_tells_of_different_results_one_wins_one_is_refused(stora
 
 
 def _opener(url: str, barrier, results) -> None:  # noqa: ANN001
-    from protein.storage import open_storage
+    from protein.storage import open_backend
 
     barrier.wait(timeout=60)
     try:
-        open_storage(url).study_names()
+        open_backend(url).study_names()
         results.put("ok")
     except Exception as e:  # noqa: BLE001 - reported to the test
         results.put(f"{type(e).__name__}: {e}")
@@ -399,7 +399,7 @@ def test_a_version_1_database_opens_upgrades_in_place_and_goes_on(storage_url):
     import json
 
     from protein.config import load_config
-    from protein.storage import open_storage
+    from protein.storage import open_backend
     from protein.storage.sql import SCHEMA_VERSION
 
     cfg = json.dumps(load_config(CFG).to_dict())
@@ -422,7 +422,7 @@ def test_a_version_1_database_opens_upgrades_in_place_and_goes_on(storage_url):
     s.tell(1, 0.4, cost=1.0)
     t = s.ask()
     assert t.trial_id == 2
-    backend = open_storage(storage_url)  # a second process's view, after the upgrade
+    backend = open_backend(storage_url)  # a second process's view, after the upgrade
     assert backend._execute(backend._sql("SELECT value FROM protein_meta WHERE key = ?"),
                             ("schema_version",))[0][0] == str(SCHEMA_VERSION)
     again = Study.load("old", storage_url).trials()
@@ -434,7 +434,7 @@ def test_a_version_1_database_opens_upgrades_in_place_and_goes_on(storage_url):
 def test_a_version_2_database_gains_the_spend_of_intermediate_values_in_place(storage_url):
     """Version 2 stored intermediate values without the cost spent when each was reported:
     made here from a current database by dropping that column, as version 2 wrote it."""
-    from protein.storage import open_storage
+    from protein.storage import open_backend
     from protein.storage.sql import SCHEMA_VERSION
 
     s = Study.create(CFG, "v2", storage_url)
@@ -444,7 +444,7 @@ def test_a_version_2_database_gains_the_spend_of_intermediate_values_in_place(st
     s.tell(t, 0.6, cost=2.0)
     running = s.ask()
     s.report(running, 1.0, 0.4)
-    backend = open_storage(storage_url)
+    backend = open_backend(storage_url)
     backend._execute("ALTER TABLE intermediate DROP COLUMN cost")
     backend._execute("ALTER TABLE asks DROP COLUMN held")  # added by version 4
     backend._execute(backend._sql("UPDATE protein_meta SET value = ? WHERE key = ?"),
@@ -456,7 +456,7 @@ def test_a_version_2_database_gains_the_spend_of_intermediate_values_in_place(st
     assert got[t.trial_id].intermediate == ((1.0, 0.5, None), (2.0, 0.6, None))
     again.report(running, 2.0, 0.45, cost=200.0)  # reports go on, now with their spend
     assert again.trial(running.trial_id).intermediate == ((1.0, 0.4, None), (2.0, 0.45, 200.0))
-    check = open_storage(storage_url)
+    check = open_backend(storage_url)
     assert check._execute(check._sql("SELECT value FROM protein_meta WHERE key = ?"),
                           ("schema_version",))[0][0] == str(SCHEMA_VERSION) == "4"
     Study.load("v2", storage_url).tell(running, 0.45, cost=200.0)  # and opens again unchanged
@@ -466,26 +466,26 @@ def test_a_version_2_database_gains_the_spend_of_intermediate_values_in_place(st
 def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path):
     import sqlite3
 
-    from protein.storage import open_storage
+    from protein.storage import open_backend
 
     path = tmp_path / "new.db"
-    open_storage(str(path)).close()
+    open_backend(str(path)).close()
     conn = sqlite3.connect(path)
     conn.execute("UPDATE protein_meta SET value = '99' WHERE key = 'schema_version'")
     conn.commit()
     conn.close()
     with pytest.raises(StorageError, match="schema version 99 is newer.*upgrade protein-hpo"):
-        open_storage(str(path))
+        open_backend(str(path))
 
 
 def test_incremental_reads_see_every_change_another_process_makes(storage_url):
     """A reader keeps what it read and fetches only changed rows; it must still see new
     trials, tells, progress, heartbeats, an expiry that fails a trial, one that hands a
     trial out again, and a study deleted and made again under the same name."""
-    from protein.storage import open_storage
+    from protein.storage import open_backend
 
     writer = Study.create(CFG, "inc", storage_url, lease_s=0.3, on_expire="retry")
-    reader = Study.load("inc", open_storage(storage_url))  # its own connection and cache
+    reader = Study.load("inc", open_backend(storage_url))  # its own connection and cache
     assert reader.trials() == []
     a, b = writer.ask(n=2, worker="remote:1", held=False)  # run by another process
     assert [t.trial_id for t in reader.trials()] == [0, 1]

@@ -142,9 +142,9 @@ def sole_study(name: str | None, storage: str | None) -> str:
     existing_storage(storage)
     if name is not None:
         return name
-    from protein.storage import default_url, open_storage
+    from protein.storage import default_url, open_backend
 
-    names = open_storage(storage).study_names()
+    names = open_backend(storage).study_names()
     where = mask_url(storage or default_url())
     if len(names) == 1:
         print(f"protein: study {names[0]!r} (the only one in {where})", file=sys.stderr)

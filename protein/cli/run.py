@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"protein run: best {cfg.metric} {fmt_value(best.score)} (trial {best.trial_id}): "
               f"{params}", file=sys.stderr)
         if len(cfg.objectives) > 1:
-            front = study.pareto_set()
+            front = study.objective_front()
             print(f"protein run: {len(front)} trial{'s' if len(front) != 1 else ''} on the Pareto set "
                   f"({', '.join(o.name for o in cfg.objectives)}); list them with "
                   f"`protein best --study {name} --storage {mask_url(storage)}`", file=sys.stderr)

@@ -287,7 +287,7 @@ def _trial_table(study: Any, ts: list) -> str:
 def _best(args: argparse.Namespace) -> int:
     study = open_study(args)
     if study.config.multi and len(study.config.objectives) > 1:
-        front = study.pareto_set()
+        front = study.objective_front()
         if not front:
             raise ProteinError(f"study {study.name!r} has no feasible complete trial yet")
         emit([t.to_dict() for t in front], args.format, lambda: _trial_table(study, front))
@@ -302,16 +302,16 @@ def _best(args: argparse.Namespace) -> int:
 
 def _pareto(args: argparse.Namespace) -> int:
     study = open_study(args)
-    front = study.pareto()
+    front = study.cost_front()
     emit([t.to_dict() for t in front], args.format, lambda: _trial_table(study, front))
     return 0
 
 
 def _studies(args: argparse.Namespace) -> int:
-    from protein.storage import open_storage
+    from protein.storage import open_backend
     from protein.study import Study
 
-    backend = open_storage(existing_storage(args.storage))
+    backend = open_backend(existing_storage(args.storage))
     out = []
     for name in backend.study_names():
         s = Study.load(name, backend)

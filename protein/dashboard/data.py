@@ -138,8 +138,8 @@ class Feed:
             "method": cfg.method, "max_trials": total, "states": states,
             "workers": workers, "eta_s": eta, "updated": time.time(),
             "best": None if best is None else best.trial_id,
-            "front": [t.trial_id for t in study.pareto()],
-            "pareto_set": ([t.trial_id for t in study.pareto_set()]
+            "front": [t.trial_id for t in study.cost_front()],
+            "pareto_set": ([t.trial_id for t in study.objective_front()]
                            if len(cfg.objectives) > 1 else []),
             "space": space_of(study), "importance": self.importance(complete),
             "storage": mask_url(study.storage.url),

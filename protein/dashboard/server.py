@@ -16,7 +16,7 @@ from typing import Any
 from protein.dashboard.data import Feed, study_row
 from protein.dashboard.page import html_page, plotly_js
 from protein.errors import ProteinError, TrialError, require
-from protein.storage import open_storage
+from protein.storage import open_backend
 from protein.study import Study
 
 
@@ -34,7 +34,7 @@ class Studies:
 
     def __init__(self, storage_url: str, only: str | None, out_dir: str) -> None:
         self.url = storage_url
-        self.storage = open_storage(storage_url)
+        self.storage = open_backend(storage_url)
         self.only = only
         self.out_dir = Path(out_dir)
         self.feeds: dict[str, Feed] = {}

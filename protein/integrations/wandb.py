@@ -107,7 +107,7 @@ class WandbCallback:
         for t in study.trials():
             table.add_data(t.trial_id, t.state.value, t.score, t.cost,
                            *[str(t.params.get(n, "")) for n in study.space.names])
-        front = study.pareto()
+        front = study.cost_front()
         ftable = wandb.Table(data=[[t.cost, t.score] for t in front], columns=["cost", study.config.metric])
         run.log({"trials": table,
                  "pareto": wandb.plot.line(ftable, "cost", study.config.metric, title="Pareto front")})

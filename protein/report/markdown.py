@@ -12,7 +12,7 @@ from protein.errors import ProteinError
 from protein.invocation import shell_line, trial_invocation
 from protein.optimizer.importance import importance
 from protein.output import fmt_value, iso_time, metric_headers
-from protein.pareto import pareto_set
+from protein.pareto import objective_front
 from protein.report import plots as P
 from protein.tree import flatten
 from protein.trial import TrialState
@@ -59,7 +59,7 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     cfg = study.config
     trials = study.trials()
     done = sorted(study.feasible(trials), key=lambda t: -cfg.sign * t.score)
-    pset = pareto_set(cfg.objectives, cfg.constraints, trials) if len(cfg.objectives) > 1 else []
+    pset = objective_front(cfg.objectives, cfg.constraints, trials) if len(cfg.objectives) > 1 else []
     written: list[Path] = []
 
     # results.csv
@@ -116,14 +116,15 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
 
     imp = (importance(study.space, trials, cfg.sign) if importance_meaningful(study, done)
            else {})
-    front = study.pareto()
+    front = study.cost_front()
     images: list[Path] = []
     if plots and trials:
         images.append(P.history(study, trials, out / "history.png"))
         if done:
-            images.append(P.pareto(study, trials, front, out / "pareto.png"))
+            images.append(P.cost_front(study, trials, front, out / "pareto.png"))
             if pset:
-                images.append(P.pareto_set(study, trials, pset, out / "pareto_set.png"))
+                images.append(P.objective_front(study, trials, pset,
+                                                out / "pareto_set.png"))
             images.append(P.parameters(study, trials, imp, out / "parameters.png"))
             images.append(P.distribution(study, trials, out / "score_distribution.png"))
         c = P.curves(study, trials, out / "learning_curves.png")

@@ -84,7 +84,7 @@ def history(study: Any, trials: list, path: Path) -> Path:
     return _save(fig, path)
 
 
-def pareto(study: Any, trials: list, front: list, path: Path) -> Path:
+def cost_front(study: Any, trials: list, front: list, path: Path) -> Path:
     """Every complete trial in the cost-score plane, the front highlighted."""
     plt = _plt()
     cfg = study.config
@@ -118,7 +118,7 @@ def pareto(study: Any, trials: list, front: list, path: Path) -> Path:
     return _save(fig, path)
 
 
-def pareto_set(study: Any, trials: list, front: list, path: Path) -> Path:
+def objective_front(study: Any, trials: list, front: list, path: Path) -> Path:
     """The first two objectives of every complete trial, infeasible ones crossed out, the
     Pareto set of the feasible ones joined by a step line."""
     plt = _plt()

@@ -64,7 +64,7 @@ def summary_text(study: Any, width: int = 80) -> str:
         for k, v in best.params.items():
             lines.append(_fit(f"  {k} = {fmt_value(v)}", width))
     if len(cfg.objectives) > 1:
-        front = study.pareto_set()
+        front = study.objective_front()
         lines += ["", rule, f"PARETO SET: {len(front)} trial{'s' if len(front) != 1 else ''}"]
         for t in front:
             vals = "  ".join(f"{k}={fmt_value(v)}" for k, v in t.values.items())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from protein.pareto import pareto_set
+from protein.pareto import objective_front
 
 
 class Progress:
@@ -28,7 +28,7 @@ class Progress:
         extra = ", ".join(f"{states[k]} {k}" for k in ("failed", "pruned") if states.get(k))
         b = f"best {cfg.metric} {best.score:.4g} (trial {best.trial_id})" if best else "no result yet"
         if best and len(cfg.objectives) > 1:
-            k = len(pareto_set(cfg.objectives, cfg.constraints, done))
+            k = len(objective_front(cfg.objectives, cfg.constraints, done))
             b = f"{k} trial{'s' if k != 1 else ''} on the Pareto set"
         return (f"[{self.study.name}] {fin}{total} finished"
                 + (f" ({extra})" if extra else "") + f", {states.get('running', 0)} running, {b}")

@@ -1,6 +1,6 @@
 """Where a study's trials live: in memory, SQLite (default) or PostgreSQL.
 
-``open_storage(url)`` takes ``sqlite:///path.db``, a plain path, or ``postgresql://...``;
+``open_backend(url)`` takes ``sqlite:///path.db``, a plain path, or ``postgresql://...``;
 with no URL it uses ``$PROTEIN_STORAGE``, else ``./protein.db``.
 """
 
@@ -11,8 +11,9 @@ from pathlib import Path
 
 from protein.errors import StorageError
 from protein.masking import mask_url
-from protein.storage.postgres import PostgresStorage
-from protein.storage.sqlite import SQLiteStorage
+from protein.storage.postgres import PostgresBackend
+from protein.storage.sql import SQLBackend
+from protein.storage.sqlite import SQLiteBackend
 
 DEFAULT_PATH = "protein.db"
 
@@ -21,11 +22,11 @@ def default_url() -> str:
     return os.environ.get("PROTEIN_STORAGE") or DEFAULT_PATH
 
 
-def open_storage(url: str | None = None):  # type: ignore[no-untyped-def]
-    """A SQL storage for ``url`` (see module docstring)."""
+def open_backend(url: str | None = None) -> SQLBackend:
+    """The SQL backend (every study of one database) for ``url`` (see module docstring)."""
     url = url or default_url()
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresStorage(url)
+        return PostgresBackend(url)
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
     elif "://" in url:
@@ -36,4 +37,4 @@ def open_storage(url: str | None = None):  # type: ignore[no-untyped-def]
     else:
         path = url
 
-    return SQLiteStorage(Path(path))
+    return SQLiteBackend(Path(path))

@@ -1,10 +1,13 @@
-"""What a study needs from its storage: the ``Storage`` protocol.
+"""What a study needs from its storage: the ``StudyStorage`` protocol.
 
-Three backends implement it: ``MemoryStorage`` (in-process, the library default), and one
-study's view (``BoundStorage``) of ``SQLiteStorage`` or ``PostgresStorage``. A backend with
-nothing to do for a call (no leases in memory) implements it as a no-op.
+Two classes implement it: ``MemoryStudyStorage`` (in-process, the library default) and
+``SQLStudyStorage``, one study's view of a SQL backend (``SQLiteBackend`` or
+``PostgresBackend``: every study of one database, ``open_backend``). An implementation with
+nothing to do for a call (no leases in memory) makes it a no-op.
 
-Rules every backend keeps (``rules.check_finish``): a finished trial never changes; telling
+Words: a *backend* holds many studies; a *study storage* is one study's trials.
+
+Rules every study storage keeps (``rules.check_finish``): a finished trial never changes; telling
 it the same result again returns it unchanged, a different one is a ``TrialError``. The one
 exception: a trial failed because its lease expired takes a late result (nothing is lost).
 """
@@ -46,7 +49,7 @@ class AskAnswer:
 
 
 @runtime_checkable
-class Storage(Protocol):
+class StudyStorage(Protocol):
     """One study's trials, shared by every process that opens the same study."""
 
     @property

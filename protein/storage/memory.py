@@ -15,8 +15,8 @@ from protein.storage.rules import check_finish, finished_info, reassigned_info, 
 from protein.trial import Report, Trial, TrialState
 
 
-class MemoryStorage:
-    """Trials of one study in a list (a ``Storage``); thread-safe, lost with the process."""
+class MemoryStudyStorage:
+    """Trials of one study in a list (a ``StudyStorage``); thread-safe, lost with the process."""
 
     url = "memory"
 

@@ -10,14 +10,14 @@ from typing import Any
 
 from protein.errors import ConnectionLost, StorageError, require
 from protein.masking import mask_url, scrub
-from protein.storage.sql import SQLStorage
+from protein.storage.sql import SQLBackend
 
 
 SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"protein:schema").digest()[:8], "big", signed=True)
 RECONNECT_WAITS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # a restart or a failover: half a minute
 
 
-class PostgresStorage(SQLStorage):
+class PostgresBackend(SQLBackend):
     real = "DOUBLE PRECISION"
     ph = "%s"
     serial = "BIGSERIAL PRIMARY KEY"

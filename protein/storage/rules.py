@@ -54,7 +54,7 @@ def check_finish(t: Trial, state: TrialState, score: float | None, cost: float |
 
 
 def released_info(info: Mapping[str, Any], reason: str, wall: float = 0.0) -> dict[str, Any]:
-    """The info of a running trial its worker hands back (``Storage.release``) after
+    """The info of a running trial its worker hands back (``StudyStorage.release``) after
     ``wall`` seconds: no process holds it, ``released`` says why until another worker takes
     it, and ``wall_before`` sums the wall time of its attempts so far."""
     out = {k: v for k, v in info.items() if k != "process"}

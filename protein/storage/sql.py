@@ -71,7 +71,7 @@ def _dumps(obj: Any) -> str:
     return json.dumps(clean(obj), sort_keys=False)
 
 
-class SQLStorage(abc.ABC):
+class SQLBackend(abc.ABC):
     """Shared SQL; subclasses give the connection, the placeholder and the ask lock."""
 
     def __init__(self) -> None:
@@ -522,15 +522,15 @@ class SQLStorage(abc.ABC):
         self._execute(self._sql("DELETE FROM asks WHERE study = ? AND request_id = ?"),
                       (study, request_id))
 
-    def bound(self, study: str) -> BoundStorage:
-        return BoundStorage(self, study)
+    def bound(self, study: str) -> SQLStudyStorage:
+        return SQLStudyStorage(self, study)
 
 
 RETRIES = 3  # times a step is run again after the storage's connection dropped
 
 
-class BoundStorage:
-    """One study's view of a SQL storage: the ``Storage`` that ``Study`` uses.
+class SQLStudyStorage:
+    """One study's view of a SQL storage: the ``StudyStorage`` that ``Study`` uses.
 
     A step whose connection dropped (``ConnectionLost``: the backend has connected again)
     is run again, up to ``RETRIES`` times: reads, and writes that were rolled back with the
@@ -538,7 +538,7 @@ class BoundStorage:
     process holds the ask lock, which went with the old connection: that error goes up to
     the ask, which withdraws and is asked again."""
 
-    def __init__(self, backend: SQLStorage, study: str) -> None:
+    def __init__(self, backend: SQLBackend, study: str) -> None:
         self.backend, self.study = backend, study
 
     def _call(self, name: str, *args: Any) -> Any:

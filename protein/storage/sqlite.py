@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from protein.errors import StorageError
-from protein.storage.sql import SQLStorage
+from protein.storage.sql import SQLBackend
 
 BUSY_TIMEOUT_S = 600.0
 
@@ -34,7 +34,7 @@ def _storage_error(path: Path, e: sqlite3.Error) -> StorageError:
     return StorageError(f"{path}: {msg}")
 
 
-class SQLiteStorage(SQLStorage):
+class SQLiteBackend(SQLBackend):
     real = "REAL"
     ph = "?"
 
