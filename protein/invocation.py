@@ -22,14 +22,14 @@ PASS_MODES = ("flags", "hydra", "json", "env")
 
 
 def trial_invocation(command: str | None, pass_mode: str, nested: Mapping[str, Any],
-                     seed: int | None, seed_key: str | None,
+                     trial_seed: int | None, seed_key: str | None,
                      params_file: str | Path | None = None) -> tuple[list[str], dict[str, str]]:
     """``(argv, env)`` for one trial: ``command`` split as a shell would, then the params per
     ``pass_mode``; ``params_file`` is where the JSON of the params lies (``json`` mode)."""
-    full = with_seed(nested, seed_key, seed)
+    full = with_seed(nested, seed_key, trial_seed)
     flat = flatten(full)
     argv = shlex.split(command or "")
-    env: dict[str, str] = {} if seed is None else {"PROTEIN_SEED": str(seed)}
+    env: dict[str, str] = {} if trial_seed is None else {"PROTEIN_SEED": str(trial_seed)}
     if pass_mode in ("flags", "hydra"):
         argv += param_args(flat, pass_mode)
     elif pass_mode == "json":

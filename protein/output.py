@@ -71,14 +71,15 @@ def env_vars(flat: Mapping[str, Any]) -> dict[str, str]:
     return {env_name(k): value_text(v) for k, v in flat.items()}
 
 
-def with_seed(nested: Mapping[str, Any], seed_key: str | None, seed: int | None) -> dict[str, Any]:
+def with_seed(nested: Mapping[str, Any], seed_key: str | None,
+              trial_seed: int | None) -> dict[str, Any]:
     """A copy of the params tree with the trial's seed at ``seed_key`` (unchanged when either
     is None): every place that hands a trial to a command puts the seed in the same way."""
     import copy
 
     out = copy.deepcopy(dict(nested))
-    if seed is not None and seed_key:
-        set_path(out, seed_key, seed)
+    if trial_seed is not None and seed_key:
+        set_path(out, seed_key, trial_seed)
     return out
 
 

@@ -38,7 +38,8 @@ class Failure(Exception):
         self.signum = signum  # the signal that ended the command, if one did
 
 
-def run_trainer(spec: RunSpec, nested: dict, seed: int, report: Any, d: Path | None = None) -> dict:
+def run_trainer(spec: RunSpec, nested: dict, trial_seed: int, report: Any,
+                d: Path | None = None) -> dict:
     """Call ``train(params, seed=, device=, report=)`` in this process; its stdout and stderr
     go to ``d/stdout.log`` and ``d/stderr.log`` (the file descriptors, so C output too), and
     ``$PROTEIN_CHECKPOINT_DIR`` names the trial's checkpoint folder while it runs."""
@@ -60,7 +61,7 @@ def run_trainer(spec: RunSpec, nested: dict, seed: int, report: Any, d: Path | N
         os.environ["PROTEIN_CHECKPOINT_DIR"] = str(checkpoint_dir(d))
     try:
         with captured(d):
-            result = fn(nested, seed=seed, device=spec.device, report=report)
+            result = fn(nested, seed=trial_seed, device=spec.device, report=report)
     finally:
         if spec.timeout:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -112,7 +113,7 @@ class captured:
             os.close(saved)
 
 
-def command_argv(spec: RunSpec, nested: dict, d: Path, seed: int | None = None,
+def command_argv(spec: RunSpec, nested: dict, d: Path, trial_seed: int | None = None,
                  seed_key: str | None = "seed") -> tuple[list[str], dict]:
     """The command line and extra environment for one trial, per ``--pass``.
 
@@ -121,16 +122,16 @@ def command_argv(spec: RunSpec, nested: dict, d: Path, seed: int | None = None,
     """
     path = d / "params.json"
     if spec.pass_mode == "json":
-        path.write_text(json.dumps(with_seed(nested, seed_key, seed), indent=2))
-    return trial_invocation(spec.command, spec.pass_mode, nested, seed, seed_key, path)
+        path.write_text(json.dumps(with_seed(nested, seed_key, trial_seed), indent=2))
+    return trial_invocation(spec.command, spec.pass_mode, nested, trial_seed, seed_key, path)
 
 
-def run_command(spec: RunSpec, cfg: Any, trial_id: int, seed: int, nested: dict, d: Path,
+def run_command(spec: RunSpec, cfg: Any, trial_id: int, trial_seed: int, nested: dict, d: Path,
                 report: Any, signals: Any = None) -> dict:
     """Run the trial's command; ``signals`` (a standalone worker's ``StopSignals``) is told
     the command, so a stop signal ends it at once. Its logs are appended to: a trial run
     again (handed back, or its worker died) keeps the earlier attempt's output."""
-    argv, extra = command_argv(spec, nested, d, seed, cfg.seed_key)
+    argv, extra = command_argv(spec, nested, d, trial_seed, cfg.seed_key)
     env = {**os.environ, **extra, "PROTEIN_TRIAL": str(trial_id),
            "PROTEIN_TRIAL_DIR": str(d), "PROTEIN_STUDY": spec.study,
            "PROTEIN_CHECKPOINT_DIR": str(checkpoint_dir(d))}

@@ -228,14 +228,14 @@ def run_trial(study: Any, trial: Any, spec: RunSpec, signals: Any = None) -> Non
         verdict = study.should_stop(trial, **spec.stop)  # judged from the stored reports
         return verdict.stop
 
-    seed = study.trial_seed(trial)
+    trial_seed = study.trial_seed(trial)
     try:
         if spec.trainer:
             if signals is not None:
                 signals.in_trainer = not signals.received
-            result = run_trainer(spec, nested, seed, report, d)
+            result = run_trainer(spec, nested, trial_seed, report, d)
         else:
-            result = run_command(spec, cfg, trial.trial_id, seed, nested, d, report,
+            result = run_command(spec, cfg, trial.trial_id, trial_seed, nested, d, report,
                                  signals)
     except Failure as f:
         if signals is not None:
