@@ -132,10 +132,22 @@ def replay_gain_bound(path: str, quantile: float, min_trials: int = 3) -> list[d
     return _replay(path, stop_at)
 
 
-def replay_oracle(path: str, fraction: float) -> list[dict[str, Any]]:
-    """Per trial of one stored run, as ``replay_run``, under the oracle (module doc)."""
+def replay_oracle(path: str, fraction: float, margin: float = 0.0) -> list[dict[str, Any]]:
+    """Per trial of one stored run, as ``replay_run``, under the oracle (module doc); with
+    ``margin`` > 0 it stops only trials that end more than ``margin`` below the front (a
+    trial that ends within noise of the front is one no honest rule can tell apart)."""
     return _replay(path, lambda t, done, front: fraction * t["cost"]
-                   if front is not None and t["score"] < front else None)
+                   if front is not None and t["score"] < front - margin else None)
+
+
+def score_range(paths: list[str]) -> float:
+    """The spread of the finished scores of the stored runs at ``paths``: their 95th minus
+    5th percentile (maximise-oriented, the problem's units)."""
+    import numpy as np
+
+    scores = [t["score"] for p in paths for t in json.loads(Path(p).read_text())["trials"]
+              if t["score"] is not None]
+    return float(np.quantile(scores, 0.95) - np.quantile(scores, 0.05)) if scores else 0.0
 
 
 def summarise(problem: str, min_probability: float, workers: int = 2,

@@ -676,12 +676,16 @@ def replay(p: str, prob: TrainingProblem, seeds: int, trials: int, device: str,
     return lines + [""]
 
 
+FAR_BELOW = 0.25  # the oracle's second row: trials ending this share of the score range
+# (95th minus 5th percentile of the runs' finished scores) or more below the front
+
+
 def bounds(p: str, seeds: int, trials: int, device: str) -> list[str]:
     """How much any stopping rule could save on the runs of ``protein`` (no stopping),
     replayed with the searches kept as they were (``benchmarks.replay``): the oracle, which
     knows each trial's end, and the model-free gain bound, which asks whether a curve's
     early part holds the answer at all."""
-    from benchmarks.replay import replay_gain_bound, replay_oracle
+    from benchmarks.replay import replay_gain_bound, replay_oracle, score_range
 
     paths = [str(q) for s in range(seeds) if (q := path_of(device, p, "protein", s, trials)).exists()]
     if not paths:
@@ -690,13 +694,17 @@ def bounds(p: str, seeds: int, trials: int, device: str) -> list[str]:
              "(`python -m benchmarks.replay`):", "",
              "| replayed rule | compute it would cut | runs where it would stop the run's best |",
              "|---|---|---|"]
+    far = FAR_BELOW * score_range(paths)
     rules = (("oracle: every trial that will end below the cost-score front, at 10% of its "
-              "budget", replay_oracle, 0.1),
+              "budget", replay_oracle, (0.1,)),
+             (f"oracle, only the trials that end more than {FAR_BELOW:.0%} of the score range "
+              f"({far:.3g}) below the front", replay_oracle, (0.1, far)),
              ("gain bound: at 1/8, 1/4, 1/2 of the budget, the value there plus the largest "
-              "gain any earlier trial made from there short of the front", replay_gain_bound, 1.0),
-             ("gain bound with the 90% quantile of those gains", replay_gain_bound, 0.9))
-    for label, how, arg in rules:
-        runs = [how(path, arg) for path in paths]
+              "gain any earlier trial made from there short of the front", replay_gain_bound,
+              (1.0,)),
+             ("gain bound with the 90% quantile of those gains", replay_gain_bound, (0.9,)))
+    for label, how, args in rules:
+        runs = [how(path, *args) for path in paths]
         total = sum(o["cost"] for r in runs for o in r)
         cut = sum(o["cost"] - o["stop_at"] for r in runs for o in r if o["stop_at"] is not None)
         lost = sum(any(o["run_best"] and o["stop_at"] is not None for o in r) for r in runs)

@@ -105,3 +105,6 @@ def test_the_oracle_replay_stops_exactly_the_trials_that_end_below_the_front(tmp
     out = replay_oracle(str(path), 0.1)
     assert [o["stop_at"] for o in out] == [None, 20.0, None, None, 40.0]
     assert [o["run_best"] for o in out] == [False, False, True, False, False]
+    # with a margin it leaves the near misses: 0.4 is 0.1 below its front, 0.3 is 0.3 below
+    assert [o["stop_at"] for o in replay_oracle(str(path), 0.1, 0.15)] == [None, None, None,
+                                                                           None, 40.0]
