@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
              "problems (`benchmarks/versus.py`)", "",
              f"Command: `python -m benchmarks.versus {' '.join(argv if argv is not None else sys.argv[1:])}`  ",
              f"Machine: {store.machine()}  ",
-             f"Protein source hash: {tag}; peers: {versions(opts)}; seeds: {args.seeds} "
-             f"({', '.join(SLOW)}: {slow}); wall time of this invocation "
+             f"Protein source hash: {tag}; peers: {versions(opts)}; seeds: up to {args.seeds} "
+             f"({', '.join(SLOW)}: up to {slow}; `n` in each cell); wall time of this invocation "
              f"{(time.time() - t0) / 60:.0f} min (stored runs reused)", "",
              "How each peer runs (its users' defaults): Ax 1.x `ax.api.Client` with its default "
              "generation strategy (centre, Sobol, modular BoTorch), unordered choices and "
