@@ -227,7 +227,7 @@ def test_a_nan_intermediate_value_is_kept_as_nan(storage_url):
 
 
 @pytest.mark.parametrize("backend", ["memory", "sql"])
-def test_every_backend_is_a_storage_and_starts_given_params(backend, tmp_path):
+def test_every_study_storage_keeps_the_protocol_and_starts_given_params(backend, tmp_path):
     from protein.errors import SpaceError
     from protein.storage.base import StudyStorage
 

@@ -34,13 +34,13 @@ class Studies:
 
     def __init__(self, storage_url: str, only: str | None, out_dir: str) -> None:
         self.url = storage_url
-        self.storage = open_backend(storage_url)
+        self.backend = open_backend(storage_url)
         self.only = only
         self.out_dir = Path(out_dir)
         self.feeds: dict[str, Feed] = {}
 
     def names(self) -> list[str]:
-        names = self.storage.study_names()
+        names = self.backend.study_names()
         return [n for n in names if self.only is None or n == self.only]
 
     def feed(self, name: str) -> Feed:

@@ -59,7 +59,8 @@ def write_report(study: Any, out: Path, top_k: int = 5, runs_dir: str | Path = "
     cfg = study.config
     trials = study.trials()
     done = sorted(study.feasible(trials), key=lambda t: -cfg.sign * t.score)
-    pset = objective_front(cfg.objectives, cfg.constraints, trials) if len(cfg.objectives) > 1 else []
+    pset = (objective_front(cfg.objectives, cfg.constraints, trials)
+            if len(cfg.objectives) > 1 else [])
     written: list[Path] = []
 
     # results.csv

@@ -530,7 +530,7 @@ RETRIES = 3  # times a step is run again after the storage's connection dropped
 
 
 class SQLStudyStorage:
-    """One study's view of a SQL storage: the ``StudyStorage`` that ``Study`` uses.
+    """One study's view of a SQL backend: the ``StudyStorage`` that ``Study`` uses.
 
     A step whose connection dropped (``ConnectionLost``: the backend has connected again)
     is run again, up to ``RETRIES`` times: reads, and writes that were rolled back with the
