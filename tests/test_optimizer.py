@@ -464,20 +464,36 @@ def test_suggest_runs_its_fits_on_the_configured_threads():
 
     from protein.optimizer import models, suggest_single
 
+    from threadpoolctl import threadpool_info, threadpool_limits
+
     before = torch.get_num_threads()
-    seen = []
+    seen, blas = [], []
     real = models.fit
 
     def spy(*a, **k):
         seen.append(torch.get_num_threads())
+        blas.append({i["filepath"]: i["num_threads"] for i in threadpool_info()
+                     if i["user_api"] == "blas"})
         return real(*a, **k)
+
+    import scipy.optimize  # noqa: F401  (its BLAS loaded, so the limits below reach it)
 
     models.fit = spy
     try:
-        cfg = load_config({"goal": "maximize", "settings": {"num_random_samples": 3, "threads": 1},
-                           "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}})
-        trials = [Trial(i, {"x": i / 5}, TrialState.COMPLETE, float(i), 1.0) for i in range(5)]
-        suggest_single(cfg.space, trials, sign=1.0, settings=cfg.settings)
+        # the BLAS libraries at 2 threads beforehand, as on any multi-core machine
+        with threadpool_limits(2, user_api="blas"):
+            outside = {i["filepath"]: i["num_threads"] for i in threadpool_info()
+                       if i["user_api"] == "blas"}
+            cfg = load_config({"goal": "maximize",
+                               "settings": {"num_random_samples": 3, "threads": 1},
+                               "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}})
+            trials = [Trial(i, {"x": i / 5}, TrialState.COMPLETE, float(i), 1.0) for i in range(5)]
+            suggest_single(cfg.space, trials, sign=1.0, settings=cfg.settings)
+            after = {i["filepath"]: i["num_threads"] for i in threadpool_info()
+                     if i["user_api"] == "blas"}
     finally:
         models.fit = real
     assert seen == [1] and torch.get_num_threads() == before
+    # NumPy's and SciPy's BLAS ran the fits on one thread, and got their threads back
+    assert blas and set(blas[0]) == set(outside) and set(blas[0].values()) == {1}
+    assert after == outside
