@@ -16,8 +16,17 @@ def overhead(sizes: list[int], dims: list[int], reps: int) -> tuple[str, dict]:
     """Median seconds per ``suggest`` with n stored observations, Protein vs Optuna's GP.
 
     Returns the table and ``{"d,n": [protein_s, optuna_s or None]}``. One untimed call of
-    each comes first, so imports and first-call set-up are not counted.
+    each comes first, so imports and first-call set-up are not counted. Both run on one
+    torch thread and one BLAS thread, as every run of ``benchmarks.run`` does (Protein
+    sets both itself; Optuna would otherwise use every core's BLAS thread).
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _overhead(sizes, dims, reps)
+
+
+def _overhead(sizes: list[int], dims: list[int], reps: int) -> tuple[str, dict]:
     import torch
 
     torch.set_num_threads(1)
