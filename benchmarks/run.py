@@ -80,7 +80,7 @@ def run_all(plan: list[tuple[str, str, int, int]], workers: int, tag: str) -> No
 
 
 MAIN_OPTIMIZERS = ("protein", "optuna_gp", "optuna_tpe", "random", "pufferlib_protein")
-VERSUS_ARGS = ["--seeds", "10", "--slow-seeds", "5", "--budgets", "25", "50"]  # as published
+VERSUS_ARGS = ["--seeds", "10", "--slow-seeds", "10", "--budgets", "25", "50"]  # as published
 
 
 def main(argv: list[str] | None = None) -> int:
