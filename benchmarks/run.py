@@ -72,7 +72,8 @@ def run_all(plan: list[tuple[str, str, int, int]], workers: int, tag: str) -> No
     # SMAC3's suggestions follow the order of Python's string hashes: fresh interpreters
     # with one hash seed make its runs replay (forked workers would inherit a random one)
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=store.die_with_parent) as pool:
         futs = [pool.submit(_work, o, p, s, b, str(store.task_path(o, p, s, b, tag))) for o, p, s, b in todo]
         for i, f in enumerate(as_completed(futs), 1):
             path, wall = f.result()

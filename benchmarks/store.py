@@ -139,3 +139,22 @@ def machine() -> str:
 
     return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"torch {torch.__version__}, one torch thread per run")
+
+
+# ------------------------------------------------------------ worker processes
+def die_with_parent() -> None:
+    """A pool worker's initializer: on Linux, the worker gets SIGTERM when the process
+    that started it dies, so a benchmark killed part way leaves no worker running on (and
+    storing runs) behind it. A run stores its file only when it ends (``save``), so a
+    killed worker leaves nothing half written."""
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the parent died before the line above took effect
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -466,7 +466,7 @@ def run_missing(problems: list[str], optimizers: list[str], seeds: int, trials: 
         return
     print(f"training: {len(plan)} runs to do on {device} with {workers} workers", file=sys.stderr)
     done = 0
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=store.die_with_parent) as pool:
         for fut in as_completed([pool.submit(_job, a) for a in plan]):
             args, err = fut.result()
             done += 1

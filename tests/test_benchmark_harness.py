@@ -134,3 +134,63 @@ def test_a_run_is_stored_whole_and_read_back(tmp_path):
     store.save(path, {"log": [{"error": 0.5}], "wall_s": 1.0})
     assert store.load(path) == {"log": [{"error": 0.5}], "wall_s": 1.0}
     assert [p.name for p in path.parent.iterdir()] == ["seed0.json"]  # no temporary left
+
+
+POOL_PARENT = """
+import os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from benchmarks import store
+
+def work(x):
+    time.sleep(120)
+
+if __name__ == "__main__":
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn"),
+                             initializer=store.die_with_parent) as pool:
+        futures = [pool.submit(work, i) for i in range(4)]
+        while len(pool._processes) < 2:
+            time.sleep(0.1)
+        time.sleep(1.0)  # the initializers have run
+        print(*pool._processes, flush=True)
+        time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="prctl is Linux's")
+def test_a_killed_benchmark_leaves_no_worker_running(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(POOL_PARENT)
+    root = Path(__file__).resolve().parents[1]
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    workers = [int(p) for p in parent.stdout.readline().split()]
+    assert len(workers) == 2
+    parent.send_signal(signal.SIGKILL)  # no clean-up of any kind in the parent
+    parent.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        # a zombie (dead, not yet reaped by init) counts as gone
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split(")")[-1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.time() + 10
+    while any(alive(w) for w in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    left = [w for w in workers if alive(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    assert not left
