@@ -49,3 +49,15 @@ def pg_schema():
     yield f"{PG_URL}?options=-csearch_path%3D{schema}"
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return "Z" not in open(f"/proc/{pid}/stat").read().split(")")[1].split()[0]
+    except OSError:
+        return False

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from conftest import pid_alive
 
 from benchmarks.summary import reused_scale
 from benchmarks.targets import targets
@@ -175,22 +176,10 @@ def test_a_killed_benchmark_leaves_no_worker_running(tmp_path):
     parent.send_signal(signal.SIGKILL)  # no clean-up of any kind in the parent
     parent.wait()
 
-    def alive(pid: int) -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        # a zombie (dead, not yet reaped by init) counts as gone
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().split(")")[-1].split()[0] != "Z"
-        except FileNotFoundError:
-            return False
-
     deadline = time.time() + 10
-    while any(alive(w) for w in workers) and time.time() < deadline:
+    while any(pid_alive(w) for w in workers) and time.time() < deadline:
         time.sleep(0.1)
-    left = [w for w in workers if alive(w)]
+    left = [w for w in workers if pid_alive(w)]
     for w in left:
         os.kill(w, signal.SIGKILL)
     assert not left

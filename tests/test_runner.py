@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import pid_alive
 
 from protein.study import Study
 from protein.trial import TrialState
@@ -312,18 +313,6 @@ def test_a_bool_score_or_a_bad_cost_fails_its_trial_with_the_reason(tmp_path):
     assert ts["fine"].score == 2.0 and ts["fine"].cost == 4.0
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is dead for our purpose
-    try:
-        return "Z" not in open(f"/proc/{pid}/stat").read().split(")")[1].split()[0]
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
 def test_a_killed_sweep_leaves_no_orphans_and_a_second_run_beside_a_live_one_is_refused(tmp_path):
     cfg = write_config(tmp_path, n=4, method="random")
@@ -345,9 +334,9 @@ def test_a_killed_sweep_leaves_no_orphans_and_a_second_run_beside_a_live_one_is_
     os.kill(sup.pid, signal.SIGKILL)  # the supervisor dies without a word
     sup.wait()
     deadline = time.time() + 30
-    while any(_pid_alive(p) for p in pids) and time.time() < deadline:
+    while any(pid_alive(p) for p in pids) and time.time() < deadline:
         time.sleep(0.5)
-    assert not any(_pid_alive(p) for p in pids), "training commands outlived their sweep"
+    assert not any(pid_alive(p) for p in pids), "training commands outlived their sweep"
 
 
 def test_unwritable_run_folders_fail_clearly_and_lose_no_trial(tmp_path):
@@ -457,9 +446,9 @@ def test_what_a_command_started_ends_when_its_worker_is_killed(tmp_path):
         worker = int(open(f"/proc/{cmd}/stat").read().rpartition(")")[2].split()[1])
         os.kill(worker, signal.SIGKILL)  # the worker dies without a word
         deadline = time.time() + 20
-        while (_pid_alive(grand) or _pid_alive(cmd)) and time.time() < deadline:
+        while (pid_alive(grand) or pid_alive(cmd)) and time.time() < deadline:
             time.sleep(0.3)
-        assert not _pid_alive(cmd) and not _pid_alive(grand), "the command's children outlived it"
+        assert not pid_alive(cmd) and not pid_alive(grand), "the command's children outlived it"
     finally:
         if sup.poll() is None:
             os.killpg(sup.pid, signal.SIGKILL)
