@@ -30,7 +30,10 @@ def is_loopback(host: str) -> bool:
 
 
 class Studies:
-    """The storage's studies, each followed by one ``Feed`` (made on first use)."""
+    """The storage's studies, each followed by one ``Feed`` (made on first use). Every
+    feed reads through the one open backend (one SQLite file handle or PostgreSQL pool for
+    the process, however many studies the storage holds); the routes run on the server's
+    one event-loop thread, and a feed's background importance fit reads no storage."""
 
     def __init__(self, storage_url: str, only: str | None, out_dir: str) -> None:
         self.url = storage_url
@@ -47,7 +50,7 @@ class Studies:
         if name not in self.names():
             raise KeyError(name)
         if name not in self.feeds:
-            self.feeds[name] = Feed(Study.load(name, self.url), self.out_dir / name)
+            self.feeds[name] = Feed(Study.load(name, self.backend), self.out_dir / name)
         return self.feeds[name]
 
     def listing(self) -> list[dict[str, Any]]:
