@@ -80,6 +80,24 @@ def test_routes_send_what_changed_since_the_last_refresh(tmp_path, storage_url):
     assert client.get("/api/studies/sweep?since=x").status_code == 400
 
 
+def test_every_study_of_the_storage_is_followed_through_one_backend(tmp_path, storage_url):
+    _study(tmp_path, storage_url)
+    app = build_app(storage_url, out_dir=str(tmp_path / "runs"))
+    client = TestClient(app)
+    assert [s["study"] for s in client.get("/api/studies").json()["studies"]] == ["sweep"]
+    # a second study made while the dashboard runs shows up, and is read as it changes
+    other = Study.create(load_config(tmp_path / "sweep.yaml"), "other", storage_url)
+    t = other.ask(worker="w3")
+    names = sorted(s["study"] for s in client.get("/api/studies").json()["studies"])
+    assert names == ["other", "sweep"]
+    first = client.get("/api/studies/other?since=0").json()
+    assert first["summary"]["states"] == {"running": 1}
+    other.tell(t, 0.7, 3)
+    later = client.get(f"/api/studies/other?since={first['rev']}").json()
+    assert [(r["id"], r["state"]) for r in later["trials"]] == [(t.trial_id, "complete")]
+    assert client.get("/api/studies/sweep?since=0").json()["summary"]["best"] == 0
+
+
 def test_logs_come_only_from_the_trials_own_folder(tmp_path):
     url = str(tmp_path / "s.db")
     _study(tmp_path, url)
