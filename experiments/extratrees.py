@@ -15,8 +15,6 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from benchmarks.problems import Problem
 
 PARAMS = {
@@ -51,7 +49,7 @@ def make() -> Problem:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.peers import PEERS
+    from experiments.medians import median_line
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--budget", type=int, default=40)
@@ -59,10 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--optimizers", nargs="+", default=["protein", "random"])
     args = ap.parse_args(argv)
     for opt in args.optimizers:
-        bests = [min(e["error"] for e in PEERS[opt](make(), args.budget, seed))
-                 for seed in range(args.seeds)]
-        print(f"{opt}: median best {np.median(bests):.4f} "
-              f"[{' '.join(f'{b:.4f}' for b in bests)}]", flush=True)
+        print(median_line(opt, make, opt, args.budget, args.seeds), flush=True)
     return 0
 
 

@@ -16,11 +16,10 @@ prints each tuner's median best error per problem, and each seed's.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
-
-import numpy as np
 
 from benchmarks.hpo_suite import _cv, _data, _scaled
 from benchmarks.problems import Problem
@@ -72,7 +71,7 @@ def make(name: str) -> Problem:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.peers import PEERS
+    from experiments.medians import median_line
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--budget", type=int, default=40)
@@ -82,10 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     for name in args.problems:
         for opt in args.optimizers:
-            bests = [min(e["error"] for e in PEERS[opt](make(name), args.budget, seed))
-                     for seed in range(args.seeds)]
-            print(f"{name} {opt}: median best {np.median(bests):.5f} "
-                  f"[{' '.join(f'{b:.5f}' for b in bests)}]", flush=True)
+            print(median_line(f"{name} {opt}", functools.partial(make, name), opt, args.budget,
+                              args.seeds, digits=5), flush=True)
     return 0
 
 
