@@ -90,6 +90,33 @@ def test_every_problem_of_the_suite_but_the_noisy_ones_gives_one_error_per_point
             assert len(set(errors)) == 1, (name, point, errors)
 
 
+def test_the_held_out_regressions_are_deterministic_and_print_one_line_per_tuner():
+    """``experiments.regression`` (kept out of ``benchmarks/``): each point gives one error
+    whatever numpy's global seed, and ``median_line`` reports a tuner's seeds."""
+    import re
+
+    import numpy as np
+
+    from benchmarks import hpo_suite
+    from benchmarks.problems import active
+    from experiments import regression
+    from experiments.medians import median_line
+
+    for name in regression.PROBLEMS:
+        p = regression.make(name)
+        rng = np.random.default_rng(0)
+        points = [hpo_suite.centre(p.parameters)]
+        points += [active(p.parameters, _random_point(p.parameters, rng)) for _ in range(4)]
+        for point in points:
+            errors = set()
+            for state in (1, 2):
+                np.random.seed(state)
+                errors.add(p.objective(point)[0])
+            assert len(errors) == 1 and np.isfinite(errors.pop()), (name, point)
+    line = median_line("svr random", lambda: regression.make("svr"), "random", 3, 2, digits=5)
+    assert re.fullmatch(r"svr random: median best \d+\.\d{5} \[\d+\.\d{5} \d+\.\d{5}\]", line)
+
+
 def test_the_normalised_score_is_100_at_the_best_known_and_0_at_a_random_guess(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import json
