@@ -150,11 +150,10 @@ def die_with_parent() -> None:
     import signal
     import sys
 
+    from protein.runner.execute import die_with_parent as on_parent_death
+
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    on_parent_death(signal.SIGTERM)
     if os.getppid() == 1:  # the parent died before the line above took effect
         os.kill(os.getpid(), signal.SIGTERM)

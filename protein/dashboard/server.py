@@ -36,7 +36,6 @@ class Studies:
     one event-loop thread, and a feed's background importance fit reads no storage."""
 
     def __init__(self, storage_url: str, only: str | None, out_dir: str) -> None:
-        self.url = storage_url
         self.backend = open_backend(storage_url)
         self.only = only
         self.out_dir = Path(out_dir)
